@@ -1,0 +1,70 @@
+#include "common.hpp"
+
+#include <torch/torch.h>
+
+#include <random>
+
+namespace labrun::cli {
+
+void add_common_options(CLI::App& command, CommonOptions& options) {
+  command.add_option("--data", options.data_path, "CSV file to read (default: the embedded UCI Iris data)")
+      ->type_name("FILE");
+  command.add_option("--features", options.features,
+                     "Comma-separated feature columns, counted from 0 (default: every numeric column)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  command.add_option("--label", options.label,
+                     "Label column, counted from 0, or 'none' (default: the last column if it holds text)")
+      ->type_name("N|none");
+  command.add_option("--seed", options.seed, "Random seed, >= 0 (default: drawn at random; always reported)")
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            return value.rfind('-', 0) == 0 ? "the seed " + value + " must be >= 0" : std::string();
+          },
+          "SEED >= 0"))
+      ->type_name("N");
+  command.add_option("--threads", options.threads, "libtorch's intra-op threads (default: libtorch's choice)")
+      ->type_name("N");
+  command.add_option("-o,--output", options.output, "Write the JSON to FILE, atomically (default: stdout)")
+      ->type_name("FILE");
+}
+
+Dataset load_data(const CommonOptions& options, int64_t min_rows) {
+  CsvOptions csv;
+  csv.features = options.features;
+  csv.min_rows = min_rows;
+  if (options.label == "none") {
+    csv.no_label = true;
+  } else if (!options.label.empty()) {
+    int64_t column = -1;
+    try {
+      std::size_t used = 0;
+      column = std::stoll(options.label, &used);
+      if (used != options.label.size()) column = -1;
+    } catch (const std::exception&) {
+      column = -1;
+    }
+    if (column < 0) throw UsageError("--label '" + options.label + "' must be a column index >= 0 or 'none'");
+    csv.label = column;
+  }
+  for (const int64_t column : options.features) {
+    if (column < 0) throw UsageError("--features: column " + std::to_string(column) + " must be >= 0");
+  }
+  return options.data_path.empty() ? load_embedded_iris(csv) : read_csv(options.data_path, csv);
+}
+
+void apply_threads(const CommonOptions& options) {
+  if (!options.threads) return;
+  if (*options.threads < 1) throw UsageError("--threads " + std::to_string(*options.threads) + " must be >= 1");
+  torch::set_num_threads(*options.threads);
+}
+
+uint64_t resolve_seed(const CommonOptions& options) {
+  if (options.seed) return *options.seed;
+  std::random_device entropy;
+  const uint64_t high = entropy();
+  const uint64_t low = entropy();
+  return ((high << 32) | low) & ((uint64_t{1} << 53) - 1);
+}
+
+}  // namespace labrun::cli

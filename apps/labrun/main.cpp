@@ -1,0 +1,86 @@
+// labrun: the PyTorch autograd lab in C++. main wires the subcommands and maps every error to one
+// line on stderr and a documented exit code.
+
+#include "common.hpp"
+#include "factorise_cmd.hpp"
+
+#include "labrun/runtime.hpp"
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <new>
+#include <string>
+
+namespace {
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ok; 1 bad data or I/O error; 2 bad command line; 3 training diverged (JSON still written);\n"
+    "4 internal error.";
+
+// The first line of a message: libtorch's errors carry a C++ stack trace after it.
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+int fail(int code, const std::string& message) {
+  std::cerr << "labrun: error: " << first_line(message) << "\n";
+  return code;
+}
+
+void print_version() {
+  const labrun::RuntimeInfo info = labrun::runtime_info();
+  fmt::print("labrun {}\nlibtorch {}\nBLAS {} ({})\nthreads {}\n", info.labrun_version, info.libtorch_version,
+             info.blas, info.blas_library.empty() ? "no BLAS library loaded" : info.blas_library, info.threads);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace labrun::cli;
+
+  CLI::App app{"labrun: the PyTorch autograd lab (low-rank factorisation, PCA, a shared-bias MLP) on LibTorch.\n"
+               "Writes JSON on stdout or to -o FILE.",
+               "labrun"};
+  app.footer(kExitCodes);
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "Print labrun's and libtorch's versions, the BLAS and the thread count");
+
+  FactoriseCommand factorise;
+  CLI::App* factorise_command = setup_factorise(app, factorise);
+  factorise_command->footer(kExitCodes);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    return fail(kExitUsageError, std::string(e.what()) + " (see labrun --help)");
+  }
+
+  try {
+    if (version) {
+      print_version();
+      return kExitOk;
+    }
+    if (factorise_command->parsed()) return run_factorise(factorise);
+    return fail(kExitUsageError, "no subcommand given (see labrun --help)");
+  } catch (const UsageError& e) {
+    return fail(kExitUsageError, e.what());
+  } catch (const labrun::DataError& e) {
+    return fail(kExitDataError, e.what());
+  } catch (const std::invalid_argument& e) {
+    return fail(kExitUsageError, e.what());
+  } catch (const c10::Error& e) {
+    return fail(kExitInternalError, std::string("libtorch: ") + e.what_without_backtrace());
+  } catch (const std::bad_alloc&) {
+    return fail(kExitInternalError, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(kExitInternalError, e.what());
+  }
+}

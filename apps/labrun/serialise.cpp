@@ -1,0 +1,76 @@
+#include "serialise.hpp"
+
+#include <cmath>
+
+namespace labrun {
+
+json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+namespace {
+
+json numbers(const std::vector<double>& values) {
+  json out = json::array();
+  for (const double v : values) out.push_back(number(v));
+  return out;
+}
+
+}  // namespace
+
+void to_json(json& j, const RuntimeInfo& info) {
+  j = json{{"labrun_version", info.labrun_version},
+           {"libtorch_version", info.libtorch_version},
+           {"blas", info.blas},
+           {"blas_library", info.blas_library},
+           {"threads", info.threads}};
+}
+
+void to_json(json& j, const FactoriseResult& result) {
+  j = json{{"loss", number(result.loss)},
+           {"seconds", result.seconds},
+           {"seconds_per_epoch", result.epochs_run > 0 ? number(result.seconds / static_cast<double>(result.epochs_run))
+                                                       : json(nullptr)},
+           {"epochs_run", result.epochs_run},
+           {"diverged", result.diverged},
+           {"diverged_at_epoch", result.diverged_at_epoch ? json(*result.diverged_at_epoch) : json(nullptr)}};
+  if (!result.loss_curve.empty()) {
+    json epochs = json::array();
+    json losses = json::array();
+    for (const LossPoint& point : result.loss_curve) {
+      epochs.push_back(point.epoch);
+      losses.push_back(number(point.loss));
+    }
+    j["loss_curve"] = json{{"epoch", std::move(epochs)}, {"loss", std::move(losses)}};
+  }
+}
+
+void to_json(json& j, const TruncatedSvd& svd) {
+  const auto rank = static_cast<std::size_t>(svd.S.size(0));
+  double retained = 0.0;
+  for (std::size_t i = 0; i < rank; ++i) retained += svd.explained_variance_ratio[i];
+  j = json{{"loss", number(svd.loss)},
+           {"singular_values", numbers(svd.singular_values)},
+           {"explained_variance_ratio", numbers(svd.explained_variance_ratio)},
+           {"retained_variance_ratio", number(retained)}};
+}
+
+json describe(const Dataset& data) {
+  return json{{"source", data.source},
+              {"rows", data.rows()},
+              {"columns", data.columns()},
+              {"feature_columns", data.feature_columns},
+              {"feature_names", data.feature_names},
+              {"label_column", data.label_column ? json(*data.label_column) : json(nullptr)},
+              {"has_header", data.has_header}};
+}
+
+json document(const std::string& command, json config, json data, json results) {
+  json environment = runtime_info();
+  return json{{"schema_version", kSchemaVersion},
+              {"command", command},
+              {"config", std::move(config)},
+              {"data", std::move(data)},
+              {"environment", std::move(environment)},
+              {"results", std::move(results)}};
+}
+
+}  // namespace labrun

@@ -1,0 +1,70 @@
+#pragma once
+// Numeric tables read from CSV text: the feature matrix and an optional text label column.
+//
+//   features: rows x columns, float64, in the file's row order
+//   labels:   one string per row (empty when the table has no label column)
+//
+// Columns are counted from 0 (as the exercise's pandas code does: df.iloc[:, [0, 1, 2, 3]], df[4]);
+// lines are counted from 1, as an editor shows them.
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labrun {
+
+// Bad data or a file that cannot be read. what() names the source, and where it applies the line
+// and column: "data.csv: line 17, column 2: non-numeric cell 'abc'".
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CsvOptions {
+  // Feature columns to read; empty: every numeric column except the label column.
+  std::vector<int64_t> features;
+  // Label column; nullopt: the last column when it holds text, otherwise none.
+  std::optional<int64_t> label;
+  // true: read no label column at all (label must then be nullopt).
+  bool no_label = false;
+  // Fewer data rows than this is an error.
+  int64_t min_rows = 1;
+};
+
+struct Dataset {
+  torch::Tensor features;                 // rows x columns, float64
+  std::vector<std::string> labels;        // one per row, or empty
+  std::vector<int64_t> feature_columns;   // the file columns the features came from
+  std::vector<std::string> feature_names; // header names, or "column N" without a header
+  std::optional<int64_t> label_column;
+  std::string source;                     // a path, or "embedded:iris.data"
+  bool has_header = false;
+
+  int64_t rows() const { return features.size(0); }
+  int64_t columns() const { return features.size(1); }
+};
+
+// Parses CSV text (comma-separated, optional double quotes around text cells, LF or CRLF line
+// ends, blank lines skipped, an optional header row detected when every cell of the first row is
+// text and the second row is not). `source` names the text in error messages.
+// Throws DataError on: empty text, a NUL byte, ragged rows, an empty or non-numeric cell in a
+// feature column, NaN or Inf, a column index out of range, fewer than options.min_rows rows.
+Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options = {});
+
+// Reads a file and parses it as parse_csv does. Throws DataError when the path is missing, a
+// directory or unreadable.
+Dataset read_csv(const std::string& path, const CsvOptions& options = {});
+
+// The UCI Iris file (150 rows, 4 features, class label), embedded in the binary at build time.
+std::string_view embedded_iris_text();
+Dataset load_embedded_iris(const CsvOptions& options = {});
+
+// Column-wise mean-centring: A - mean(A, dim 0), as the exercise prepares its matrix.
+torch::Tensor centre_columns(const torch::Tensor& A);
+
+}  // namespace labrun

@@ -1,0 +1,67 @@
+#pragma once
+// Low-rank matrix factorisation by gradient descent with autograd (exercise part 1.1).
+//
+//   A: m x n (float32 or float64)   U: m x r   V: n x r   with 1 <= r < min(m, n)
+//   loss(U, V) = ||A - U V^T||_F^2          (reduction sum, the exercise's choice)
+//             or ||A - U V^T||_F^2 / (m n)  (reduction mean: lr no longer scales with the size)
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+namespace labrun {
+
+enum class Reduction { sum, mean };
+
+struct FactoriseOptions {
+  int64_t rank = 2;
+  int64_t epochs = 1000;
+  double lr = 0.01;
+  Reduction reduction = Reduction::sum;
+  // Seeds a generator of labrun's own for the initial U and V, so that the run equals the
+  // exercise's code after torch.manual_seed(seed). nullopt: draw from libtorch's default generator,
+  // as the exercise's code does when it is run without a seed.
+  std::optional<uint64_t> seed;
+  // Every `record_every` epochs (and at the last epoch) the epoch's loss goes to the result's
+  // loss_curve; 0 records nothing.
+  int64_t record_every = 0;
+  // Called after each epoch's forward pass with the epoch (from 0) and its loss, in the training
+  // reduction. Empty: not called.
+  std::function<void(int64_t epoch, double loss)> observer;
+};
+
+struct LossPoint {
+  int64_t epoch;  // from 0; the loss of U, V before that epoch's update
+  double loss;    // in the training reduction; NaN or Inf once diverged
+};
+
+struct FactoriseResult {
+  torch::Tensor U;                    // m x r, detached
+  torch::Tensor V;                    // n x r, detached
+  double loss = 0.0;                  // ||A - U V^T||_F^2 of the returned U, V (always the sum)
+  int64_t epochs_run = 0;             // updates applied
+  std::vector<LossPoint> loss_curve;  // see FactoriseOptions::record_every
+  double seconds = 0.0;               // wall time of the initialisation and training loop
+  bool diverged = false;              // an epoch's loss was NaN or Inf: training stopped there
+  std::optional<int64_t> diverged_at_epoch;
+};
+
+// The exercise's function: U, V uniform in [0, 1) (torch::rand in A's dtype, U drawn before V) from
+// libtorch's default generator, then `num_epochs` epochs of
+//   loss = ||A - U V^T||_F^2;  loss.backward();  U <- U - lr dU;  V <- V - lr dV;  clear grads.
+// Throws std::invalid_argument for a bad A, rank, epoch count or learning rate.
+std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A, int64_t rank,
+                                                         int64_t num_epochs = 1000, double lr = 0.01);
+
+// The same training with the options above; stops early, marked diverged, when the loss becomes
+// NaN or Inf.
+FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options);
+
+// ||A - B||_F^2, the exercise's mse_loss(B, A, reduction = sum).
+double squared_error(const torch::Tensor& A, const torch::Tensor& B);
+
+}  // namespace labrun

@@ -1,0 +1,296 @@
+#include "labrun/dataset.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+extern const unsigned char labrun_embedded_iris[];
+extern const std::size_t labrun_embedded_iris_size;
+
+namespace labrun {
+namespace {
+
+constexpr std::string_view kBlanks = " \t";
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(kBlanks);
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(kBlanks);
+  return s.substr(first, last - first + 1);
+}
+
+// A cell's text, safe to put on one line of an error message.
+std::string printable(std::string_view cell) {
+  constexpr std::size_t kMax = 40;
+  std::string out;
+  for (const char c : cell.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    }
+  }
+  if (cell.size() > kMax) out += "...";
+  return out;
+}
+
+// A number as pandas reads it: optional blanks and sign, decimal or exponent notation.
+// Returns nullopt when the whole cell is not a number; NaN and Inf are returned as such.
+std::optional<double> parse_number(std::string_view cell) {
+  cell = trim(cell);
+  if (!cell.empty() && cell.front() == '+') cell.remove_prefix(1);
+  if (cell.empty()) return std::nullopt;
+  double value = 0.0;
+  const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+  if (ec == std::errc::result_out_of_range) return std::numeric_limits<double>::infinity();
+  if (ec != std::errc{} || end != cell.data() + cell.size()) return std::nullopt;
+  return value;
+}
+
+bool is_number(std::string_view cell) { return parse_number(cell).has_value(); }
+
+// The text of a label cell: blanks trimmed, surrounding quotes removed, "" unescaped.
+std::string unquote(std::string_view cell) {
+  cell = trim(cell);
+  if (cell.size() < 2 || cell.front() != '"') return std::string(cell);
+  std::string out;
+  cell = cell.substr(1, cell.size() - 2);
+  for (std::size_t i = 0; i < cell.size(); ++i) {
+    out += cell[i];
+    if (cell[i] == '"' && i + 1 < cell.size() && cell[i + 1] == '"') ++i;
+  }
+  return out;
+}
+
+// All non-blank lines of the text, split into cells, kept as views into the text.
+struct Table {
+  std::vector<std::string_view> cells;  // row-major, ragged rows rejected while splitting
+  std::vector<int64_t> line_numbers;    // file line of each row
+  std::size_t width = 0;                // cells per row
+
+  std::size_t rows() const { return line_numbers.size(); }
+  std::string_view cell(std::size_t row, std::size_t column) const { return cells[row * width + column]; }
+};
+
+class Splitter {
+ public:
+  explicit Splitter(const std::string& source) : source_(source) {}
+
+  Table split(std::string_view text) {
+    Table table;
+    int64_t line_number = 0;
+    std::vector<std::string_view> row;
+    while (!text.empty()) {
+      ++line_number;
+      const auto newline = text.find('\n');
+      std::string_view line = text.substr(0, newline);
+      text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (trim(line).empty()) continue;
+      split_line(line, line_number, row);
+      if (table.rows() == 0) {
+        table.width = row.size();
+      } else if (row.size() != table.width) {
+        fail(line_number, "has " + std::to_string(row.size()) + " cells, expected " +
+                              std::to_string(table.width) + " as on line " +
+                              std::to_string(table.line_numbers.front()));
+      }
+      table.cells.insert(table.cells.end(), row.begin(), row.end());
+      table.line_numbers.push_back(line_number);
+    }
+    return table;
+  }
+
+ private:
+  // Splits one line at commas; a cell that starts with a double quote runs to its closing quote.
+  void split_line(std::string_view line, int64_t line_number, std::vector<std::string_view>& row) {
+    row.clear();
+    std::size_t pos = 0;
+    for (;;) {
+      const auto start = line.find_first_not_of(kBlanks, pos);
+      if (start != std::string_view::npos && line[start] == '"') {
+        std::size_t close = start + 1;
+        for (;; ++close) {
+          close = line.find('"', close);
+          if (close == std::string_view::npos) {
+            fail(line_number, "unterminated double quote in column " + std::to_string(row.size()));
+          }
+          if (close + 1 < line.size() && line[close + 1] == '"') {
+            ++close;  // "" inside a quoted cell
+            continue;
+          }
+          break;
+        }
+        const auto comma = line.find(',', close);
+        if (!trim(line.substr(close + 1, comma - close - 1)).empty()) {
+          fail(line_number, "text after the closing quote in column " + std::to_string(row.size()));
+        }
+        row.push_back(line.substr(start, close + 1 - start));
+        if (comma == std::string_view::npos) return;
+        pos = comma + 1;
+        continue;
+      }
+      const auto comma = line.find(',', pos);
+      row.push_back(line.substr(pos, comma - pos));
+      if (comma == std::string_view::npos) return;
+      pos = comma + 1;
+    }
+  }
+
+  [[noreturn]] void fail(int64_t line_number, const std::string& what) const {
+    throw DataError(source_ + ": line " + std::to_string(line_number) + " " + what);
+  }
+
+  const std::string& source_;
+};
+
+std::string where(const std::string& source, int64_t line_number, int64_t column) {
+  return source + ": line " + std::to_string(line_number) + ", column " + std::to_string(column) + ": ";
+}
+
+}  // namespace
+
+Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
+  if (text.empty()) throw DataError(source + ": the file is empty");
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n') + 1;
+    throw DataError(source + ": line " + std::to_string(line) + " holds a NUL byte: binary data, not CSV text");
+  }
+
+  const Table table = Splitter(source).split(text);
+  if (table.rows() == 0) throw DataError(source + ": the file holds only blank lines");
+  const auto width = static_cast<int64_t>(table.width);
+
+  // A header: every cell of the first row is text, and the second row holds a number.
+  bool has_header = false;
+  if (table.rows() >= 2) {
+    bool first_all_text = true;
+    bool second_has_number = false;
+    for (std::size_t c = 0; c < table.width; ++c) {
+      first_all_text = first_all_text && !is_number(table.cell(0, c));
+      second_has_number = second_has_number || is_number(table.cell(1, c));
+    }
+    has_header = first_all_text && second_has_number;
+  }
+  const std::size_t first_row = has_header ? 1 : 0;
+  const auto rows = static_cast<int64_t>(table.rows() - first_row);
+  if (const int64_t needed = std::max<int64_t>(options.min_rows, 1); rows < needed) {
+    throw DataError(source + ": " + std::to_string(rows) + " data rows, at least " +
+                    std::to_string(needed) + " needed");
+  }
+  if (options.no_label && options.label) {
+    throw std::invalid_argument("parse_csv: a label column is given together with no_label");
+  }
+
+  const auto check_column = [&](int64_t column, const char* what) {
+    if (column < 0 || column >= width) {
+      throw DataError(source + ": " + what + " column " + std::to_string(column) + " is out of range: the file has " +
+                      std::to_string(width) + " columns, numbered 0 to " + std::to_string(width - 1));
+    }
+  };
+
+  Dataset data;
+  data.source = source;
+  data.has_header = has_header;
+  if (options.label) {
+    check_column(*options.label, "label");
+    data.label_column = options.label;
+  } else if (!options.no_label && !is_number(table.cell(first_row, table.width - 1))) {
+    data.label_column = width - 1;
+  }
+
+  if (options.features.empty()) {
+    for (int64_t c = 0; c < width; ++c) {
+      if (c != data.label_column && is_number(table.cell(first_row, static_cast<std::size_t>(c)))) {
+        data.feature_columns.push_back(c);
+      }
+    }
+    if (data.feature_columns.empty()) {
+      throw DataError(source + ": no numeric column to read features from (line " +
+                      std::to_string(table.line_numbers[first_row]) + " holds only text)");
+    }
+  } else {
+    for (const int64_t c : options.features) {
+      check_column(c, "feature");
+      if (c == data.label_column) {
+        throw DataError(source + ": column " + std::to_string(c) + " cannot be both a feature and the label");
+      }
+      if (std::count(options.features.begin(), options.features.end(), c) > 1) {
+        throw DataError(source + ": feature column " + std::to_string(c) + " is listed twice");
+      }
+    }
+    data.feature_columns = options.features;
+  }
+
+  const auto columns = static_cast<int64_t>(data.feature_columns.size());
+  data.features = torch::empty({rows, columns}, torch::kFloat64);
+  double* out = data.features.data_ptr<double>();
+  for (std::size_t r = first_row; r < table.rows(); ++r) {
+    for (const int64_t c : data.feature_columns) {
+      const std::string_view cell = table.cell(r, static_cast<std::size_t>(c));
+      const auto value = parse_number(cell);
+      if (!value) {
+        throw DataError(where(source, table.line_numbers[r], c) +
+                        (trim(cell).empty() ? std::string("empty cell") : "non-numeric cell '" + printable(cell) + "'"));
+      }
+      if (!std::isfinite(*value)) {
+        throw DataError(where(source, table.line_numbers[r], c) + "non-finite value '" + printable(trim(cell)) + "'");
+      }
+      *out++ = *value;
+    }
+  }
+
+  if (data.label_column) {
+    const auto c = static_cast<std::size_t>(*data.label_column);
+    data.labels.reserve(static_cast<std::size_t>(rows));
+    for (std::size_t r = first_row; r < table.rows(); ++r) {
+      std::string label = unquote(table.cell(r, c));
+      if (label.empty()) throw DataError(where(source, table.line_numbers[r], *data.label_column) + "empty label");
+      data.labels.push_back(std::move(label));
+    }
+  }
+  for (const int64_t c : data.feature_columns) {
+    data.feature_names.push_back(has_header ? unquote(table.cell(0, static_cast<std::size_t>(c)))
+                                            : "column " + std::to_string(c));
+  }
+  return data;
+}
+
+Dataset read_csv(const std::string& path, const CsvOptions& options) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw DataError(path + ": no such file");
+  if (std::filesystem::is_directory(status)) throw DataError(path + ": is a directory, not a CSV file");
+
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw DataError(path + ": cannot open: " + std::strerror(errno));
+  std::string text;
+  char buffer[1 << 16];
+  std::size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
+  if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
+  return parse_csv(text, path, options);
+}
+
+std::string_view embedded_iris_text() {
+  return {reinterpret_cast<const char*>(labrun_embedded_iris), labrun_embedded_iris_size};
+}
+
+Dataset load_embedded_iris(const CsvOptions& options) {
+  return parse_csv(embedded_iris_text(), "embedded:iris.data", options);
+}
+
+torch::Tensor centre_columns(const torch::Tensor& A) { return A - A.mean(0); }
+
+}  // namespace labrun

@@ -1,0 +1,114 @@
+#include "labrun/factorise.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace labrun {
+namespace {
+
+void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, double lr) {
+  if (!A.defined() || A.dim() != 2 || !A.is_floating_point()) {
+    std::ostringstream what;
+    what << "gd_factorise_ad: A must be a 2-D floating-point tensor, got ";
+    if (A.defined()) what << "a " << A.dim() << "-D " << A.scalar_type() << " tensor";
+    else what << "an undefined tensor";
+    throw std::invalid_argument(what.str());
+  }
+  const int64_t limit = std::min(A.size(0), A.size(1));
+  if (rank < 1) throw std::invalid_argument("gd_factorise_ad: rank " + std::to_string(rank) + " must be >= 1");
+  if (rank >= limit) {
+    throw std::invalid_argument("gd_factorise_ad: rank " + std::to_string(rank) + " must be < min(m, n) = " +
+                                std::to_string(limit));
+  }
+  if (epochs < 0) {
+    throw std::invalid_argument("gd_factorise_ad: num_epochs " + std::to_string(epochs) + " must be >= 0");
+  }
+  if (!std::isfinite(lr) || lr <= 0.0) {
+    std::ostringstream what;
+    what << "gd_factorise_ad: lr " << lr << " must be finite and > 0";
+    throw std::invalid_argument(what.str());
+  }
+}
+
+}  // namespace
+
+double squared_error(const torch::Tensor& A, const torch::Tensor& B) {
+  torch::NoGradGuard no_grad;
+  return torch::mse_loss(B, A, at::Reduction::Sum).item<double>();
+}
+
+FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
+  check_arguments(A, options.rank, options.epochs, options.lr);
+  if (options.record_every < 0) {
+    throw std::invalid_argument("gd_factorise_ad: record_every " + std::to_string(options.record_every) +
+                                " must be >= 0");
+  }
+  const int64_t m = A.size(0);
+  const int64_t n = A.size(1);
+  const int64_t r = options.rank;
+  const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
+
+  c10::optional<at::Generator> generator;
+  if (options.seed) generator = at::make_generator<at::CPUGeneratorImpl>(*options.seed);
+
+  FactoriseResult result;
+  const auto start = std::chrono::steady_clock::now();
+
+  // U: m x r and V: n x r, uniform in [0, 1), U drawn first (the exercise's order).
+  const auto draw = torch::TensorOptions().dtype(A.dtype());
+  torch::Tensor U = torch::rand({m, r}, generator, draw).to(A.device()).requires_grad_();
+  torch::Tensor V = torch::rand({n, r}, generator, draw).to(A.device()).requires_grad_();
+
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    // Forward: loss = ||A - U V^T||^2 (or its mean).
+    torch::Tensor loss = torch::mse_loss(U.matmul(V.t()), A, reduction);
+    const double value = loss.item<double>();
+    if (options.observer) options.observer(epoch, value);
+    if (options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs)) {
+      result.loss_curve.push_back({epoch, value});
+    }
+    if (!std::isfinite(value)) {
+      result.diverged = true;
+      result.diverged_at_epoch = epoch;
+      break;
+    }
+    // Backward: dU = -2 (A - U V^T) V,  dV = -2 (A - U V^T)^T U  (for the sum).
+    loss.backward();
+    // Update: U <- U - lr dU, V <- V - lr dV, then clear the gradients.
+    {
+      torch::NoGradGuard no_grad;
+      U.sub_(options.lr * U.grad());
+      V.sub_(options.lr * V.grad());
+      U.mutable_grad().zero_();
+      V.mutable_grad().zero_();
+    }
+    result.epochs_run = epoch + 1;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  result.U = U.detach();
+  result.V = V.detach();
+  {
+    torch::NoGradGuard no_grad;
+    result.loss = squared_error(A, result.U.matmul(result.V.t()));
+  }
+  return result;
+}
+
+std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A, int64_t rank,
+                                                         int64_t num_epochs, double lr) {
+  FactoriseOptions options;
+  options.rank = rank;
+  options.epochs = num_epochs;
+  options.lr = lr;
+  FactoriseResult result = gd_factorise_ad(A, options);
+  return {result.U, result.V};
+}
+
+}  // namespace labrun

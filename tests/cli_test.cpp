@@ -1,0 +1,237 @@
+// The labrun binary driven as a user drives it: arguments in; stdout, stderr and exit code out.
+
+#include "test_files.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+using labrun::test::read_file;
+using labrun::test::temp_dir;
+using labrun::test::write_file;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quote(const std::string& arg) {
+  std::string q = "'";
+  for (const char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+Outcome labrun(const std::vector<std::string>& args, const std::string& dir) {
+  std::string command = quote(LABRUN_BINARY);
+  for (const auto& arg : args) command += " " + quote(arg);
+  command += " >" + quote(dir + "/stdout") + " 2>" + quote(dir + "/stderr") + " </dev/null";
+  const int status = std::system(command.c_str());
+  Outcome run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = read_file(dir + "/stdout");
+  run.err = read_file(dir + "/stderr");
+  return run;
+}
+
+const std::string kIris = LABRUN_SOURCE_DIR "/data/iris.data";
+
+TEST(Cli, FactoriseWritesTheDocumentedJson) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"factorise", "--seed", "0"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["schema_version"], "1.0.0");
+  EXPECT_EQ(doc["command"], "factorise");
+  for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_every", "threads"}) {
+    EXPECT_TRUE(doc["config"].contains(key)) << key;
+  }
+  EXPECT_EQ(doc["config"]["seed"], 0);
+  EXPECT_EQ(doc["config"]["rank"], 2);
+  EXPECT_EQ(doc["data"]["source"], "embedded:iris.data");
+  EXPECT_EQ(doc["data"]["rows"], 150);
+  EXPECT_EQ(doc["data"]["columns"], 4);
+  for (const char* key : {"labrun_version", "libtorch_version", "blas", "threads"}) {
+    EXPECT_TRUE(doc["environment"].contains(key)) << key;
+  }
+  const json& gd = doc["results"]["gd"];
+  EXPECT_NEAR(gd["loss"].get<double>(), 15.232185510227303, 1e-9 * 15.23);  // lab2_reference.py --seed 0
+  EXPECT_GT(gd["seconds"].get<double>(), 0.0);
+  EXPECT_EQ(gd["epochs_run"], 1000);
+  EXPECT_EQ(gd["diverged"], false);
+  EXPECT_FALSE(gd.contains("loss_curve"));
+  const json& svd = doc["results"]["svd"];
+  EXPECT_NEAR(svd["loss"].get<double>(), 15.228833347803327, 1e-10);
+  EXPECT_EQ(svd["singular_values"].size(), 4u);
+  EXPECT_EQ(svd["explained_variance_ratio"].size(), 4u);
+  const json& gap = doc["results"]["gap"];
+  EXPECT_NEAR(gap["absolute"].get<double>(), 15.232185510227303 - 15.228833347803327, 1e-9);
+  EXPECT_NEAR(gap["relative"].get<double>(), (15.232185510227303 - 15.228833347803327) / 15.228833347803327, 1e-9);
+}
+
+TEST(Cli, PicksAndReportsASeedWhenNoneIsGiven) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"factorise", "--epochs", "10"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["config"]["seed_given"], false);
+  const auto seed = doc["config"]["seed"].get<uint64_t>();
+  // The reported seed reproduces the run.
+  const Outcome again = labrun({"factorise", "--epochs", "10", "--seed", std::to_string(seed)}, dir);
+  EXPECT_EQ(json::parse(again.out)["results"]["gd"]["loss"], doc["results"]["gd"]["loss"]);
+}
+
+TEST(Cli, SameSeedTwiceGivesTheSameResults) {
+  const std::string dir = temp_dir();
+  json a = json::parse(labrun({"factorise", "--seed", "9", "--loss-every", "50"}, dir).out);
+  json b = json::parse(labrun({"factorise", "--seed", "9", "--loss-every", "50"}, dir).out);
+  for (json* doc : {&a, &b}) {
+    (*doc)["results"]["gd"].erase("seconds");
+    (*doc)["results"]["gd"].erase("seconds_per_epoch");
+  }
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a["results"]["gd"]["loss_curve"]["epoch"].size(), 21u);  // 0, 50, ..., 950 and 999
+}
+
+TEST(Cli, OutputFileIsWrittenWholeAndStdoutStaysEmpty) {
+  const std::string dir = temp_dir();
+  const std::string file = dir + "/out.json";
+  const Outcome run = labrun({"factorise", "--seed", "0", "--epochs", "5", "-o", file}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(json::parse(read_file(file))["results"]["gd"]["epochs_run"], 5);
+  // No temporary file is left beside it.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 3);  // out.json, stdout, stderr
+}
+
+TEST(Cli, AFailedRunLeavesAnExistingOutputFileAlone) {
+  const std::string dir = temp_dir();
+  const std::string file = dir + "/out.json";
+  write_file(file, "previous");
+  const Outcome run = labrun({"factorise", "--rank", "7", "-o", file}, dir);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(read_file(file), "previous");
+}
+
+TEST(Cli, CrlfDataGivesTheSameNumbersAsLf) {
+  const std::string dir = temp_dir();
+  std::string crlf;
+  for (const char c : read_file(kIris)) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  write_file(dir + "/crlf.csv", crlf);
+  const json lf = json::parse(labrun({"factorise", "--seed", "3", "--data", kIris}, dir).out);
+  const json cr = json::parse(labrun({"factorise", "--seed", "3", "--data", dir + "/crlf.csv"}, dir).out);
+  EXPECT_EQ(lf["results"]["gd"]["loss"], cr["results"]["gd"]["loss"]);
+  EXPECT_EQ(lf["results"]["svd"], cr["results"]["svd"]);
+}
+
+TEST(Cli, DivergenceWritesJsonWithNullsAndExitsThree) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"factorise", "--seed", "0", "--lr", "1"}, dir);
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_NE(run.err.find("diverged at epoch"), std::string::npos) << run.err;
+  const json doc = json::parse(run.out);  // NaN would not parse
+  EXPECT_EQ(doc["results"]["gd"]["diverged"], true);
+  EXPECT_TRUE(doc["results"]["gd"]["loss"].is_null());
+  EXPECT_TRUE(doc["results"]["gd"]["diverged_at_epoch"].is_number_integer());
+}
+
+TEST(Cli, VersionNamesLibtorchBlasAndThreads) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"--version"}, dir);
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("labrun 0."), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("libtorch 1"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("BLAS "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("threads "), std::string::npos) << run.out;
+}
+
+TEST(Cli, ThreadsOptionIsRecorded) {
+  const std::string dir = temp_dir();
+  const json doc = json::parse(labrun({"factorise", "--epochs", "1", "--threads", "2"}, dir).out);
+  EXPECT_EQ(doc["config"]["threads"], 2);
+  EXPECT_EQ(doc["environment"]["threads"], 2);
+}
+
+TEST(Cli, HelpListsOptionsAndExitCodes) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"factorise", "--help"}, dir);
+  EXPECT_EQ(run.exit_code, 0);
+  for (const char* text : {"--rank", "--epochs", "--lr", "--seed", "--reduction", "--data", "--loss-every", "--output",
+                           "Exit codes"}) {
+    EXPECT_NE(run.out.find(text), std::string::npos) << text;
+  }
+}
+
+// Bad input: the exit code, one line on stderr naming the problem, nothing on stdout.
+struct BadInput {
+  std::string name;
+  std::vector<std::string> args;
+  std::string file_text;  // written to bad.csv in the test's directory when not empty
+  int exit_code;
+  std::string message;
+};
+
+void PrintTo(const BadInput& c, std::ostream* os) { *os << c.name; }
+
+class CliBadInput : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(CliBadInput, GivesOneLineAndItsExitCode) {
+  const BadInput& c = GetParam();
+  const std::string dir = temp_dir();
+  std::vector<std::string> args;
+  for (const auto& arg : c.args) args.push_back(arg == "BAD" ? dir + "/bad.csv" : arg == "DIR" ? dir : arg);
+  if (!c.file_text.empty()) write_file(dir + "/bad.csv", c.file_text == "EMPTY" ? "" : c.file_text);
+  const Outcome run = labrun(args, dir);
+  EXPECT_EQ(run.exit_code, c.exit_code) << run.err;
+  EXPECT_EQ(run.out, "");
+  ASSERT_FALSE(run.err.empty());
+  EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "more than one line:\n" << run.err;
+  EXPECT_EQ(run.err.rfind("labrun: error: ", 0), 0u) << run.err;
+  EXPECT_NE(run.err.find(c.message), std::string::npos) << run.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Factorise, CliBadInput,
+    ::testing::Values(
+        BadInput{"NoSubcommand", {}, "", 2, "no subcommand"},
+        BadInput{"UnknownSubcommand", {"factorize"}, "", 2, "factorize"},
+        BadInput{"UnknownOption", {"factorise", "--bogus"}, "", 2, "--bogus"},
+        BadInput{"RankZero", {"factorise", "--rank", "0"}, "", 2, "--rank 0 must be >= 1"},
+        BadInput{"RankTooLarge", {"factorise", "--rank", "4"}, "", 2, "--rank 4 must be < min(rows, columns) = 4"},
+        BadInput{"RankNotANumber", {"factorise", "--rank", "two"}, "", 2, "--rank"},
+        BadInput{"NegativeEpochs", {"factorise", "--epochs", "-1"}, "", 2, "--epochs -1 must be >= 0"},
+        BadInput{"ZeroLr", {"factorise", "--lr", "0"}, "", 2, "--lr 0 must be a finite number > 0"},
+        BadInput{"NanLr", {"factorise", "--lr", "nan"}, "", 2, "--lr"},
+        BadInput{"BadReduction", {"factorise", "--reduction", "max"}, "", 2, "--reduction"},
+        BadInput{"NegativeLossEvery", {"factorise", "--loss-every", "-2"}, "", 2, "--loss-every -2"},
+        BadInput{"ZeroThreads", {"factorise", "--threads", "0"}, "", 2, "--threads 0 must be >= 1"},
+        BadInput{"NegativeSeed", {"factorise", "--seed", "-1"}, "", 2, "--seed"},
+        BadInput{"BadLabel", {"factorise", "--label", "x"}, "", 2, "--label 'x'"},
+        BadInput{"MissingFile", {"factorise", "--data", "/nonexistent/x.csv"}, "", 1, "/nonexistent/x.csv: no such file"},
+        BadInput{"Directory", {"factorise", "--data", "DIR"}, "", 1, "is a directory"},
+        BadInput{"EmptyFile", {"factorise", "--data", "BAD"}, "EMPTY", 1, "the file is empty"},
+        BadInput{"NonNumericCell", {"factorise", "--data", "BAD"}, "1,2,3,4\n5,6,x7,8\n1,1,1,2\n", 1,
+                 "line 2, column 2: non-numeric cell 'x7'"},
+        BadInput{"RaggedRow", {"factorise", "--data", "BAD"}, "1,2,3\n4,5\n", 1, "line 2 has 2 cells, expected 3"},
+        BadInput{"NanValue", {"factorise", "--data", "BAD"}, "1,2,3\n4,nan,6\n", 1, "line 2, column 1: non-finite"},
+        BadInput{"Binary", {"factorise", "--data", "BAD"}, std::string("\x7f" "ELF\x02\x01\0\0", 8), 1, "NUL byte"},
+        BadInput{"TooFewRows", {"factorise", "--data", "BAD"}, "1,2,3\n", 1, "1 data rows, at least 2 needed"},
+        BadInput{"FeatureOutOfRange", {"factorise", "--features", "0,9"}, "", 1, "feature column 9 is out of range"},
+        BadInput{"NegativeFeature", {"factorise", "--features", "-1"}, "", 2, "--features"},
+        BadInput{"UnwritableOutput", {"factorise", "--epochs", "1", "-o", "/nonexistent/dir/out.json"}, "", 1,
+                 "cannot write /nonexistent/dir/out.json"},
+        BadInput{"OutputIsDirectory", {"factorise", "--epochs", "1", "-o", "DIR"}, "", 1, "is a directory"}),
+    [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
+
+}  // namespace

@@ -1,0 +1,149 @@
+#include "labrun/dataset.hpp"
+
+#include "tensor_check.hpp"
+#include "test_files.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace labrun {
+namespace {
+
+using test::read_file;
+using test::temp_dir;
+using test::write_file;
+
+// Expects parse_csv to throw DataError whose message holds every one of `parts`.
+void expect_error(const std::string& text, const std::vector<std::string>& parts, const CsvOptions& options = {}) {
+  try {
+    parse_csv(text, "t.csv", options);
+    ADD_FAILURE() << "no error for:\n" << text;
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+  }
+}
+
+TEST(Dataset, EmbeddedIrisIsTheShippedFileByteForByte) {
+  EXPECT_EQ(embedded_iris_text(), read_file(LABRUN_SOURCE_DIR "/data/iris.data"));
+  EXPECT_EQ(embedded_iris_text().size(), 4551u);  // ../shared/data/README.md
+}
+
+TEST(Dataset, ReadsIrisAsTheExerciseDoes) {
+  const Dataset iris = load_embedded_iris();
+  ASSERT_EQ(iris.rows(), 150);
+  ASSERT_EQ(iris.columns(), 4);
+  EXPECT_EQ(iris.features.scalar_type(), torch::kFloat64);
+  EXPECT_EQ(iris.feature_columns, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(iris.label_column, 4);
+  EXPECT_FALSE(iris.has_header);
+  ASSERT_EQ(iris.labels.size(), 150u);
+  EXPECT_EQ(iris.labels.front(), "Iris-setosa");
+  EXPECT_EQ(iris.labels.back(), "Iris-virginica");
+  // First row 5.1,3.5,1.4,0.2; the UCI quirk: rows 35 and 38 (lines 35 and 38) are 4.9,3.1,1.5,0.1.
+  EXPECT_TRUE(test::tensors_close(iris.features[0], torch::tensor({5.1, 3.5, 1.4, 0.2}, torch::kFloat64), 0.0));
+  EXPECT_TRUE(test::tensors_close(iris.features[34], torch::tensor({4.9, 3.1, 1.5, 0.1}, torch::kFloat64), 0.0));
+  EXPECT_TRUE(test::tensors_close(iris.features[37], torch::tensor({4.9, 3.1, 1.5, 0.1}, torch::kFloat64), 0.0));
+  // Column sums of the UCI file, summed by hand from its columns.
+  EXPECT_NEAR(iris.features.sum(0)[0].item<double>(), 876.5, 1e-9);
+  EXPECT_NEAR(iris.features.sum(0)[2].item<double>(), 563.8, 1e-9);
+}
+
+TEST(Dataset, CrlfLineEndsReadAsLf) {
+  std::string crlf;
+  for (const char c : embedded_iris_text()) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  const Dataset a = parse_csv(crlf, "crlf.csv");
+  const Dataset b = load_embedded_iris();
+  EXPECT_TRUE(torch::equal(a.features, b.features));
+  EXPECT_EQ(a.labels, b.labels);
+}
+
+TEST(Dataset, DetectsAHeaderRowAndNamesColumns) {
+  const Dataset d = parse_csv("a,b,kind\n1,2,x\n3,4,y\n", "h.csv");
+  EXPECT_TRUE(d.has_header);
+  EXPECT_EQ(d.rows(), 2);
+  EXPECT_EQ(d.feature_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(d.labels, (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(Dataset, AllNumericTableHasNoLabel) {
+  const Dataset d = parse_csv("1,2,3\n4,5,6\n", "n.csv");
+  EXPECT_FALSE(d.label_column.has_value());
+  EXPECT_EQ(d.columns(), 3);
+  EXPECT_TRUE(d.labels.empty());
+}
+
+TEST(Dataset, SelectsFeaturesAndLabelByIndex) {
+  CsvOptions options;
+  options.features = {2, 0};
+  options.label = 1;
+  const Dataset d = parse_csv("1,p,3\n4,q,6\n", "s.csv", options);
+  EXPECT_TRUE(test::tensors_close(d.features, torch::tensor({{3.0, 1.0}, {6.0, 4.0}}, torch::kFloat64), 0.0));
+  EXPECT_EQ(d.labels, (std::vector<std::string>{"p", "q"}));
+}
+
+TEST(Dataset, AcceptsQuotesSignsExponentsAndBlanks) {
+  const Dataset d = parse_csv(" +1.5 , -2e-1,\"a, \"\"b\"\"\"\n\n3,4 ,c\n\n", "q.csv");
+  EXPECT_TRUE(test::tensors_close(d.features, torch::tensor({{1.5, -0.2}, {3.0, 4.0}}, torch::kFloat64), 0.0));
+  EXPECT_EQ(d.labels.front(), "a, \"b\"");
+}
+
+TEST(Dataset, RejectsBadTextNamingLineAndColumn) {
+  expect_error("", {"t.csv", "empty"});
+  expect_error("\n\r\n  \n", {"only blank lines"});
+  expect_error(std::string("1,2\n3,\0" "4\n", 8), {"line 2", "NUL"});
+  expect_error("1,2,x\n3,4,y\n5,z\n", {"line 3", "2 cells", "expected 3"});
+  expect_error("1,2,x\n3,4a,y\n", {"line 2, column 1", "non-numeric cell '4a'"});
+  expect_error("1,2,x\n3,,y\n", {"line 2, column 1", "empty cell"});
+  expect_error("1,2,x\nnan,4,y\n", {"line 2, column 0", "non-finite value 'nan'"});
+  expect_error("1,2,x\n3,inf,y\n", {"line 2, column 1", "non-finite"});
+  expect_error("1,2,x\n3,1e999,y\n", {"line 2, column 1", "non-finite"});
+  expect_error("1,\"2,x\n", {"line 1", "unterminated"});
+  expect_error("a,b\nc,d\n", {"no numeric column"});
+}
+
+TEST(Dataset, RejectsColumnsOutOfRangeAndTooFewRows) {
+  CsvOptions out_of_range;
+  out_of_range.features = {0, 5};
+  expect_error("1,2,x\n", {"feature column 5 is out of range", "3 columns"}, out_of_range);
+  CsvOptions both;
+  both.features = {0, 2};
+  both.label = 2;
+  expect_error("1,2,3\n", {"column 2 cannot be both"}, both);
+  CsvOptions rows;
+  rows.min_rows = 3;
+  expect_error("1,2\n3,4\n", {"2 data rows, at least 3 needed"}, rows);
+}
+
+TEST(Dataset, ReadCsvReportsMissingAndDirectoryPaths) {
+  const std::string dir = temp_dir();
+  EXPECT_THROW(
+      {
+        try {
+          read_csv(dir + "/missing.csv");
+        } catch (const DataError& e) {
+          EXPECT_NE(std::string(e.what()).find("missing.csv: no such file"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      DataError);
+  EXPECT_THROW(read_csv(dir), DataError);
+  write_file(dir + "/empty.csv", "");
+  EXPECT_THROW(read_csv(dir + "/empty.csv"), DataError);
+  write_file(dir + "/ok.csv", "1,2\n3,4\n");
+  EXPECT_EQ(read_csv(dir + "/ok.csv").rows(), 2);
+}
+
+TEST(Dataset, CentreColumnsRemovesTheColumnMeans) {
+  const torch::Tensor A = centre_columns(load_embedded_iris().features);
+  EXPECT_LT(A.mean(0).abs().max().item<double>(), 1e-12);
+}
+
+}  // namespace
+}  // namespace labrun
