@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <link.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -24,7 +25,10 @@ std::string loaded_blas_path() {
         const char* base = name ? std::strrchr(name, '/') : nullptr;
         base = base ? base + 1 : name;
         if (base && std::strstr(base, "blas")) {
-          *static_cast<std::string*>(out) = name;
+          // Through Debian's alternatives symlinks to the library's real path.
+          char* real = realpath(name, nullptr);
+          *static_cast<std::string*>(out) = real ? real : name;
+          std::free(real);
           return 1;
         }
         return 0;

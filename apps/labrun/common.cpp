@@ -21,7 +21,7 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
           [](const std::string& value) {
             return value.rfind('-', 0) == 0 ? "the seed " + value + " must be >= 0" : std::string();
           },
-          "SEED >= 0"))
+          ""))
       ->type_name("N");
   command.add_option("--threads", options.threads, "libtorch's intra-op threads (default: libtorch's choice)")
       ->type_name("N");

@@ -22,10 +22,9 @@ CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& options) {
       ->capture_default_str();
   command->add_option("--epochs", options.epochs, "Gradient-descent epochs, >= 0")->capture_default_str();
   command->add_option("--lr", options.lr, "Learning rate, > 0")->capture_default_str();
-  const std::map<std::string, Reduction> reductions{{"sum", Reduction::sum}, {"mean", Reduction::mean}};
   command->add_option("--reduction", options.reduction, "Loss reduction: sum (the exercise's) or mean")
-      ->transform(CLI::CheckedTransformer(reductions))
-      ->default_str("sum");
+      ->check(CLI::IsMember({"sum", "mean"}))
+      ->capture_default_str();
   command->add_option("--loss-every", options.loss_every, "Record the loss every K epochs (0: no loss curve)")
       ->capture_default_str()
       ->type_name("K");
@@ -58,7 +57,7 @@ int run_factorise(const FactoriseCommand& options) {
   gd.rank = options.rank;
   gd.epochs = options.epochs;
   gd.lr = options.lr;
-  gd.reduction = options.reduction;
+  gd.reduction = options.reduction == "mean" ? Reduction::mean : Reduction::sum;
   gd.seed = seed;
   gd.record_every = options.loss_every;
   const FactoriseResult trained = gd_factorise_ad(A, gd);
@@ -71,7 +70,7 @@ int run_factorise(const FactoriseCommand& options) {
   json config{{"rank", options.rank},
               {"epochs", options.epochs},
               {"lr", options.lr},
-              {"reduction", options.reduction == Reduction::sum ? "sum" : "mean"},
+              {"reduction", options.reduction},
               {"seed", seed},
               {"seed_given", options.common.seed.has_value()},
               {"loss_every", options.loss_every},

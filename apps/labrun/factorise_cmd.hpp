@@ -15,7 +15,7 @@ struct FactoriseCommand {
   int64_t rank = 2;
   int64_t epochs = 1000;
   double lr = 0.01;
-  Reduction reduction = Reduction::sum;
+  std::string reduction = "sum";  // checked by CLI11: sum or mean
   int64_t loss_every = 0;
 };
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configures (once) and builds labrun with a CMake preset: release (default) or debug.
+# Progress goes to stderr, so that `scripts/run.sh ... > out.json` keeps stdout for labrun's JSON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-release}
+
+launcher=()
+command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if [[ ! -f "build/$preset/CMakeCache.txt" ]]; then
+  echo "build.sh: configuring build/$preset" >&2
+  cmake --preset "$preset" "${launcher[@]}" >&2
+fi
+echo "build.sh: building build/$preset (first build: several minutes, libtorch is large)" >&2
+cmake --build --preset "$preset" >&2
