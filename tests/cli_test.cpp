@@ -173,6 +173,42 @@ TEST(Cli, HelpListsOptionsAndExitCodes) {
   }
 }
 
+TEST(Cli, PcaComparesTheLearnedFactorWithThePrincipalComponents) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"pca", "--seed", "0"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["command"], "pca");
+  EXPECT_EQ(doc["config"]["rank"], 2);
+  const json& r = doc["results"];
+  EXPECT_EQ(r["pca"]["scores"].size(), 150u);
+  EXPECT_EQ(r["pca"]["scores"][0].size(), 2u);
+  EXPECT_EQ(r["pca"]["axes"].size(), 2u);
+  EXPECT_EQ(r["pca"]["singular_values"].size(), 4u);
+  double ratio_sum = 0.0;
+  for (const auto& ratio : r["pca"]["explained_variance_ratio"]) ratio_sum += ratio.get<double>();
+  EXPECT_NEAR(ratio_sum, 1.0, 1e-12);
+  EXPECT_EQ(r["pca"]["explained_variance"].size(), 4u);
+  EXPECT_EQ(r["factor"]["U"].size(), 150u);
+  EXPECT_EQ(r["factor"]["U"][0].size(), 2u);
+  EXPECT_NEAR(r["factor"]["loss"].get<double>(), 15.232185510227303, 1e-9 * 15.23);
+  ASSERT_EQ(r["labels"].size(), 150u);
+  EXPECT_EQ(r["labels"][0], "Iris-setosa");
+  EXPECT_EQ(r["comparison"]["principal_angles"].size(), 2u);
+  for (const auto& angle : r["comparison"]["principal_angles"]) EXPECT_LT(angle.get<double>(), 0.01);
+  EXPECT_LT(r["comparison"]["alignment_residual"].get<double>(), 0.01);
+  EXPECT_EQ(r["comparison"]["linear_map"].size(), 2u);
+}
+
+TEST(Cli, PcaWithDivergedTrainingHasNoComparison) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"pca", "--seed", "0", "--lr", "1"}, dir);
+  EXPECT_EQ(run.exit_code, 3);
+  const json doc = json::parse(run.out);
+  EXPECT_TRUE(doc["results"]["comparison"].is_null());
+  EXPECT_EQ(doc["results"]["pca"]["scores"].size(), 150u);
+}
+
 // Bad input: the exit code, one line on stderr naming the problem, nothing on stdout.
 struct BadInput {
   std::string name;
@@ -231,7 +267,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"NegativeFeature", {"factorise", "--features", "-1"}, "", 2, "--features"},
         BadInput{"UnwritableOutput", {"factorise", "--epochs", "1", "-o", "/nonexistent/dir/out.json"}, "", 1,
                  "cannot write /nonexistent/dir/out.json"},
-        BadInput{"OutputIsDirectory", {"factorise", "--epochs", "1", "-o", "DIR"}, "", 1, "is a directory"}),
+        BadInput{"OutputIsDirectory", {"factorise", "--epochs", "1", "-o", "DIR"}, "", 1, "is a directory"},
+        BadInput{"PcaRankTooLarge", {"pca", "--rank", "4"}, "", 2, "--rank 4 must be < min(rows, columns) = 4"},
+        BadInput{"PcaBadData", {"pca", "--data", "BAD"}, "1,2,3\n4,x,6\n", 1, "line 2, column 1"}),
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 
 }  // namespace

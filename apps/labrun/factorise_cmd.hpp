@@ -1,12 +1,16 @@
 #pragma once
 // `labrun factorise`: exercise parts 1.1 and 1.2 (gradient-descent factorisation against the
-// truncated SVD).
+// truncated SVD). Its pieces are shared with `labrun pca`, which starts from the same run.
 
 #include "common.hpp"
+#include "serialise.hpp"
 
+#include "labrun/decomposition.hpp"
 #include "labrun/factorise.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <string>
 
 namespace labrun::cli {
 
@@ -19,7 +23,27 @@ struct FactoriseCommand {
   int64_t loss_every = 0;
 };
 
+// --rank, --epochs, --lr, --reduction, --loss-every and the common options.
+void add_factorise_options(CLI::App& command, FactoriseCommand& options);
 CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& options);
+
+// A finished factorisation of the data the options name.
+struct Factorisation {
+  Dataset data;
+  torch::Tensor A;  // the mean-centred features, float64
+  uint64_t seed = 0;
+  FactoriseResult gd;
+  TruncatedSvd svd;
+};
+
+// Checks the options (UsageError), loads the data (DataError), trains and takes the SVD.
+Factorisation factorise(const FactoriseCommand& options);
+json factorise_config(const FactoriseCommand& options, const Factorisation& run);
+// { "gd", "svd", "gap" }
+json factorise_results(const Factorisation& run);
+// Prints the divergence warning and returns kExitDiverged, or returns kExitOk.
+int factorise_exit_code(const FactoriseCommand& options, const Factorisation& run);
+
 int run_factorise(const FactoriseCommand& options);
 
 }  // namespace labrun::cli

@@ -3,6 +3,7 @@
 
 #include "common.hpp"
 #include "factorise_cmd.hpp"
+#include "pca_cmd.hpp"
 
 #include "labrun/runtime.hpp"
 
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   FactoriseCommand factorise;
   CLI::App* factorise_command = setup_factorise(app, factorise);
   factorise_command->footer(kExitCodes);
+  FactoriseCommand pca;
+  CLI::App* pca_command = setup_pca(app, pca);
+  pca_command->footer(kExitCodes);
 
   try {
     app.parse(argc, argv);
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (factorise_command->parsed()) return run_factorise(factorise);
+    if (pca_command->parsed()) return run_pca(pca);
     return fail(kExitUsageError, "no subcommand given (see labrun --help)");
   } catch (const UsageError& e) {
     return fail(kExitUsageError, e.what());

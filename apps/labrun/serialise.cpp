@@ -1,5 +1,7 @@
 #include "serialise.hpp"
 
+#include <torch/torch.h>
+
 #include <cmath>
 
 namespace labrun {
@@ -15,6 +17,16 @@ json numbers(const std::vector<double>& values) {
 }
 
 }  // namespace
+
+json matrix(const torch::Tensor& t) {
+  const torch::Tensor values = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* data = values.data_ptr<double>();
+  if (values.dim() == 1) return numbers({data, data + values.numel()});
+  json rows = json::array();
+  const int64_t width = values.size(1);
+  for (int64_t r = 0; r < values.size(0); ++r) rows.push_back(numbers({data + r * width, data + (r + 1) * width}));
+  return rows;
+}
 
 void to_json(json& j, const RuntimeInfo& info) {
   j = json{{"labrun_version", info.labrun_version},
@@ -51,6 +63,25 @@ void to_json(json& j, const TruncatedSvd& svd) {
            {"singular_values", numbers(svd.singular_values)},
            {"explained_variance_ratio", numbers(svd.explained_variance_ratio)},
            {"retained_variance_ratio", number(retained)}};
+}
+
+void to_json(json& j, const Pca& pca) {
+  j = json{{"scores", matrix(pca.scores)},
+           {"axes", matrix(pca.axes)},
+           {"mean", matrix(pca.mean)},
+           {"singular_values", numbers(pca.singular_values)},
+           {"explained_variance", numbers(pca.explained_variance)},
+           {"explained_variance_ratio", numbers(pca.explained_variance_ratio)}};
+}
+
+void to_json(json& j, const SubspaceComparison& comparison) {
+  json degrees = json::array();
+  for (const double angle : comparison.principal_angles) degrees.push_back(number(angle * 180.0 / M_PI));
+  j = json{{"principal_angles", numbers(comparison.principal_angles)},
+           {"principal_angles_degrees", std::move(degrees)},
+           {"alignment_residual", number(comparison.alignment_residual)},
+           {"linear_map", matrix(comparison.linear_map)},
+           {"factor_column_coherence", number(comparison.x_column_coherence)}};
 }
 
 json describe(const Dataset& data) {

@@ -22,9 +22,15 @@ inline constexpr const char* kSchemaVersion = "1.0.0";
 // A double, or null when it is NaN or Inf.
 json number(double value);
 
+// A 2-D tensor as an array of rows; a 1-D tensor as an array.
+json matrix(const torch::Tensor& t);
+
 void to_json(json& j, const RuntimeInfo& info);
 void to_json(json& j, const FactoriseResult& result);
 void to_json(json& j, const TruncatedSvd& svd);
+void to_json(json& j, const Pca& pca);
+// X is the learned factor U, Y the PCA scores.
+void to_json(json& j, const SubspaceComparison& comparison);
 
 // The data block: source, rows, columns, the columns used and their names, the label column.
 json describe(const Dataset& data);

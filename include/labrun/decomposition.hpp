@@ -1,5 +1,5 @@
 #pragma once
-// Truncated SVD of a matrix (exercise part 1.2), with torch::linalg::svd.
+// Truncated SVD (exercise part 1.2), PCA and subspace comparison (part 1.3), on torch::linalg.
 //
 //   A: m x n,  A = U S V^T  (thin SVD, k = min(m, n) singular values, largest first)
 //   A_r = U_r S_r V_r^T  keeps the r largest singular values.
@@ -28,5 +28,40 @@ struct TruncatedSvd {
 // Rank-r truncated SVD of a 2-D floating-point A; 1 <= r <= min(m, n).
 // Throws std::invalid_argument for a bad A or rank.
 TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank);
+
+// PCA of X: m x n (rows are observations), through the SVD of the centred data
+//   Xc = X - mean = U S V^T,   axes = V_r^T (r x n),   scores = Xc V_r = U_r S_r (m x r),
+//   explained variance_i = s_i^2 / (m - 1)  (the unbiased convention, as scikit-learn).
+// Signs: each axis is flipped so that its largest-magnitude entry is positive (scikit-learn's
+// svd_flip on V), so that runs and machines agree.
+struct Pca {
+  torch::Tensor mean;    // n
+  torch::Tensor axes;    // r x n, orthonormal rows, the principal axes
+  torch::Tensor scores;  // m x r, the data projected on the axes
+  std::vector<double> singular_values;           // all k = min(m, n)
+  std::vector<double> explained_variance;        // all k, s_i^2 / (m - 1)
+  std::vector<double> explained_variance_ratio;  // all k, sums to 1
+};
+
+// Throws std::invalid_argument for a bad X (not 2-D floating point, fewer than 2 rows) or rank
+// (outside [1, min(m, n)]).
+Pca pca(const torch::Tensor& X, int64_t rank);
+
+// How two m x p and m x q matrices X and Y relate.
+struct SubspaceComparison {
+  // The min(p, q) principal angles between the column spaces, ascending, in radians
+  // (Bjorck & Golub 1973): orthonormal bases Qx, Qy by QR; cos theta_i are the singular values of
+  // Qx^T Qy, sin theta_i those of Qy - Qx Qx^T Qy; small angles come from the sines, which keeps
+  // them accurate near 0 (Knyazev & Argentati 2002).
+  std::vector<double> principal_angles;
+  torch::Tensor linear_map;    // p x q, argmin_M ||X M - Y||_F (least squares)
+  double alignment_residual;   // ||X M - Y||_F / ||Y||_F
+  // The largest |cosine| between two distinct columns of X: 0 when they are orthogonal.
+  double x_column_coherence;
+};
+
+// Throws std::invalid_argument when X or Y is not a 2-D floating-point matrix, when their row
+// counts differ (naming both shapes), or when either has more columns than rows.
+SubspaceComparison compare_subspaces(const torch::Tensor& X, const torch::Tensor& Y);
 
 }  // namespace labrun

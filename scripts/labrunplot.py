@@ -1,0 +1,152 @@
+"""Shared by labrun's plotting scripts: reading labrun's JSON, drawing its parts, saving figures.
+
+Runs under Debian's /usr/bin/python3 with python3-matplotlib; fails with one clear line otherwise.
+"""
+import json
+import math
+import os
+import sys
+import tempfile
+
+KNOWN_SCHEMA_MAJOR = 1
+FORMATS = (".png", ".svg", ".pdf")
+
+
+class PlotError(Exception):
+    """A problem with the input or the output path, reported as one line."""
+
+
+def fail(script, message):
+    print(f"{script}: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def import_pyplot(script):
+    try:
+        import matplotlib
+    except ImportError:
+        fail(script, f"matplotlib is missing for {sys.executable}; install Debian's python3-matplotlib "
+                     "(scripts/setup.sh --test does) and run with /usr/bin/python3")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def load(path):
+    """labrun's JSON document from a file, or from stdin when path is '-'."""
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as e:
+        raise PlotError(f"cannot read {path}: {e.strerror}")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PlotError(f"{'stdin' if path == '-' else path} is not valid JSON: {e.msg} at line {e.lineno}")
+    if not isinstance(doc, dict) or "schema_version" not in doc:
+        raise PlotError("not a labrun document: no schema_version")
+    major = str(doc["schema_version"]).split(".")[0]
+    if major != str(KNOWN_SCHEMA_MAJOR):
+        raise PlotError(f"schema_version {doc['schema_version']} is not supported: this script reads "
+                        f"major version {KNOWN_SCHEMA_MAJOR}")
+    return doc
+
+
+def part(doc, name):
+    """The results of one part ('factorise', 'pca', 'mlp'), from its own command or from `labrun all`."""
+    results = doc.get("results")
+    if doc.get("command") == name and isinstance(results, dict):
+        return results
+    if doc.get("command") == "all" and isinstance(results, dict) and isinstance(results.get(name), dict):
+        return results[name]
+    raise PlotError(f"the document holds no '{name}' results (command: {doc.get('command')!r}); "
+                    f"make it with `labrun {name}` or `labrun all`")
+
+
+def field(obj, *keys):
+    for key in keys:
+        if not isinstance(obj, dict) or key not in obj:
+            raise PlotError(f"missing field {'.'.join(keys)}")
+        obj = obj[key]
+    return obj
+
+
+def check_output_path(path):
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        raise PlotError(f"output {path} must end in one of {', '.join(FORMATS)}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise PlotError(f"cannot write {path}: no directory {directory}")
+
+
+def save(fig, path):
+    """Saves atomically: a temporary file beside path, renamed over it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    extension = os.path.splitext(path)[1].lower()
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".plot.", suffix=extension)
+    os.close(handle)
+    try:
+        fig.savefig(temporary, format=extension[1:])
+        os.replace(temporary, path)
+    except Exception:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def class_groups(labels, count):
+    """Row indices per class, in order of first appearance; one group when there are no labels."""
+    if not labels:
+        return [("all rows", list(range(count)))]
+    groups = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return list(groups.items())
+
+
+def draw_pca(axes, pca_results):
+    """Three panels: PCA scores, the learned U, and U mapped onto the scores by the linear map."""
+    scores = field(pca_results, "pca", "scores")
+    ratio = field(pca_results, "pca", "explained_variance_ratio")
+    U = field(pca_results, "factor", "U")
+    labels = pca_results.get("labels") or []
+    comparison = pca_results.get("comparison")
+    if not scores or len(scores[0]) < 2:
+        raise PlotError("the scatter plots need rank >= 2 (run labrun with --rank 2 or more)")
+    groups = class_groups(labels, len(scores))
+
+    def scatter(ax, points, title, xlabel, ylabel, marker="o"):
+        for name, rows in groups:
+            ax.scatter([points[i][0] for i in rows], [points[i][1] for i in rows], s=10, marker=marker, label=name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+
+    scatter(axes[0], scores, "Data on its first two principal axes",
+            f"PC1 ({100 * ratio[0]:.1f}% of variance)", f"PC2 ({100 * ratio[1]:.1f}% of variance)")
+    scatter(axes[1], U, "Rows of the learned U", "U[:, 0]", "U[:, 1]")
+    axes[0].legend(fontsize=7, markerscale=1.5)
+
+    ax = axes[2]
+    if comparison is None:
+        ax.text(0.5, 0.5, "training diverged:\nno comparison", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    M = field(comparison, "linear_map")
+    mapped = [[sum(row[k] * M[k][j] for k in range(len(M))) for j in range(len(M[0]))] for row in U]
+    ax.scatter([p[0] for p in scores], [p[1] for p in scores], s=30, facecolors="none", edgecolors="0.6",
+               linewidths=0.8, label="PCA scores")
+    for name, rows in groups:
+        ax.scatter([mapped[i][0] for i in rows], [mapped[i][1] for i in rows], s=8, marker="x", linewidths=0.8,
+                   label=f"U M, {name}")
+    angles = ", ".join(f"{a:.2e}" for a in field(comparison, "principal_angles"))
+    ax.set_title(f"U M against the scores\nangles {angles} rad, residual {comparison['alignment_residual']:.1e}",
+                 fontsize=9)
+    ax.set_xlabel("PC1", fontsize=8)
+    ax.set_ylabel("PC2", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def finite(value):
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""plot_pca.py on real labrun output: a valid image in each format, and one-line errors.
+
+Usage: plot_test.py --labrun BIN --scripts DIR --workdir DIR
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-", ".svg": b"<?xml"}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--labrun", required=True)
+    parser.add_argument("--scripts", required=True)
+    parser.add_argument("--workdir", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    plot = [sys.executable, os.path.join(args.scripts, "plot_pca.py")]
+    failures = []
+
+    def check(name, ok, detail=""):
+        print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}")
+        if not ok:
+            failures.append(name)
+
+    doc_path = os.path.join(args.workdir, "pca.json")
+    with open(doc_path, "w") as out:
+        subprocess.run([args.labrun, "pca", "--seed", "0", "--epochs", "300"], stdout=out, check=True)
+
+    for extension, magic in MAGIC.items():
+        image = os.path.join(args.workdir, "pca" + extension)
+        if os.path.exists(image):
+            os.unlink(image)
+        done = subprocess.run(plot + [doc_path, "-o", image], capture_output=True, text=True)
+        with open(image, "rb") if os.path.exists(image) else open(os.devnull, "rb") as f:
+            head = f.read(64)
+        check(f"writes {extension}", done.returncode == 0 and head.startswith(magic), done.stderr.strip())
+        if extension == ".png" and done.returncode == 0:
+            width = int.from_bytes(head[16:20], "big")
+            check("png is a three-panel figure", width > 1000, f"width {width}")
+
+    # From stdin, as `labrun pca | plot_pca.py - -o x.png`.
+    with open(doc_path) as f:
+        done = subprocess.run(plot + ["-", "-o", os.path.join(args.workdir, "stdin.png")], stdin=f,
+                              capture_output=True, text=True)
+    check("reads stdin", done.returncode == 0, done.stderr.strip())
+
+    def expect_error(name, document_text, message, output="x.png"):
+        bad = os.path.join(args.workdir, "bad.json")
+        with open(bad, "w") as f:
+            f.write(document_text)
+        target = os.path.join(args.workdir, output)
+        done = subprocess.run(plot + [bad, "-o", target], capture_output=True, text=True)
+        lines = done.stderr.strip().splitlines()
+        check(name, done.returncode == 1 and len(lines) == 1 and message in lines[0] and not os.path.exists(target),
+              f"exit {done.returncode}: {done.stderr.strip()}")
+
+    with open(doc_path) as f:
+        doc = json.load(f)
+    expect_error("malformed JSON", "{not json", "not valid JSON")
+    expect_error("unknown major version", json.dumps(dict(doc, schema_version="2.0.0")), "not supported")
+    expect_error("wrong command", json.dumps(dict(doc, command="factorise")), "no 'pca' results")
+    broken = json.loads(json.dumps(doc))
+    del broken["results"]["factor"]["U"]
+    expect_error("missing field", json.dumps(broken), "missing field factor.U")
+    expect_error("bad extension", json.dumps(doc), "must end in one of", output="x.gif")
+
+    print(f"{len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
