@@ -87,6 +87,9 @@ def save(fig, path):
     os.close(handle)
     try:
         fig.savefig(temporary, format=extension[1:])
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary only
         os.replace(temporary, path)
     except Exception:
         if os.path.exists(temporary):

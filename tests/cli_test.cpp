@@ -209,6 +209,51 @@ TEST(Cli, PcaWithDivergedTrainingHasNoComparison) {
   EXPECT_EQ(doc["results"]["pca"]["scores"].size(), 150u);
 }
 
+TEST(Cli, MlpReportsEveryRunAndTheirSummary) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"mlp", "--seed", "3", "--repeats", "5", "--loss-every", "50"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["command"], "mlp");
+  for (const char* key : {"hidden", "epochs", "lr", "repeats", "train_size", "normalise", "shuffle", "engine", "seed"}) {
+    EXPECT_TRUE(doc["config"].contains(key)) << key;
+  }
+  EXPECT_EQ(doc["config"]["engine"], "batched");
+  const json& r = doc["results"];
+  ASSERT_EQ(r["runs"].size(), 5u);
+  // lab2_reference.py mlp --seed 3 --repeats 5, run 0: train 0.84, validation 0.80.
+  EXPECT_NEAR(r["runs"][0]["train_accuracy"].get<double>(), 0.84, 1e-6);
+  EXPECT_NEAR(r["runs"][0]["val_accuracy"].get<double>(), 0.80, 1e-6);
+  EXPECT_NEAR(r["runs"][0]["final_loss"].get<double>(), 0.4308023750782013, 1e-5);
+  EXPECT_EQ(r["runs"][0]["loss_curve"]["epoch"].size(), 3u);  // 0, 50, 99
+  for (const char* metric : {"train_accuracy", "val_accuracy"}) {
+    for (const char* stat : {"mean", "std", "min", "max", "median"}) {
+      EXPECT_TRUE(r["summary"][metric][stat].is_number()) << metric << "." << stat;
+    }
+    EXPECT_LE(r["summary"][metric]["min"].get<double>(), r["summary"][metric]["median"].get<double>());
+    EXPECT_LE(r["summary"][metric]["median"].get<double>(), r["summary"][metric]["max"].get<double>());
+  }
+  EXPECT_NEAR(r["summary"]["train_accuracy"]["mean"].get<double>(), (0.84 + 0.74 + 0.68 + 0.85 + 0.57) / 5, 1e-6);
+  EXPECT_GT(r["seconds"].get<double>(), 0.0);
+  EXPECT_EQ(r["classes"].size(), 3u);
+}
+
+TEST(Cli, MlpEnginesAgreeAndReshuffleChangesTheSplit) {
+  const std::string dir = temp_dir();
+  const json batched = json::parse(labrun({"mlp", "--seed", "4", "--repeats", "6", "--engine", "batched"}, dir).out);
+  const json sequential =
+      json::parse(labrun({"mlp", "--seed", "4", "--repeats", "6", "--engine", "sequential"}, dir).out);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(batched["results"]["runs"][i]["val_accuracy"], sequential["results"]["runs"][i]["val_accuracy"]);
+    EXPECT_NEAR(batched["results"]["runs"][i]["final_loss"].get<double>(),
+                sequential["results"]["runs"][i]["final_loss"].get<double>(), 1e-5);
+  }
+  const json reshuffled = json::parse(labrun({"mlp", "--seed", "4", "--repeats", "6", "--reshuffle"}, dir).out);
+  EXPECT_EQ(reshuffled["config"]["shuffle"], "per-repeat");
+  EXPECT_EQ(reshuffled["results"]["runs"][0], batched["results"]["runs"][0]);  // the first split is the same
+  EXPECT_NE(reshuffled["results"]["runs"], batched["results"]["runs"]);
+}
+
 // Bad input: the exit code, one line on stderr naming the problem, nothing on stdout.
 struct BadInput {
   std::string name;
@@ -238,7 +283,7 @@ TEST_P(CliBadInput, GivesOneLineAndItsExitCode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Factorise, CliBadInput,
+    AllCommands, CliBadInput,
     ::testing::Values(
         BadInput{"NoSubcommand", {}, "", 2, "no subcommand"},
         BadInput{"UnknownSubcommand", {"factorize"}, "", 2, "factorize"},
@@ -269,7 +314,20 @@ INSTANTIATE_TEST_SUITE_P(
                  "cannot write /nonexistent/dir/out.json"},
         BadInput{"OutputIsDirectory", {"factorise", "--epochs", "1", "-o", "DIR"}, "", 1, "is a directory"},
         BadInput{"PcaRankTooLarge", {"pca", "--rank", "4"}, "", 2, "--rank 4 must be < min(rows, columns) = 4"},
-        BadInput{"PcaBadData", {"pca", "--data", "BAD"}, "1,2,3\n4,x,6\n", 1, "line 2, column 1"}),
+        BadInput{"PcaBadData", {"pca", "--data", "BAD"}, "1,2,3\n4,x,6\n", 1, "line 2, column 1"},
+        BadInput{"MlpZeroRepeats", {"mlp", "--repeats", "0"}, "", 2, "--repeats 0 must be >= 1"},
+        BadInput{"MlpZeroHidden", {"mlp", "--hidden", "0"}, "", 2, "--hidden 0 must be >= 1"},
+        BadInput{"MlpNegativeEpochs", {"mlp", "--epochs", "-3"}, "", 2, "--epochs -3 must be >= 0"},
+        BadInput{"MlpBadLr", {"mlp", "--lr", "-1"}, "", 2, "--lr -1 must be a finite number > 0"},
+        BadInput{"MlpNoTrainingRows", {"mlp", "--train-size", "0"}, "", 2, "--train-size 0 must leave rows"},
+        BadInput{"MlpNoValidationRows", {"mlp", "--train-size", "150"}, "", 2, "--train-size 150 must leave rows"},
+        BadInput{"MlpShuffleConflict", {"mlp", "--reshuffle", "--no-shuffle"}, "", 2, "exclude each other"},
+        BadInput{"MlpBadEngine", {"mlp", "--engine", "gpu"}, "", 2, "--engine"},
+        BadInput{"MlpBadNormalise", {"mlp", "--normalise", "minmax"}, "", 2, "--normalise"},
+        BadInput{"MlpNoLabel", {"mlp", "--label", "none"}, "", 1, "needs a label column"},
+        BadInput{"MlpOneClass", {"mlp", "--data", "BAD", "--train-size", "2"}, "1,2,a\n3,4,a\n5,5,a\n", 1,
+                 "holds 1 class"},
+        BadInput{"MlpNonNumeric", {"mlp", "--data", "BAD"}, "1,2,a\n3,?,b\n", 1, "non-numeric cell '?'"}),
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 
 }  // namespace

@@ -17,15 +17,39 @@ def run_json(command):
     return json.loads(done.stdout)
 
 
+def mlp_parity(args):
+    failures = 0
+    for case in args.cases:
+        seed, repeats, *flags = case.split(":")
+        shuffle = [] if not flags else ["--no-shuffle"]
+        python = run_json([sys.executable, args.reference, "mlp", "--seed", seed, "--repeats", repeats] + shuffle)["mlp"]
+        for engine in ("sequential", "batched"):
+            ours = run_json([args.labrun, "mlp", "--seed", seed, "--repeats", repeats, "--engine", engine] + shuffle)
+            for i, (a, b) in enumerate(zip(ours["results"]["runs"], python["runs"])):
+                # sequential is the exercise's code: the same float32 numbers; batched sums in
+                # another order, so its losses agree to rounding.
+                tolerance = 0.0 if engine == "sequential" else 1e-5
+                ok = (a["train_accuracy"] == b["train_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
+                      and abs(a["final_loss"] - b["final_loss"]) <= tolerance)
+                failures += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} seed {seed} {' '.join(shuffle)} {engine} repeat {i}: labrun "
+                      f"{a['train_accuracy']:.2f}/{a['val_accuracy']:.2f}/{a['final_loss']!r} python "
+                      f"{b['train_accuracy']:.2f}/{b['val_accuracy']:.2f}/{b['final_loss']!r}")
+    print(f"{len(args.cases)} cases, {failures} mismatches")
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--labrun", required=True)
     parser.add_argument("--reference", required=True)
-    parser.add_argument("part", choices=["factorise"])
-    parser.add_argument("cases", nargs="+", help="SEED:RANK")
+    parser.add_argument("part", choices=["factorise", "mlp"])
+    parser.add_argument("cases", nargs="+", help="factorise: SEED:RANK; mlp: SEED:REPEATS or SEED:REPEATS:no-shuffle")
     args = parser.parse_args()
 
     failures = 0
+    if args.part == "mlp":
+        return mlp_parity(args)
     for case in args.cases:
         seed, rank = case.split(":")
         python = run_json([sys.executable, args.reference, "factorise", "--seed", seed, "--rank", rank])["factorise"]

@@ -62,9 +62,7 @@ void apply_threads(const CommonOptions& options) {
 uint64_t resolve_seed(const CommonOptions& options) {
   if (options.seed) return *options.seed;
   std::random_device entropy;
-  const uint64_t high = entropy();
-  const uint64_t low = entropy();
-  return ((high << 32) | low) & ((uint64_t{1} << 53) - 1);
+  return static_cast<uint32_t>(entropy());
 }
 
 }  // namespace labrun::cli

@@ -47,8 +47,8 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows);
 // Applies --threads to libtorch.
 void apply_threads(const CommonOptions& options);
 
-// The seed to use: --seed, or one drawn from the system's entropy (below 2^53, so that every JSON
-// reader holds it exactly).
+// The seed to use: --seed, or one drawn from the system's entropy, below 2^32 so that numpy's
+// RandomState (the exercise's shuffle) takes it too.
 uint64_t resolve_seed(const CommonOptions& options);
 
 }  // namespace labrun::cli

@@ -3,6 +3,7 @@
 
 #include "common.hpp"
 #include "factorise_cmd.hpp"
+#include "mlp_cmd.hpp"
 #include "pca_cmd.hpp"
 
 #include "labrun/runtime.hpp"
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
   FactoriseCommand pca;
   CLI::App* pca_command = setup_pca(app, pca);
   pca_command->footer(kExitCodes);
+  MlpCommand mlp;
+  CLI::App* mlp_command = setup_mlp(app, mlp);
+  mlp_command->footer(kExitCodes);
 
   try {
     app.parse(argc, argv);
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
     }
     if (factorise_command->parsed()) return run_factorise(factorise);
     if (pca_command->parsed()) return run_pca(pca);
+    if (mlp_command->parsed()) return run_mlp(mlp);
     return fail(kExitUsageError, "no subcommand given (see labrun --help)");
   } catch (const UsageError& e) {
     return fail(kExitUsageError, e.what());

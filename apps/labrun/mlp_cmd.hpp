@@ -1,0 +1,40 @@
+#pragma once
+// `labrun mlp`: exercise part 2, the shared-bias MLP trained from raw tensors, repeated.
+
+#include "common.hpp"
+#include "serialise.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace labrun::cli {
+
+struct MlpCommand {
+  CommonOptions common;
+  int64_t hidden = 12;
+  int64_t epochs = 100;
+  double lr = 0.01;
+  int64_t repeats = 5;
+  int64_t train_size = 100;
+  std::string normalise = "var";   // var | std | none, checked by CLI11
+  std::string engine = "batched";  // sequential | batched, checked by CLI11
+  bool reshuffle = false;
+  bool no_shuffle = false;
+  int64_t loss_every = 0;
+};
+
+CLI::App* setup_mlp(CLI::App& app, MlpCommand& options);
+
+// Trains options.repeats models; returns the results block and whether any run diverged.
+struct MlpOutcome {
+  json config;
+  json data;
+  json results;
+  bool diverged = false;
+};
+MlpOutcome mlp(const MlpCommand& options);
+
+int run_mlp(const MlpCommand& options);
+
+}  // namespace labrun::cli

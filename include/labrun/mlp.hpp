@@ -1,0 +1,99 @@
+#pragma once
+// The exercise's MLP with a scalar bias shared by every unit of a layer (exercise part 2), from raw
+// tensors: no torch::nn modules, no optimiser classes.
+//
+//   X: B x D (float32)   y: B class indices   W1: D x H   W2: H x C   b1, b2: one scalar each
+//   logits = relu(X W1 + b1) W2 + b2                       B x C
+//   loss   = cross_entropy(logits, y), the mean over the batch
+//   each epoch: forward, backward, p <- p - lr dp for W1, b1, W2, b2 (no grad), clear the grads
+
+#include "labrun/dataset.hpp"
+#include "labrun/factorise.hpp"  // LossPoint
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace labrun {
+
+// The row order pandas gives with df.sample(frac=1, random_state=seed): numpy's legacy
+// RandomState(seed).permutation(n), i.e. MT19937 seeded by init_genrand(seed) and a Fisher-Yates
+// shuffle from the end drawing each index by masked rejection on 32-bit outputs. Each call to
+// permutation() continues the same stream, as repeated calls on one RandomState do.
+class RowShuffler {
+ public:
+  explicit RowShuffler(uint32_t seed) : engine_(seed) {}
+  std::vector<int64_t> permutation(int64_t n);
+
+ private:
+  std::mt19937 engine_;
+};
+
+// How features are scaled, per column over all rows: (x - mean) / var is the exercise's code
+// (divided by the unbiased variance, not the standard deviation).
+enum class Normalise { var, std, none };
+
+struct MlpSplit {
+  torch::Tensor train_x;  // train_size x D, float32
+  torch::Tensor train_y;  // train_size, int64
+  torch::Tensor val_x;    // (rows - train_size) x D, float32
+  torch::Tensor val_y;
+  std::vector<std::string> classes;  // class index -> name, in order of first appearance
+  std::vector<int64_t> row_order;    // the data's rows in the order used
+};
+
+// Reorders the rows, numbers the classes by first appearance in that order, converts the features to
+// float32 and normalises them, and splits off the first train_size rows for training.
+// Throws DataError without a label column or with fewer than 2 classes; std::invalid_argument when
+// train_size leaves no training or no validation rows.
+MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
+                       int64_t train_size);
+
+struct MlpParams {
+  torch::Tensor W1;  // D x H
+  torch::Tensor b1;  // shape {1}: one bias shared by every hidden unit
+  torch::Tensor W2;  // H x C
+  torch::Tensor b2;  // shape {1}: one bias shared by every output
+};
+
+// W1 then W2 from torch::randn with `generator` (float32), b1 = b2 = 0; all four require grad.
+MlpParams init_params(int64_t inputs, int64_t hidden, int64_t classes, at::Generator& generator);
+
+// relu(X W1 + b1) W2 + b2
+torch::Tensor mlp_logits(const MlpParams& params, const torch::Tensor& X);
+
+struct MlpOptions {
+  int64_t epochs = 100;
+  double lr = 0.01;
+  int64_t record_every = 0;  // every K epochs and the last one into loss_curve; 0: none
+};
+
+struct MlpRun {
+  double train_accuracy = 0.0;
+  double val_accuracy = 0.0;
+  double final_loss = 0.0;  // the last epoch's loss (before its update), as the exercise reports it
+  std::vector<LossPoint> loss_curve;
+  std::optional<int64_t> diverged_at_epoch;  // the first epoch whose loss was NaN or Inf
+};
+
+// One model, trained exactly as the exercise's code trains it. Throws std::invalid_argument for a
+// bad option or mismatched shapes.
+MlpRun train_mlp(const MlpSplit& split, const MlpParams& params, const MlpOptions& options);
+
+// N models at once on the same split, as one computation with a leading model dimension; each
+// model's loss is its own batch mean, so each model's gradients are exactly its own. The same
+// numbers as train_mlp on each model, to rounding.
+std::vector<MlpRun> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
+                                      const MlpOptions& options);
+// The same with one split per model (models.size() splits of one shape), e.g. a new shuffle each.
+std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
+                                      const MlpOptions& options);
+
+// The share of rows whose largest logit is at the true class.
+double accuracy(const torch::Tensor& logits, const torch::Tensor& targets);
+
+}  // namespace labrun

@@ -1,0 +1,301 @@
+#include "labrun/mlp.hpp"
+
+#include "per_model_matmul.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+namespace labrun {
+namespace {
+
+// numpy's legacy random_interval: a uniform integer in [0, max] by masked rejection.
+uint32_t random_interval(std::mt19937& engine, uint32_t max) {
+  if (max == 0) return 0;
+  uint32_t mask = max;
+  mask |= mask >> 1;
+  mask |= mask >> 2;
+  mask |= mask >> 4;
+  mask |= mask >> 8;
+  mask |= mask >> 16;
+  uint32_t value = 0;
+  while ((value = static_cast<uint32_t>(engine()) & mask) > max) {
+  }
+  return value;
+}
+
+void check_options(const MlpOptions& options) {
+  if (options.epochs < 0) throw std::invalid_argument("train_mlp: epochs " + std::to_string(options.epochs) + " must be >= 0");
+  if (!std::isfinite(options.lr) || options.lr <= 0.0) {
+    throw std::invalid_argument("train_mlp: lr " + std::to_string(options.lr) + " must be finite and > 0");
+  }
+  if (options.record_every < 0) {
+    throw std::invalid_argument("train_mlp: record_every " + std::to_string(options.record_every) + " must be >= 0");
+  }
+}
+
+bool records(const MlpOptions& options, int64_t epoch) {
+  return options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs);
+}
+
+}  // namespace
+
+std::vector<int64_t> RowShuffler::permutation(int64_t n) {
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  for (int64_t i = n - 1; i >= 1; --i) {
+    const auto j = static_cast<int64_t>(random_interval(engine_, static_cast<uint32_t>(i)));
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+  }
+  return order;
+}
+
+MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
+                       int64_t train_size) {
+  const int64_t rows = data.rows();
+  if (data.labels.empty()) {
+    throw DataError(data.source + ": the MLP needs a label column (see --label)");
+  }
+  if (static_cast<int64_t>(row_order.size()) != rows) {
+    throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) +
+                                " entries for " + std::to_string(rows) + " rows");
+  }
+  if (train_size < 1 || train_size >= rows) {
+    throw std::invalid_argument("prepare_split: train_size " + std::to_string(train_size) +
+                                " must leave training and validation rows: 1 <= train_size < " + std::to_string(rows));
+  }
+
+  MlpSplit split;
+  split.row_order = row_order;
+  std::unordered_map<std::string, int64_t> index;
+  torch::Tensor targets = torch::empty({rows}, torch::kLong);
+  auto* target = targets.data_ptr<int64_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::string& label = data.labels[static_cast<std::size_t>(row_order[static_cast<std::size_t>(r)])];
+    const auto [it, inserted] = index.emplace(label, static_cast<int64_t>(split.classes.size()));
+    if (inserted) split.classes.push_back(label);
+    target[r] = it->second;
+  }
+  if (split.classes.size() < 2) {
+    throw DataError(data.source + ": the label column holds " + std::to_string(split.classes.size()) +
+                    " class; the MLP needs at least 2");
+  }
+
+  // As the exercise: float32 from the double values, then (x - mean) / var over all rows.
+  // The exercise's tensor comes from pandas' DataFrame.values, which is column-major (pandas keeps
+  // each dtype's columns as one block); torch.tensor keeps those strides, and libtorch's reductions
+  // and matmuls then sum in another order than on a row-major copy. Column-major here too gives
+  // the exercise's float32 numbers bit for bit.
+  const torch::Tensor order = torch::tensor(row_order, torch::kLong);
+  torch::Tensor X = data.features.index_select(0, order).to(torch::kFloat32).t().contiguous().t();
+  if (normalise != Normalise::none) {
+    const torch::Tensor variance = X.var(0);
+    const auto constant = (variance == 0).nonzero();
+    if (constant.numel() > 0) {
+      const int64_t column = data.feature_columns[static_cast<std::size_t>(constant[0][0].item<int64_t>())];
+      throw DataError(data.source + ": column " + std::to_string(column) +
+                      " is constant, so it cannot be divided by its variance (use --normalise none)");
+    }
+    X = (X - X.mean(0)) / (normalise == Normalise::var ? variance : variance.sqrt());
+  }
+  split.train_x = X.narrow(0, 0, train_size);
+  split.val_x = X.narrow(0, train_size, rows - train_size);
+  split.train_y = targets.narrow(0, 0, train_size);
+  split.val_y = targets.narrow(0, train_size, rows - train_size);
+  return split;
+}
+
+MlpParams init_params(int64_t inputs, int64_t hidden, int64_t classes, at::Generator& generator) {
+  if (inputs < 1 || hidden < 1 || classes < 1) {
+    throw std::invalid_argument("init_params: sizes " + std::to_string(inputs) + ", " + std::to_string(hidden) +
+                                ", " + std::to_string(classes) + " must all be >= 1");
+  }
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  MlpParams p;
+  p.W1 = torch::randn({inputs, hidden}, generator, f32).requires_grad_();
+  p.W2 = torch::randn({hidden, classes}, generator, f32).requires_grad_();
+  p.b1 = torch::zeros({1}, f32).requires_grad_();
+  p.b2 = torch::zeros({1}, f32).requires_grad_();
+  return p;
+}
+
+torch::Tensor mlp_logits(const MlpParams& p, const torch::Tensor& X) {
+  return torch::relu(X.matmul(p.W1) + p.b1).matmul(p.W2) + p.b2;
+}
+
+double accuracy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  return (logits.argmax(1) == targets).to(torch::kFloat32).mean().item<double>();
+}
+
+MlpRun train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOptions& options) {
+  check_options(options);
+  if (initial.W1.size(0) != split.train_x.size(1)) {
+    throw std::invalid_argument("train_mlp: W1 has " + std::to_string(initial.W1.size(0)) + " rows for " +
+                                std::to_string(split.train_x.size(1)) + " features");
+  }
+  // The model's own copies, so that the caller's initial tensors stay as they were.
+  MlpParams p{initial.W1.detach().clone().requires_grad_(), initial.b1.detach().clone().requires_grad_(),
+              initial.W2.detach().clone().requires_grad_(), initial.b2.detach().clone().requires_grad_()};
+  MlpRun run;
+  torch::Tensor loss;
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    // Forward: logits = relu(X W1 + b1) W2 + b2, loss = cross_entropy (batch mean).
+    loss = torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y);
+    if (records(options, epoch) || !run.diverged_at_epoch) {
+      const double value = loss.item<double>();
+      if (records(options, epoch)) run.loss_curve.push_back({epoch, value});
+      if (!std::isfinite(value)) run.diverged_at_epoch = epoch;
+    }
+    // Backward.
+    loss.backward();
+    // Update p <- p - lr dp, then clear the gradients.
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor* t : {&p.W1, &p.b1, &p.W2, &p.b2}) {
+      t->sub_(options.lr * t->grad());
+      t->mutable_grad().zero_();
+    }
+  }
+  torch::NoGradGuard no_grad;
+  run.final_loss = loss.defined() ? loss.item<double>()
+                                  : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
+  run.train_accuracy = accuracy(mlp_logits(p, split.train_x), split.train_y);
+  run.val_accuracy = accuracy(mlp_logits(p, split.val_x), split.val_y);
+  return run;
+}
+
+namespace {
+
+// The N models' parameters in the layouts the batched engine computes in:
+//   W1: N x H x D (W1[n] = W1_n^T)   b1: N   W2: N x C x H (W2[n] = W2_n^T)   b2: N
+// so that activations are N x H x B and logits N x C x B, with the batch (B) contiguous: every
+// elementwise op runs over long rows, and the class dimension (C = 3) is never the innermost.
+struct Batched {
+  torch::Tensor W1, b1, W2, b2;
+};
+
+// logits: N x C x B, for inputs XT: D x B shared by every model, or N x D x B, one per model.
+torch::Tensor batched_logits(const Batched& m, const torch::Tensor& XT) {
+  const int64_t N = m.W1.size(0), H = m.W1.size(1), D = m.W1.size(2), B = XT.size(-1);
+  // Layer 1: with shared inputs one GEMM, (N H) x D times D x B; otherwise one product per model.
+  const torch::Tensor Z1 = (XT.dim() == 2 ? m.W1.reshape({N * H, D}).matmul(XT).view({N, H, B})
+                                          : detail::per_model_matmul(m.W1, XT)) +
+                           m.b1.view({N, 1, 1});
+  // Layer 2: one small product per model.
+  return detail::per_model_matmul(m.W2, torch::relu(Z1)) + m.b2.view({N, 1, 1});
+}
+
+// Each model's cross-entropy, the mean over its batch: logits N x C x B, targets N x 1 x B -> N.
+torch::Tensor per_model_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  // log-sum-exp over the classes, shifted by the (constant) maximum for stability.
+  const torch::Tensor shift = logits.detach().amax(1, /*keepdim=*/true);
+  const torch::Tensor lse = (logits - shift).exp().sum(1, /*keepdim=*/true).log() + shift;
+  return (lse - logits.gather(1, targets)).mean(-1).squeeze(1);
+}
+
+std::vector<double> to_doubles(const torch::Tensor& t) {
+  const torch::Tensor d = t.detach().to(torch::kFloat64).contiguous();
+  return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
+}
+
+// The splits' inputs transposed for batched_logits (D x B when shared, N x D x B otherwise) and
+// their targets (N x 1 x B).
+std::pair<torch::Tensor, torch::Tensor> batch_inputs(const std::vector<MlpSplit>& splits, bool validation, int64_t N) {
+  const auto x = [&](const MlpSplit& s) { return validation ? s.val_x : s.train_x; };
+  const auto y = [&](const MlpSplit& s) { return validation ? s.val_y : s.train_y; };
+  const int64_t B = x(splits.front()).size(0);
+  if (splits.size() == 1) {
+    return {x(splits.front()).t().contiguous(), y(splits.front()).view({1, 1, B}).expand({N, 1, B})};
+  }
+  std::vector<torch::Tensor> xs, ys;
+  for (const MlpSplit& s : splits) {
+    xs.push_back(x(s).t());
+    ys.push_back(y(s).view({1, B}));
+  }
+  return {torch::stack(xs).contiguous(), torch::stack(ys)};
+}
+
+std::vector<double> batched_accuracy(const Batched& m, const std::pair<torch::Tensor, torch::Tensor>& inputs) {
+  const torch::Tensor logits = batched_logits(m, inputs.first);  // N x C x B
+  return to_doubles((logits.argmax(1, /*keepdim=*/true) == inputs.second).to(torch::kFloat32).mean({1, 2}));
+}
+
+}  // namespace
+
+std::vector<MlpRun> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
+                                      const MlpOptions& options) {
+  return train_mlp_batched(std::vector<MlpSplit>{split}, models, options);
+}
+
+std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
+                                      const MlpOptions& options) {
+  check_options(options);
+  if (models.empty()) return {};
+  if (splits.size() != 1 && splits.size() != models.size()) {
+    throw std::invalid_argument("train_mlp_batched: " + std::to_string(splits.size()) + " splits for " +
+                                std::to_string(models.size()) + " models: give one shared split or one per model");
+  }
+  for (const MlpSplit& s : splits) {
+    if (s.train_x.sizes() != splits.front().train_x.sizes() || s.val_x.sizes() != splits.front().val_x.sizes()) {
+      throw std::invalid_argument("train_mlp_batched: every split needs the same shapes");
+    }
+  }
+  const int64_t D = splits.front().train_x.size(1);
+  for (const MlpParams& p : models) {
+    if (p.W1.sizes() != models.front().W1.sizes() || p.W2.sizes() != models.front().W2.sizes() || p.W1.size(0) != D) {
+      throw std::invalid_argument("train_mlp_batched: every model needs the same shapes and D = " +
+                                  std::to_string(D) + " inputs");
+    }
+  }
+  const auto N = static_cast<int64_t>(models.size());
+  std::vector<torch::Tensor> w1, b1, w2, b2;
+  for (const MlpParams& p : models) {
+    w1.push_back(p.W1.detach().t());
+    b1.push_back(p.b1.detach().reshape({}));
+    w2.push_back(p.W2.detach().t());
+    b2.push_back(p.b2.detach().reshape({}));
+  }
+  Batched m{torch::stack(w1).contiguous().requires_grad_(), torch::stack(b1).requires_grad_(),
+            torch::stack(w2).contiguous().requires_grad_(), torch::stack(b2).requires_grad_()};
+  const auto [XT, targets] = batch_inputs(splits, /*validation=*/false, N);
+
+  std::vector<MlpRun> runs(static_cast<std::size_t>(N));
+  torch::Tensor losses;
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    // Forward: every model's loss, its own batch mean; their sum keeps the gradients apart.
+    losses = per_model_cross_entropy(batched_logits(m, XT), targets);
+    const bool record = records(options, epoch);
+    if (record || !losses.isfinite().all().item<bool>()) {
+      const std::vector<double> values = to_doubles(losses);
+      for (std::size_t n = 0; n < values.size(); ++n) {
+        if (record) runs[n].loss_curve.push_back({epoch, values[n]});
+        if (!std::isfinite(values[n]) && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = epoch;
+      }
+    }
+    // Backward.
+    losses.sum().backward();
+    // Update p <- p - lr dp, then clear the gradients.
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor* t : {&m.W1, &m.b1, &m.W2, &m.b2}) {
+      t->sub_(options.lr * t->grad());
+      t->mutable_grad().zero_();
+    }
+  }
+
+  torch::NoGradGuard no_grad;
+  if (!losses.defined()) losses = per_model_cross_entropy(batched_logits(m, XT), targets);
+  const std::vector<double> final_losses = to_doubles(losses);
+  const std::vector<double> train = batched_accuracy(m, {XT, targets});
+  const std::vector<double> val = batched_accuracy(m, batch_inputs(splits, /*validation=*/true, N));
+  for (std::size_t n = 0; n < runs.size(); ++n) {
+    runs[n].final_loss = final_losses[n];
+    runs[n].train_accuracy = train[n];
+    runs[n].val_accuracy = val[n];
+  }
+  return runs;
+}
+
+}  // namespace labrun

@@ -1,0 +1,225 @@
+#include "labrun/mlp.hpp"
+
+#include "labrun/dataset.hpp"
+#include "tensor_check.hpp"
+#include "../src/per_model_matmul.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace labrun {
+namespace {
+
+std::vector<int64_t> identity(int64_t n) {
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  return order;
+}
+
+MlpSplit iris_split(bool shuffle, uint32_t seed) {
+  const Dataset iris = load_embedded_iris();
+  RowShuffler shuffler(seed);
+  return prepare_split(iris, shuffle ? shuffler.permutation(150) : identity(150), Normalise::var, 100);
+}
+
+std::vector<MlpParams> draw_models(int64_t count, uint64_t seed, int64_t hidden = 12) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  std::vector<MlpParams> models;
+  for (int64_t r = 0; r < count; ++r) models.push_back(init_params(4, hidden, 3, generator));
+  return models;
+}
+
+TEST(Mlp, RowShufflerIsNumpysRandomStatePermutation) {
+  // numpy 1.24 (Debian 12): np.random.RandomState(0).permutation(10), and so on.
+  EXPECT_EQ(RowShuffler(0).permutation(10), (std::vector<int64_t>{2, 8, 4, 9, 1, 6, 7, 3, 0, 5}));
+  RowShuffler seven(7);
+  const auto first = seven.permutation(150);
+  const auto second = seven.permutation(150);  // the stream goes on, as on one RandomState
+  EXPECT_EQ(std::vector<int64_t>(first.begin(), first.begin() + 6), (std::vector<int64_t>{149, 84, 40, 66, 106, 41}));
+  EXPECT_EQ(std::vector<int64_t>(second.begin(), second.begin() + 6),
+            (std::vector<int64_t>{113, 37, 131, 138, 145, 79}));
+  EXPECT_EQ(RowShuffler(4294967295u).permutation(5), (std::vector<int64_t>{4, 1, 0, 2, 3}));
+  // pandas: pd.read_csv(iris).sample(frac=1, random_state=0).index[:6]
+  const auto order = RowShuffler(0).permutation(150);
+  EXPECT_EQ(std::vector<int64_t>(order.begin(), order.begin() + 6), (std::vector<int64_t>{114, 62, 33, 107, 7, 100}));
+}
+
+TEST(Mlp, SplitNumbersClassesByFirstAppearanceAndNormalisesByVariance) {
+  const Dataset iris = load_embedded_iris();
+  const auto order = RowShuffler(0).permutation(150);
+  const MlpSplit split = prepare_split(iris, order, Normalise::var, 100);
+  EXPECT_EQ(split.train_x.sizes(), (torch::IntArrayRef{100, 4}));
+  EXPECT_EQ(split.val_x.sizes(), (torch::IntArrayRef{50, 4}));
+  EXPECT_EQ(split.train_x.scalar_type(), torch::kFloat32);
+  // Row 114 comes first: Iris-virginica is class 0.
+  EXPECT_EQ(split.classes.front(), "Iris-virginica");
+  EXPECT_EQ(split.train_y[0].item<int64_t>(), 0);
+  const torch::Tensor X = torch::cat({split.train_x, split.val_x});
+  const torch::Tensor raw = iris.features.to(torch::kFloat32);
+  EXPECT_LT(X.mean(0).abs().max().item<double>(), 1e-5);
+  // (x - mean) / var has variance 1 / var.
+  EXPECT_TRUE(test::tensors_close(X.var(0), 1.0 / raw.var(0), 1e-4));
+  const MlpSplit std_split = prepare_split(iris, order, Normalise::std, 100);
+  EXPECT_TRUE(test::tensors_close(torch::cat({std_split.train_x, std_split.val_x}).var(0), torch::ones({4}), 1e-5));
+  const MlpSplit none = prepare_split(iris, identity(150), Normalise::none, 100);
+  EXPECT_TRUE(test::tensors_close(none.train_x, raw.narrow(0, 0, 100), 0.0));
+}
+
+TEST(Mlp, SplitRejectsWhatCannotTrain) {
+  const Dataset iris = load_embedded_iris();
+  EXPECT_THROW(prepare_split(iris, identity(150), Normalise::var, 0), std::invalid_argument);
+  EXPECT_THROW(prepare_split(iris, identity(150), Normalise::var, 150), std::invalid_argument);
+  const Dataset one_class = parse_csv("1,2,a\n3,4,a\n5,7,a\n", "one.csv");
+  EXPECT_THROW(prepare_split(one_class, identity(3), Normalise::var, 2), DataError);
+  const Dataset unlabelled = parse_csv("1,2\n3,4\n5,7\n", "n.csv");
+  EXPECT_THROW(prepare_split(unlabelled, identity(3), Normalise::var, 2), DataError);
+  const Dataset constant = parse_csv("1,2,a\n1,4,b\n1,7,a\n", "c.csv");
+  EXPECT_THROW(prepare_split(constant, identity(3), Normalise::var, 2), DataError);
+  EXPECT_NO_THROW(prepare_split(constant, identity(3), Normalise::none, 2));
+}
+
+TEST(Mlp, ParametersHaveTheExercisesShapesAndScalarBiases) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  const MlpParams p = init_params(4, 12, 3, generator);
+  EXPECT_EQ(p.W1.sizes(), (torch::IntArrayRef{4, 12}));
+  EXPECT_EQ(p.W2.sizes(), (torch::IntArrayRef{12, 3}));
+  EXPECT_EQ(p.b1.numel(), 1);
+  EXPECT_EQ(p.b2.numel(), 1);
+  for (const auto& t : {p.W1, p.W2, p.b1, p.b2}) EXPECT_TRUE(t.requires_grad());
+  EXPECT_EQ(p.b1.item<float>(), 0.0f);
+  // W1 is torch.randn(4, 12) after torch.manual_seed(0): its first entry -1.1258398.
+  EXPECT_NEAR(p.W1[0][0].item<double>(), -1.1258398, 1e-6);
+}
+
+TEST(Mlp, SharedBiasGradientIsTheSumOfPerUnitGradients) {
+  const MlpSplit split = iris_split(false, 0);
+  const MlpParams p = draw_models(1, 5).front();
+  // The same model with one bias per unit, all equal to the shared scalar.
+  const torch::Tensor b1_units = p.b1.detach().expand({12}).clone().requires_grad_();
+  const torch::Tensor b2_units = p.b2.detach().expand({3}).clone().requires_grad_();
+  const torch::Tensor per_unit =
+      torch::relu(split.train_x.matmul(p.W1) + b1_units).matmul(p.W2) + b2_units;
+  torch::cross_entropy_loss(per_unit, split.train_y).backward();
+  torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).backward();
+  EXPECT_NEAR(p.b1.grad().item<double>(), b1_units.grad().sum().item<double>(), 1e-6);
+  EXPECT_NEAR(p.b2.grad().item<double>(), b2_units.grad().sum().item<double>(), 1e-6);
+  // Closed form for b2: d loss / d b2 = sum_c mean_b (softmax - onehot) = 0 for any logits.
+  EXPECT_NEAR(p.b2.grad().item<double>(), 0.0, 1e-6);
+}
+
+// Figures printed by ../shared/reference/lab2_reference.py mlp --no-shuffle --seed S --repeats N.
+TEST(Mlp, SequentialEqualsTheExerciseCodeWithoutShuffle) {
+  const MlpSplit split = iris_split(false, 0);
+  const std::vector<MlpParams> models = draw_models(3, 11);
+  const double python[3][3] = {{0.9399999976158142, 0.23999999463558197, 0.4094562530517578},
+                               {0.8600000143051147, 0.18000000715255737, 0.4804835021495819},
+                               {0.8199999928474426, 0.07999999821186066, 0.7478535175323486}};
+  for (std::size_t r = 0; r < 3; ++r) {
+    const MlpRun run = train_mlp(split, models[r], {});
+    EXPECT_EQ(run.train_accuracy, python[r][0]) << "repeat " << r;
+    EXPECT_EQ(run.val_accuracy, python[r][1]) << "repeat " << r;
+    EXPECT_NEAR(run.final_loss, python[r][2], 1e-7) << "repeat " << r;
+  }
+}
+
+// lab2_reference.py mlp --seed 3 --repeats 5 (pandas' shuffle with random_state=3).
+TEST(Mlp, SequentialEqualsTheExerciseCodeWithItsShuffle) {
+  const MlpSplit split = iris_split(true, 3);
+  const std::vector<MlpParams> models = draw_models(5, 3);
+  const double python[5][3] = {{0.8399999737739563, 0.800000011920929, 0.4308023750782013},
+                               {0.7400000095367432, 0.8199999928474426, 0.8986124992370605},
+                               {0.6800000071525574, 0.6600000262260437, 0.624337375164032},
+                               {0.8500000238418579, 0.8399999737739563, 0.4116901457309723},
+                               {0.5699999928474426, 0.6600000262260437, 1.2793158292770386}};
+  for (std::size_t r = 0; r < 5; ++r) {
+    const MlpRun run = train_mlp(split, models[r], {});
+    EXPECT_EQ(run.train_accuracy, python[r][0]) << "repeat " << r;
+    EXPECT_EQ(run.val_accuracy, python[r][1]) << "repeat " << r;
+    EXPECT_NEAR(run.final_loss, python[r][2], 1e-7) << "repeat " << r;
+  }
+}
+
+TEST(Mlp, BatchedEqualsSequential) {
+  const MlpSplit split = iris_split(true, 1);
+  const std::vector<MlpParams> models = draw_models(16, 1);
+  MlpOptions options;
+  options.record_every = 25;
+  const std::vector<MlpRun> batched = train_mlp_batched(split, models, options);
+  ASSERT_EQ(batched.size(), 16u);
+  for (std::size_t r = 0; r < models.size(); ++r) {
+    const MlpRun sequential = train_mlp(split, models[r], options);
+    EXPECT_EQ(batched[r].train_accuracy, sequential.train_accuracy) << "repeat " << r;
+    EXPECT_EQ(batched[r].val_accuracy, sequential.val_accuracy) << "repeat " << r;
+    EXPECT_NEAR(batched[r].final_loss, sequential.final_loss, 1e-5) << "repeat " << r;
+    ASSERT_EQ(batched[r].loss_curve.size(), sequential.loss_curve.size());
+    for (std::size_t i = 0; i < sequential.loss_curve.size(); ++i) {
+      EXPECT_NEAR(batched[r].loss_curve[i].loss, sequential.loss_curve[i].loss, 1e-5);
+    }
+  }
+}
+
+TEST(Mlp, BatchedWithOneSplitPerModelEqualsSequential) {
+  const Dataset iris = load_embedded_iris();
+  RowShuffler shuffler(9);
+  std::vector<MlpSplit> splits;
+  for (int r = 0; r < 6; ++r) splits.push_back(prepare_split(iris, shuffler.permutation(150), Normalise::var, 100));
+  const std::vector<MlpParams> models = draw_models(6, 9);
+  const std::vector<MlpRun> batched = train_mlp_batched(splits, models, {});
+  for (std::size_t r = 0; r < models.size(); ++r) {
+    const MlpRun sequential = train_mlp(splits[r], models[r], {});
+    EXPECT_EQ(batched[r].train_accuracy, sequential.train_accuracy) << "repeat " << r;
+    EXPECT_EQ(batched[r].val_accuracy, sequential.val_accuracy) << "repeat " << r;
+    EXPECT_NEAR(batched[r].final_loss, sequential.final_loss, 1e-5) << "repeat " << r;
+  }
+  EXPECT_THROW(train_mlp_batched(std::vector<MlpSplit>(2, splits[0]), models, {}), std::invalid_argument);
+}
+
+TEST(Mlp, AccuraciesAreSharesAndRunsRepeat) {
+  const MlpSplit split = iris_split(true, 2);
+  const std::vector<MlpParams> models = draw_models(8, 2);
+  const auto a = train_mlp_batched(split, models, {});
+  const auto b = train_mlp_batched(split, draw_models(8, 2), {});
+  for (std::size_t r = 0; r < a.size(); ++r) {
+    EXPECT_GE(a[r].train_accuracy, 0.0);
+    EXPECT_LE(a[r].train_accuracy, 1.0);
+    EXPECT_GE(a[r].val_accuracy, 0.0);
+    EXPECT_LE(a[r].val_accuracy, 1.0);
+    EXPECT_EQ(a[r].final_loss, b[r].final_loss);
+    EXPECT_EQ(a[r].val_accuracy, b[r].val_accuracy);
+  }
+  // The caller's initial tensors are left as they were.
+  EXPECT_TRUE(torch::equal(models[0].W1, draw_models(1, 2).front().W1));
+}
+
+TEST(Mlp, DivergenceIsRecordedPerModel) {
+  const MlpSplit split = iris_split(false, 0);
+  MlpOptions options;
+  options.lr = 1e6;
+  const auto runs = train_mlp_batched(split, draw_models(3, 0), options);
+  for (const auto& run : runs) EXPECT_TRUE(run.diverged_at_epoch.has_value());
+  EXPECT_TRUE(train_mlp(split, draw_models(1, 0).front(), options).diverged_at_epoch.has_value());
+}
+
+TEST(Mlp, PerModelMatmulMatchesBmmAndItsGradients) {
+  torch::manual_seed(8);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const torch::Tensor W = torch::randn({5, 3, 4}, f64).requires_grad_();
+  const torch::Tensor X = torch::randn({5, 4, 7}, f64).requires_grad_();
+  const torch::Tensor G = torch::randn({5, 3, 7}, f64);
+  const torch::Tensor ours = detail::per_model_matmul(W, X);
+  (ours * G).sum().backward();
+  const torch::Tensor dW = W.grad().clone(), dX = X.grad().clone();
+  W.mutable_grad().zero_();
+  X.mutable_grad().zero_();
+  const torch::Tensor reference = torch::bmm(W, X);
+  (reference * G).sum().backward();
+  EXPECT_TRUE(test::tensors_close(ours, reference, 1e-12));
+  EXPECT_TRUE(test::tensors_close(dW, W.grad(), 1e-12));
+  EXPECT_TRUE(test::tensors_close(dX, X.grad(), 1e-12));
+  EXPECT_THROW(detail::per_model_matmul(W, torch::randn({5, 3, 7}, f64)), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace labrun
