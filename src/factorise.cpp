@@ -55,7 +55,11 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
 
   c10::optional<at::Generator> generator;
-  if (options.seed) generator = at::make_generator<at::CPUGeneratorImpl>(*options.seed);
+  if (options.generator) {
+    generator = *options.generator;  // shares the caller's generator state
+  } else if (options.seed) {
+    generator = at::make_generator<at::CPUGeneratorImpl>(*options.seed);
+  }
 
   FactoriseResult result;
   const auto start = std::chrono::steady_clock::now();

@@ -254,6 +254,20 @@ TEST(Cli, MlpEnginesAgreeAndReshuffleChangesTheSplit) {
   EXPECT_NE(reshuffled["results"]["runs"], batched["results"]["runs"]);
 }
 
+TEST(Cli, TextFormatPrintsTablesInsteadOfJson) {
+  const std::string dir = temp_dir();
+  const Outcome factorise = labrun({"factorise", "--seed", "0", "--format", "text"}, dir);
+  ASSERT_EQ(factorise.exit_code, 0) << factorise.err;
+  EXPECT_NE(factorise.out.find("gradient descent        15.232186"), std::string::npos) << factorise.out;
+  EXPECT_NE(factorise.out.find("truncated SVD           15.228833"), std::string::npos) << factorise.out;
+  EXPECT_EQ(factorise.out.find('{'), std::string::npos);
+  const Outcome pca = labrun({"pca", "--seed", "0", "--format", "text"}, dir);
+  EXPECT_NE(pca.out.find("principal angles (rad): 5.54e-06, 0.00997"), std::string::npos) << pca.out;
+  const Outcome mlp = labrun({"mlp", "--seed", "3", "--format", "text", "--engine", "sequential"}, dir);
+  EXPECT_NE(mlp.out.find("     0    0.840    0.800     0.4308"), std::string::npos) << mlp.out;
+  EXPECT_NE(mlp.out.find("val_accuracy"), std::string::npos) << mlp.out;
+}
+
 // Bad input: the exit code, one line on stderr naming the problem, nothing on stdout.
 struct BadInput {
   std::string name;
@@ -327,6 +341,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"MlpNoLabel", {"mlp", "--label", "none"}, "", 1, "needs a label column"},
         BadInput{"MlpOneClass", {"mlp", "--data", "BAD", "--train-size", "2"}, "1,2,a\n3,4,a\n5,5,a\n", 1,
                  "holds 1 class"},
+        BadInput{"BadFormat", {"factorise", "--format", "yaml"}, "", 2, "--format"},
         BadInput{"MlpNonNumeric", {"mlp", "--data", "BAD"}, "1,2,a\n3,?,b\n", 1, "non-numeric cell '?'"}),
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 

@@ -27,6 +27,9 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
       ->type_name("N");
   command.add_option("-o,--output", options.output, "Write the JSON to FILE, atomically (default: stdout)")
       ->type_name("FILE");
+  command.add_option("--format", options.format, "json: the whole document; text: a short human summary")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
 }
 
 Dataset load_data(const CommonOptions& options, int64_t min_rows) {

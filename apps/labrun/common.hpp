@@ -35,9 +35,10 @@ struct CommonOptions {
   std::optional<uint64_t> seed;   // nullopt: labrun picks one and reports it
   std::optional<int> threads;     // nullopt: libtorch's default
   std::string output;             // empty or "-": stdout
+  std::string format = "json";    // json | text, checked by CLI11
 };
 
-// Declares --data, --features, --label, --seed, --threads and -o/--output on a subcommand.
+// Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& options);
 
 // Reads --data (or the embedded Iris file) with --features and --label; throws DataError or

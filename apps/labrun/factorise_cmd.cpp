@@ -1,6 +1,7 @@
 #include "factorise_cmd.hpp"
 
 #include "output.hpp"
+#include "text.hpp"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -32,7 +33,7 @@ CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& options) {
   return command;
 }
 
-Factorisation factorise(const FactoriseCommand& options) {
+void check_factorise_options(const FactoriseCommand& options) {
   if (options.rank < 1) throw UsageError("--rank " + std::to_string(options.rank) + " must be >= 1");
   if (options.epochs < 0) throw UsageError("--epochs " + std::to_string(options.epochs) + " must be >= 0");
   if (!std::isfinite(options.lr) || options.lr <= 0.0) {
@@ -41,11 +42,12 @@ Factorisation factorise(const FactoriseCommand& options) {
   if (options.loss_every < 0) {
     throw UsageError("--loss-every " + std::to_string(options.loss_every) + " must be >= 0");
   }
-  apply_threads(options.common);
+}
 
+Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint64_t seed, at::Generator* generator) {
   Factorisation run;
-  run.seed = resolve_seed(options.common);
-  run.data = load_data(options.common, /*min_rows=*/2);
+  run.seed = seed;
+  run.data = std::move(data);
   const int64_t limit = std::min(run.data.rows(), run.data.columns());
   if (options.rank >= limit) {
     throw UsageError(fmt::format("--rank {} must be < min(rows, columns) = {} of {} ({} x {})", options.rank, limit,
@@ -58,11 +60,19 @@ Factorisation factorise(const FactoriseCommand& options) {
   gd.epochs = options.epochs;
   gd.lr = options.lr;
   gd.reduction = options.reduction == "mean" ? Reduction::mean : Reduction::sum;
-  gd.seed = run.seed;
+  gd.seed = seed;
+  gd.generator = generator;
   gd.record_every = options.loss_every;
   run.gd = gd_factorise_ad(run.A, gd);
   run.svd = truncated_svd(run.A, options.rank);
   return run;
+}
+
+Factorisation factorise(const FactoriseCommand& options) {
+  check_factorise_options(options);
+  apply_threads(options.common);
+  const uint64_t seed = resolve_seed(options.common);
+  return factorise_data(options, load_data(options.common, /*min_rows=*/2), seed, nullptr);
 }
 
 json factorise_config(const FactoriseCommand& options, const Factorisation& run) {
@@ -97,7 +107,7 @@ int factorise_exit_code(const FactoriseCommand& options, const Factorisation& ru
 int run_factorise(const FactoriseCommand& options) {
   const Factorisation run = factorise(options);
   const json out = document("factorise", factorise_config(options, run), describe(run.data), factorise_results(run));
-  write_output(out.dump(2) + "\n", options.common.output);
+  write_output(render(out, options.common.format), options.common.output);
   return factorise_exit_code(options, run);
 }
 

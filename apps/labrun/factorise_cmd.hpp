@@ -36,7 +36,12 @@ struct Factorisation {
   TruncatedSvd svd;
 };
 
-// Checks the options (UsageError), loads the data (DataError), trains and takes the SVD.
+// Throws UsageError for an option out of range.
+void check_factorise_options(const FactoriseCommand& options);
+// Trains on `data` (UsageError when the rank does not fit it) and takes the SVD; U and V are drawn
+// from `generator` when given, else from a generator seeded with `seed`.
+Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint64_t seed, at::Generator* generator);
+// Checks the options, applies --threads, loads the data (DataError), trains and takes the SVD.
 Factorisation factorise(const FactoriseCommand& options);
 json factorise_config(const FactoriseCommand& options, const Factorisation& run);
 // { "gd", "svd", "gap" }

@@ -1,6 +1,7 @@
 #include "mlp_cmd.hpp"
 
 #include "output.hpp"
+#include "text.hpp"
 
 #include "labrun/mlp.hpp"
 
@@ -67,7 +68,7 @@ CLI::App* setup_mlp(CLI::App& app, MlpCommand& options) {
   return command;
 }
 
-MlpOutcome mlp(const MlpCommand& options) {
+void check_mlp_options(const MlpCommand& options) {
   if (options.hidden < 1) throw UsageError("--hidden " + std::to_string(options.hidden) + " must be >= 1");
   if (options.epochs < 0) throw UsageError("--epochs " + std::to_string(options.epochs) + " must be >= 0");
   if (options.repeats < 1) throw UsageError("--repeats " + std::to_string(options.repeats) + " must be >= 1");
@@ -78,9 +79,17 @@ MlpOutcome mlp(const MlpCommand& options) {
     throw UsageError("--loss-every " + std::to_string(options.loss_every) + " must be >= 0");
   }
   if (options.reshuffle && options.no_shuffle) throw UsageError("--reshuffle and --no-shuffle exclude each other");
+}
+
+MlpOutcome mlp(const MlpCommand& options) {
+  check_mlp_options(options);
   apply_threads(options.common);
   const uint64_t seed = resolve_seed(options.common);
-  const Dataset data = load_data(options.common, /*min_rows=*/2);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return mlp_data(options, load_data(options.common, /*min_rows=*/2), seed, generator);
+}
+
+MlpOutcome mlp_data(const MlpCommand& options, const Dataset& data, uint64_t seed, at::Generator& generator) {
   if (options.train_size < 1 || options.train_size >= data.rows()) {
     throw UsageError(fmt::format("--train-size {} must leave rows to train on and to validate: 1 <= it < {}, the "
                                  "rows of {}",
@@ -98,8 +107,7 @@ MlpOutcome mlp(const MlpCommand& options) {
                                    parse_normalise(options.normalise), options.train_size));
   }
 
-  // Initial weights: repeat r draws its W1, then its W2, after seeding.
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // Initial weights: repeat r draws its W1, then its W2, from the seeded generator.
   const auto classes = static_cast<int64_t>(splits.front().classes.size());
   std::vector<MlpParams> models;
   for (int64_t r = 0; r < options.repeats; ++r) {
@@ -171,16 +179,19 @@ MlpOutcome mlp(const MlpCommand& options) {
   return out;
 }
 
+int mlp_exit_code(const MlpCommand& options, const MlpOutcome& out) {
+  if (!out.diverged) return kExitOk;
+  std::cerr << fmt::format("labrun: warning: training diverged in some repeats (a loss became NaN or Inf); try "
+                           "a smaller --lr than {}\n",
+                           options.lr);
+  return kExitDiverged;
+}
+
 int run_mlp(const MlpCommand& options) {
   const MlpOutcome out = mlp(options);
-  write_output(document("mlp", out.config, out.data, out.results).dump(2) + "\n", options.common.output);
-  if (out.diverged) {
-    std::cerr << fmt::format("labrun: warning: training diverged in some repeats (a loss became NaN or Inf); try "
-                             "a smaller --lr than {}\n",
-                             options.lr);
-    return kExitDiverged;
-  }
-  return kExitOk;
+  write_output(render(document("mlp", out.config, out.data, out.results), options.common.format),
+               options.common.output);
+  return mlp_exit_code(options, out);
 }
 
 }  // namespace labrun::cli

@@ -4,6 +4,7 @@
 #include "common.hpp"
 #include "serialise.hpp"
 
+#include <ATen/core/Generator.h>
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -33,7 +34,15 @@ struct MlpOutcome {
   json results;
   bool diverged = false;
 };
+// Throws UsageError for an option out of range.
+void check_mlp_options(const MlpCommand& options);
+// Checks the options, applies --threads, loads the data and trains.
 MlpOutcome mlp(const MlpCommand& options);
+// Trains on `data`, drawing the initial weights from `generator` (UsageError for a --train-size
+// that does not fit the data).
+MlpOutcome mlp_data(const MlpCommand& options, const Dataset& data, uint64_t seed, at::Generator& generator);
+// Prints the divergence warning and returns kExitDiverged, or returns kExitOk.
+int mlp_exit_code(const MlpCommand& options, const MlpOutcome& out);
 
 int run_mlp(const MlpCommand& options);
 

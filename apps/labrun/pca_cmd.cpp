@@ -1,6 +1,7 @@
 #include "pca_cmd.hpp"
 
 #include "output.hpp"
+#include "text.hpp"
 
 namespace labrun::cli {
 
@@ -34,7 +35,7 @@ json pca_results(const Factorisation& run) {
 int run_pca(const FactoriseCommand& options) {
   const Factorisation run = factorise(options);
   const json out = document("pca", factorise_config(options, run), describe(run.data), pca_results(run));
-  write_output(out.dump(2) + "\n", options.common.output);
+  write_output(render(out, options.common.format), options.common.output);
   return factorise_exit_code(options, run);
 }
 

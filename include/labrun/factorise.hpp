@@ -5,6 +5,7 @@
 //   loss(U, V) = ||A - U V^T||_F^2          (reduction sum, the exercise's choice)
 //             or ||A - U V^T||_F^2 / (m n)  (reduction mean: lr no longer scales with the size)
 
+#include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -26,6 +27,9 @@ struct FactoriseOptions {
   // exercise's code after torch.manual_seed(seed). nullopt: draw from libtorch's default generator,
   // as the exercise's code does when it is run without a seed.
   std::optional<uint64_t> seed;
+  // A generator to draw U and V from instead (not owned; it advances): lets one seeded stream run
+  // through several parts, as the exercise's script does after one torch.manual_seed. Wins over seed.
+  at::Generator* generator = nullptr;
   // Every `record_every` epochs (and at the last epoch) the epoch's loss goes to the result's
   // loss_curve; 0 records nothing.
   int64_t record_every = 0;

@@ -1,0 +1,92 @@
+#include "text.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace labrun::cli {
+namespace {
+
+// A number, or "n/a" for null (a non-finite value).
+std::string num(const json& value, const char* spec = "{:.6g}") {
+  return value.is_number() ? fmt::format(fmt::runtime(spec), value.get<double>()) : "n/a";
+}
+
+std::string list(const json& values, const char* spec = "{:.4g}") {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + num(v, spec);
+  return out;
+}
+
+std::string factorise_text(const json& r) {
+  const json& gd = r.at("gd");
+  std::string out = fmt::format("{:<18} {:>14} {:>10} {:>8}\n", "factorisation", "loss", "seconds", "epochs");
+  out += fmt::format("{:<18} {:>14} {:>10} {:>8}{}\n", "gradient descent", num(gd.at("loss"), "{:.6f}"),
+                     num(gd.at("seconds"), "{:.4f}"), gd.at("epochs_run").get<int64_t>(),
+                     gd.at("diverged").get<bool>() ? "  DIVERGED" : "");
+  out += fmt::format("{:<18} {:>14}\n", "truncated SVD", num(r.at("svd").at("loss"), "{:.6f}"));
+  const json& relative = r.at("gap").at("relative");
+  out += fmt::format("{:<18} {:>14} ({} relative)\n", "gap", num(r.at("gap").at("absolute"), "{:.6f}"),
+                     relative.is_number() ? fmt::format("{:.3f}%", 100.0 * relative.get<double>()) : "n/a");
+  out += "singular values: " + list(r.at("svd").at("singular_values")) + "\n";
+  return out;
+}
+
+std::string pca_text(const json& r) {
+  std::string out = "explained variance ratio: " + list(r.at("pca").at("explained_variance_ratio"), "{:.4f}") + "\n";
+  out += fmt::format("learned factor U: loss {}\n", num(r.at("factor").at("loss"), "{:.6f}"));
+  const json& c = r.at("comparison");
+  if (c.is_null()) return out + "no comparison: training diverged\n";
+  out += "principal angles (rad): " + list(c.at("principal_angles"), "{:.3g}") + "\n";
+  out += fmt::format("alignment residual ||U M - scores|| / ||scores||: {}\n",
+                     num(c.at("alignment_residual"), "{:.3g}"));
+  return out;
+}
+
+std::string mlp_text(const json& r) {
+  std::string out;
+  const json& runs = r.at("runs");
+  if (runs.size() <= 20) {
+    out += fmt::format("{:>6} {:>8} {:>8} {:>10}\n", "repeat", "train", "val", "loss");
+    for (const auto& run : runs) {
+      out += fmt::format("{:>6} {:>8} {:>8} {:>10}\n", run.at("repeat").get<int64_t>(),
+                         num(run.at("train_accuracy"), "{:.3f}"), num(run.at("val_accuracy"), "{:.3f}"),
+                         num(run.at("final_loss"), "{:.4f}"));
+    }
+  }
+  out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}   ({} runs, {} s)\n", "accuracy", "mean", "std", "min",
+                     "median", "max", runs.size(), num(r.at("seconds"), "{:.3f}"));
+  for (const char* metric : {"train_accuracy", "val_accuracy"}) {
+    const json& s = r.at("summary").at(metric);
+    out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}\n", metric, num(s.at("mean"), "{:.3f}"),
+                       num(s.at("std"), "{:.3f}"), num(s.at("min"), "{:.3f}"), num(s.at("median"), "{:.3f}"),
+                       num(s.at("max"), "{:.3f}"));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string text_summary(const json& doc) {
+  const std::string command = doc.at("command");
+  const json& r = doc.at("results");
+  const json& data = doc.at("data");
+  std::string out = fmt::format("labrun {} (seed {}) on {}: {} rows x {} columns\n", command,
+                                doc.at("config").at("seed").dump(), data.at("source").get<std::string>(),
+                                data.at("rows").get<int64_t>(), data.at("columns").get<int64_t>());
+  if (command == "factorise") out += factorise_text(r);
+  if (command == "pca") out += pca_text(r);
+  if (command == "mlp") out += mlp_text(r);
+  if (command == "all") {
+    out += "\n[part 1.1-1.2]\n" + factorise_text(r.at("factorise"));
+    out += "\n[part 1.3]\n" + pca_text(r.at("pca"));
+    out += "\n[part 2]\n" + mlp_text(r.at("mlp"));
+  }
+  return out;
+}
+
+std::string render(const json& document, const std::string& format) {
+  return format == "text" ? text_summary(document) : document.dump(2) + "\n";
+}
+
+}  // namespace labrun::cli
