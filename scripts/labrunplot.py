@@ -143,9 +143,11 @@ def draw_pca(axes, pca_results):
     for name, rows in groups:
         ax.scatter([mapped[i][0] for i in rows], [mapped[i][1] for i in rows], s=8, marker="x", linewidths=0.8,
                    label=f"U M, {name}")
-    angles = ", ".join(f"{a:.2e}" for a in field(comparison, "principal_angles"))
-    ax.set_title(f"U M against the scores\nangles {angles} rad, residual {comparison['alignment_residual']:.1e}",
-                 fontsize=9)
+    angles = [a for a in field(comparison, "principal_angles") if finite(a)]
+    largest = f"{max(angles):.1e}" if angles else "n/a"
+    residual = comparison["alignment_residual"]
+    ax.set_title(f"U M against the scores\nmax angle {largest} rad, residual "
+                 + (f"{residual:.1e}" if finite(residual) else "n/a"), fontsize=8)
     ax.set_xlabel("PC1", fontsize=8)
     ax.set_ylabel("PC2", fontsize=8)
     ax.tick_params(labelsize=7)

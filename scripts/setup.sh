@@ -15,7 +15,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-torch python3-pandas python3-matplotlib) ;;
+    --test) packages+=(python3 python3-torch python3-pandas python3-matplotlib python3-jsonschema poppler-utils) ;;
     *) echo "setup.sh: unknown option '$arg' (known: --test)" >&2; exit 2 ;;
   esac
 done

@@ -268,6 +268,32 @@ TEST(Cli, TextFormatPrintsTablesInsteadOfJson) {
   EXPECT_NE(mlp.out.find("val_accuracy"), std::string::npos) << mlp.out;
 }
 
+TEST(Cli, AllRunsEveryPartFromOneSeed) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"all", "--seed", "6", "--repeats", "3"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json all = json::parse(run.out);
+  EXPECT_EQ(all["command"], "all");
+  EXPECT_EQ(all["config"]["seed"], 6);
+  EXPECT_EQ(all["config"]["factorise"]["rank"], 2);
+  EXPECT_EQ(all["config"]["mlp"]["repeats"], 3);
+  // The factorisation draws first from the seeded stream, so parts 1.1 to 1.3 equal their own commands.
+  json factorise = json::parse(labrun({"factorise", "--seed", "6"}, dir).out)["results"];
+  json pca = json::parse(labrun({"pca", "--seed", "6"}, dir).out)["results"];
+  for (json* results : {&all["results"]["factorise"], &factorise}) {
+    (*results)["gd"].erase("seconds");
+    (*results)["gd"].erase("seconds_per_epoch");
+  }
+  for (json* results : {&all["results"]["pca"], &pca}) {
+    (*results)["factor"].erase("seconds");
+    (*results)["factor"].erase("seconds_per_epoch");
+  }
+  EXPECT_EQ(all["results"]["factorise"], factorise);
+  EXPECT_EQ(all["results"]["pca"], pca);
+  EXPECT_EQ(all["results"]["mlp"]["runs"].size(), 3u);
+  EXPECT_TRUE(all["results"]["mlp"]["summary"]["val_accuracy"]["mean"].is_number());
+}
+
 // Bad input: the exit code, one line on stderr naming the problem, nothing on stdout.
 struct BadInput {
   std::string name;
@@ -342,6 +368,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"MlpOneClass", {"mlp", "--data", "BAD", "--train-size", "2"}, "1,2,a\n3,4,a\n5,5,a\n", 1,
                  "holds 1 class"},
         BadInput{"BadFormat", {"factorise", "--format", "yaml"}, "", 2, "--format"},
+        BadInput{"AllBadFactoriseLr", {"all", "--factorise-lr", "0"}, "", 2, "--factorise-lr 0 must be"},
+        BadInput{"AllBadMlpEpochs", {"all", "--mlp-epochs", "-1"}, "", 2, "--mlp-epochs -1 must be >= 0"},
+        BadInput{"AllZeroRepeats", {"all", "--repeats", "0"}, "", 2, "--repeats 0 must be >= 1"},
+        BadInput{"AllRankTooLarge", {"all", "--rank", "5"}, "", 2, "--rank 5 must be <"},
         BadInput{"MlpNonNumeric", {"mlp", "--data", "BAD"}, "1,2,a\n3,?,b\n", 1, "non-numeric cell '?'"}),
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 

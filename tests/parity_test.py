@@ -39,17 +39,36 @@ def mlp_parity(args):
     return 1 if failures else 0
 
 
+def all_parity(args):
+    """`labrun all` against the script's `all`: one torch.manual_seed, factorise's draws, then the MLP's."""
+    failures = 0
+    for seed in args.cases:
+        python = run_json([sys.executable, args.reference, "all", "--seed", seed])
+        ours = run_json([args.labrun, "all", "--seed", seed, "--engine", "sequential"])["results"]
+        checks = [("gd loss", ours["factorise"]["gd"]["loss"] == python["factorise"]["gd_loss"])]
+        for i, (a, b) in enumerate(zip(ours["mlp"]["runs"], python["mlp"]["runs"])):
+            checks.append((f"mlp run {i}", (a["train_accuracy"], a["val_accuracy"], a["final_loss"])
+                           == (b["train_accuracy"], b["val_accuracy"], b["final_loss"])))
+        for name, ok in checks:
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} all seed {seed} {name}")
+    print(f"{len(args.cases)} cases, {failures} mismatches")
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--labrun", required=True)
     parser.add_argument("--reference", required=True)
-    parser.add_argument("part", choices=["factorise", "mlp"])
+    parser.add_argument("part", choices=["factorise", "mlp", "all"])
     parser.add_argument("cases", nargs="+", help="factorise: SEED:RANK; mlp: SEED:REPEATS or SEED:REPEATS:no-shuffle")
     args = parser.parse_args()
 
     failures = 0
     if args.part == "mlp":
         return mlp_parity(args)
+    if args.part == "all":
+        return all_parity(args)
     for case in args.cases:
         seed, rank = case.split(":")
         python = run_json([sys.executable, args.reference, "factorise", "--seed", seed, "--rank", rank])["factorise"]

@@ -1,6 +1,7 @@
 // labrun: the PyTorch autograd lab in C++. main wires the subcommands and maps every error to one
 // line on stderr and a documented exit code.
 
+#include "all_cmd.hpp"
 #include "common.hpp"
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   MlpCommand mlp;
   CLI::App* mlp_command = setup_mlp(app, mlp);
   mlp_command->footer(kExitCodes);
+  AllCommand all;
+  CLI::App* all_command = setup_all(app, all);
+  all_command->footer(kExitCodes);
 
   try {
     app.parse(argc, argv);
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
     if (factorise_command->parsed()) return run_factorise(factorise);
     if (pca_command->parsed()) return run_pca(pca);
     if (mlp_command->parsed()) return run_mlp(mlp);
+    if (all_command->parsed()) return run_all(all);
     return fail(kExitUsageError, "no subcommand given (see labrun --help)");
   } catch (const UsageError& e) {
     return fail(kExitUsageError, e.what());

@@ -27,7 +27,7 @@ std::string factorise_text(const json& r) {
   out += fmt::format("{:<18} {:>14}\n", "truncated SVD", num(r.at("svd").at("loss"), "{:.6f}"));
   const json& relative = r.at("gap").at("relative");
   out += fmt::format("{:<18} {:>14} ({} relative)\n", "gap", num(r.at("gap").at("absolute"), "{:.6f}"),
-                     relative.is_number() ? fmt::format("{:.3f}%", 100.0 * relative.get<double>()) : "n/a");
+                     relative.is_number() ? fmt::format("{:.3g}%", 100.0 * relative.get<double>()) : "n/a");
   out += "singular values: " + list(r.at("svd").at("singular_values")) + "\n";
   return out;
 }

@@ -1,0 +1,113 @@
+#include "all_cmd.hpp"
+
+#include "factorise_cmd.hpp"
+#include "mlp_cmd.hpp"
+#include "output.hpp"
+#include "pca_cmd.hpp"
+#include "text.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace labrun::cli {
+
+CLI::App* setup_all(CLI::App& app, AllCommand& options) {
+  CLI::App* command = app.add_subcommand(
+      "all", "Run every part (1.1 to 2.2) in one process from one seed and write one document: results.factorise, "
+             "results.pca, results.mlp");
+  command->add_option("--rank", options.rank, "Rank of the factorisation")->capture_default_str();
+  command->add_option("--factorise-epochs", options.factorise_epochs, "Epochs of the factorisation, >= 0")
+      ->capture_default_str();
+  command->add_option("--factorise-lr", options.factorise_lr, "Learning rate of the factorisation, > 0")
+      ->capture_default_str();
+  command->add_option("--reduction", options.reduction, "Loss reduction of the factorisation: sum or mean")
+      ->check(CLI::IsMember({"sum", "mean"}))
+      ->capture_default_str();
+  command->add_option("--hidden", options.hidden, "Hidden units of the MLP, >= 1")->capture_default_str();
+  command->add_option("--mlp-epochs", options.mlp_epochs, "Epochs of the MLP, >= 0")->capture_default_str();
+  command->add_option("--mlp-lr", options.mlp_lr, "Learning rate of the MLP, > 0")->capture_default_str();
+  command->add_option("--repeats", options.repeats, "MLP models trained, >= 1")->capture_default_str();
+  command->add_option("--train-size", options.train_size, "The first rows that train the MLP")->capture_default_str();
+  command->add_option("--normalise", options.normalise, "MLP feature scaling: var, std or none")
+      ->check(CLI::IsMember({"var", "std", "none"}))
+      ->capture_default_str();
+  command->add_option("--engine", options.engine, "MLP engine: sequential or batched")
+      ->check(CLI::IsMember({"sequential", "batched"}))
+      ->capture_default_str();
+  command->add_flag("--reshuffle", options.reshuffle, "A new shuffle and split for each MLP repeat");
+  command->add_flag("--no-shuffle", options.no_shuffle, "Keep the file's row order for the MLP");
+  command->add_option("--loss-every", options.loss_every, "Record losses every K epochs (0: none)")
+      ->capture_default_str()
+      ->type_name("K");
+  add_common_options(*command, options.common);
+  return command;
+}
+
+int run_all(const AllCommand& options) {
+  // Checked under this command's own option names before the parts check theirs.
+  if (options.factorise_epochs < 0) {
+    throw UsageError("--factorise-epochs " + std::to_string(options.factorise_epochs) + " must be >= 0");
+  }
+  if (!std::isfinite(options.factorise_lr) || options.factorise_lr <= 0.0) {
+    throw UsageError(fmt::format("--factorise-lr {} must be a finite number > 0", options.factorise_lr));
+  }
+  if (options.mlp_epochs < 0) throw UsageError("--mlp-epochs " + std::to_string(options.mlp_epochs) + " must be >= 0");
+  if (!std::isfinite(options.mlp_lr) || options.mlp_lr <= 0.0) {
+    throw UsageError(fmt::format("--mlp-lr {} must be a finite number > 0", options.mlp_lr));
+  }
+  FactoriseCommand factorise_options;
+  factorise_options.common = options.common;
+  factorise_options.rank = options.rank;
+  factorise_options.epochs = options.factorise_epochs;
+  factorise_options.lr = options.factorise_lr;
+  factorise_options.reduction = options.reduction;
+  factorise_options.loss_every = options.loss_every;
+  MlpCommand mlp_options;
+  mlp_options.common = options.common;
+  mlp_options.hidden = options.hidden;
+  mlp_options.epochs = options.mlp_epochs;
+  mlp_options.lr = options.mlp_lr;
+  mlp_options.repeats = options.repeats;
+  mlp_options.train_size = options.train_size;
+  mlp_options.normalise = options.normalise;
+  mlp_options.engine = options.engine;
+  mlp_options.reshuffle = options.reshuffle;
+  mlp_options.no_shuffle = options.no_shuffle;
+  mlp_options.loss_every = options.loss_every;
+  check_factorise_options(factorise_options);
+  check_mlp_options(mlp_options);
+
+  apply_threads(options.common);
+  const uint64_t seed = resolve_seed(options.common);
+  const Dataset data = load_data(options.common, /*min_rows=*/2);
+
+  // One stream, as the exercise's script after one torch.manual_seed: U and V, then the MLP's weights.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const Factorisation factorised = factorise_data(factorise_options, data, seed, &generator);
+  const MlpOutcome trained = mlp_data(mlp_options, data, seed, generator);
+
+  json factorise_config_json = factorise_config(factorise_options, factorised);
+  json mlp_config_json = trained.config;
+  for (const char* shared : {"seed", "seed_given", "threads"}) {
+    factorise_config_json.erase(shared);
+    mlp_config_json.erase(shared);
+  }
+  const json config{{"seed", seed},
+                    {"seed_given", options.common.seed.has_value()},
+                    {"threads", torch::get_num_threads()},
+                    {"factorise", std::move(factorise_config_json)},
+                    {"mlp", std::move(mlp_config_json)}};
+  const json results{{"factorise", factorise_results(factorised)},
+                     {"pca", pca_results(factorised)},
+                     {"mlp", trained.results}};
+  write_output(render(document("all", config, describe(data), results), options.common.format),
+               options.common.output);
+  const int factorise_code = factorise_exit_code(factorise_options, factorised);
+  const int mlp_code = mlp_exit_code(mlp_options, trained);
+  return factorise_code != kExitOk ? factorise_code : mlp_code;
+}
+
+}  // namespace labrun::cli

@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""Writes the one-page A4 report of the whole exercise from `labrun all` JSON: the numbers of part
+1.2, the scatter plots of part 1.3, the accuracy spread of part 2.2, and observations written from
+this run's numbers.
+
+Usage: labrun all | report.py [JSON|-] -o report.pdf
+"""
+import argparse
+import math
+import os
+import statistics
+import sys
+import textwrap
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labrunplot  # noqa: E402
+from labrunplot import PlotError, field, finite  # noqa: E402
+
+SCRIPT = "report.py"
+A4_INCHES = (8.27, 11.69)
+POOR_ACCURACY = 0.7
+
+
+def fmt(value, spec):
+    return format(value, spec) if finite(value) else "n/a"
+
+
+def observations(factorise, pca, mlp, rank):
+    """Sentences made from this run's numbers."""
+    notes = []
+    gd, svd, gap = factorise["gd"], factorise["svd"], factorise["gap"]
+    if gd["diverged"]:
+        notes.append(f"Gradient descent diverged at epoch {gd['diverged_at_epoch']}: the loss became infinite, so "
+                     f"the learning rate is too large for this data with the sum reduction.")
+    else:
+        notes.append(f"Gradient descent reached a reconstruction loss of {fmt(gd['loss'], '.4f')}, "
+                     f"{fmt(100 * gap['relative'], '.3f') if finite(gap['relative']) else 'n/a'}% above the rank-{rank} "
+                     f"truncated SVD's {fmt(svd['loss'], '.4f')}, which no rank-{rank} matrix can beat "
+                     f"(Eckart-Young): {gd['epochs_run']} epochs of plain gradient descent nearly reach the optimum.")
+    comparison = pca["comparison"]
+    if comparison is not None:
+        angles = [a for a in comparison["principal_angles"] if finite(a)]
+        largest = max(angles) if angles else float("nan")
+        coherence = comparison["factor_column_coherence"]
+        same = finite(largest) and largest < 0.05
+        notes.append(
+            (f"The learned U spans the same {rank}-D subspace as the first {rank} principal components: "
+             if same else f"The learned U is still {math.degrees(largest):.1f} degrees away from the principal subspace: ")
+            + f"principal angles {', '.join(f'{a:.2g}' for a in angles)} rad, and a linear map takes U onto the PCA "
+            f"scores with a relative residual of {fmt(100 * comparison['alignment_residual'], '.2f')}%. "
+            f"U's columns are not orthogonal (largest |cos| {fmt(coherence, '.2f')}): minimising the reconstruction "
+            f"error finds PCA's subspace, not its orthogonal, variance-ordered basis.")
+    runs = mlp["runs"]
+    val = [r["val_accuracy"] for r in runs if finite(r["val_accuracy"])]
+    train = [r["train_accuracy"] for r in runs if finite(r["train_accuracy"])]
+    summary = mlp["summary"]["val_accuracy"]
+    if len(val) < 2:
+        notes.append("Only one MLP run: its accuracy says nothing about the spread between runs; use --repeats.")
+    else:
+        poor = sum(v < POOR_ACCURACY for v in val) / len(val)
+        text = (f"Over {len(val)} MLP runs on the same split, validation accuracy ranged from {summary['min']:.2f} to "
+                f"{summary['max']:.2f} (mean {summary['mean']:.3f}, std {fmt(summary['std'], '.3f')}); "
+                f"{100 * poor:.0f}% of the runs ended below {POOR_ACCURACY}.")
+        if len(val) >= 3 and statistics.pstdev(train) > 0 and statistics.pstdev(val) > 0:
+            r = statistics.correlation(train, val)
+            text += (f" Training and validation accuracy move together (r = {r:.2f}): the runs differ in how far "
+                     f"100 epochs of small steps got them from a random start, not in over-fitting."
+                     if r > 0.5 else f" Training and validation accuracy are only loosely related (r = {r:.2f}).")
+        notes.append(text)
+        notes.append(f"Inference: with the data, split and code fixed, the random initialisation alone moves the "
+                     f"validation accuracy by {summary['max'] - summary['min']:.2f}; one run says little about "
+                     f"the model, so report the spread over seeds and train longer before judging the architecture.")
+    return notes
+
+
+def draw(plt, doc):
+    if doc.get("command") != "all":
+        raise PlotError(f"the report needs `labrun all` output, not `labrun {doc.get('command')}`")
+    factorise = labrunplot.part(doc, "factorise")
+    pca = labrunplot.part(doc, "pca")
+    mlp = labrunplot.part(doc, "mlp")
+    config = field(doc, "config")
+    rank = field(config, "factorise", "rank")
+    for name, part, keys in (("factorise", factorise, ("gd", "svd", "gap")), ("pca", pca, ("pca", "factor", "comparison")),
+                             ("mlp", mlp, ("runs", "summary"))):
+        for key in keys:
+            if key not in part:
+                raise PlotError(f"missing field results.{name}.{key}")
+
+    fig = plt.figure(figsize=A4_INCHES)
+    grid = fig.add_gridspec(5, 3, height_ratios=[0.75, 1.2, 1.1, 0.5, 1.2], hspace=0.6, wspace=0.38,
+                            left=0.08, right=0.97, top=0.93, bottom=0.02)
+    data = doc["data"]
+    fig.suptitle("Lab 2, PyTorch autograd: results", fontsize=14, fontweight="bold", y=0.985)
+    fig.text(0.5, 0.962, f"labrun {doc['environment']['labrun_version']}, libtorch {doc['environment']['libtorch_version']}; "
+             f"seed {config['seed']}; data {data['source']} ({data['rows']} x {data['columns']})",
+             ha="center", fontsize=8, color="0.3")
+
+    # Part 1.2: the numbers, and the loss curve when recorded.
+    gd, svd, gap = factorise["gd"], factorise["svd"], factorise["gap"]
+    ax = fig.add_subplot(grid[0, :2])
+    ax.set_axis_off()
+    rows = [["gradient descent", fmt(gd["loss"], ".6f"), f"{gd['epochs_run']} epochs, {gd['seconds']:.3f} s"],
+            [f"truncated SVD (rank {rank})", fmt(svd["loss"], ".6f"), "Eckart-Young optimum"],
+            ["gap", fmt(gap["absolute"], ".6f"),
+             f"{fmt(100 * gap['relative'], '.4f')}% relative" if finite(gap["relative"]) else "n/a"],
+            ["singular values", ", ".join(f"{v:.4g}" for v in svd["singular_values"][:6]), ""]]
+    table = ax.table(cellText=rows, colLabels=["Part 1.2", "||A - U V^T||^2", ""], loc="center", cellLoc="left",
+                     colWidths=[0.36, 0.34, 0.3])
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1, 1.3)
+    ax = fig.add_subplot(grid[0, 2])
+    curve = gd.get("loss_curve")
+    if curve:
+        ax.semilogy(curve["epoch"], [v if finite(v) else float("nan") for v in curve["loss"]], lw=1)
+        ax.axhline(svd["loss"], color="0.5", ls="--", lw=0.8, label="SVD")
+        ax.set_title("factorisation loss", fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no loss curve\n(--loss-every K)", ha="center", va="center", fontsize=7, color="0.4")
+
+    # Part 1.3: the scatter plots and the aligned overlay.
+    labrunplot.draw_pca([fig.add_subplot(grid[1, i]) for i in range(3)], pca)
+
+    # Part 2.2: accuracy over the repeats.
+    runs = mlp["runs"]
+    ax = fig.add_subplot(grid[2, :2])
+    for position, key in enumerate(("train_accuracy", "val_accuracy")):
+        values = [r[key] for r in runs if finite(r[key])]
+        jitter = [position + 0.25 * math.sin(12.9898 * i) for i in range(len(values))]
+        ax.scatter(values, jitter, s=6, alpha=0.4)
+        s = mlp["summary"][key]
+        if finite(s["median"]):
+            ax.plot([s["median"]] * 2, [position - 0.35, position + 0.35], color="k", lw=1.2)
+    ax.set_yticks([0, 1], ["train", "validation"], fontsize=7)
+    ax.axvline(POOR_ACCURACY, color="0.6", ls=":", lw=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy (black bar: median; dotted: 0.7)", fontsize=7)
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"Part 2.2: accuracy of {len(runs)} MLP runs", fontsize=9)
+    ax = fig.add_subplot(grid[2, 2])
+    curves = [r["loss_curve"] for r in runs if "loss_curve" in r]
+    if curves:
+        for c in curves[:50]:
+            ax.plot(c["epoch"], [v if finite(v) else float("nan") for v in c["loss"]], lw=0.6, alpha=0.5)
+        ax.set_title(f"MLP loss curves ({min(len(curves), 50)} shown)", fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.tick_params(labelsize=6)
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no loss curves\n(--loss-every K)", ha="center", va="center", fontsize=7, color="0.4")
+
+    # Summary table of part 2.
+    ax = fig.add_subplot(grid[3, :])
+    ax.set_axis_off()
+    cells = []
+    for key, name in (("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy"),
+                      ("final_loss", "final loss")):
+        s = mlp["summary"][key]
+        cells.append([name] + [fmt(s[k], ".3f") for k in ("mean", "std", "min", "median", "max")])
+    table = ax.table(cellText=cells, colLabels=["Part 2.2", "mean", "std", "min", "median", "max"], loc="center",
+                     cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1, 1.25)
+    mlp_config = config["mlp"]
+    ax.text(0.5, -0.18, f"MLP: {mlp_config['hidden']} hidden units, {mlp_config['epochs']} epochs, lr {mlp_config['lr']}, "
+            f"normalise {mlp_config['normalise']}, shuffle {mlp_config['shuffle']}, {mlp_config['engine']} engine, "
+            f"{mlp['seconds']:.2f} s", ha="center", fontsize=7, color="0.3", transform=ax.transAxes)
+
+    # Observations.
+    ax = fig.add_subplot(grid[4, :])
+    ax.set_axis_off()
+    lines = []
+    for note in observations(factorise, pca, mlp, rank):
+        wrapped = textwrap.wrap(note, 112)
+        lines.append("- " + wrapped[0])
+        lines.extend("  " + line for line in wrapped[1:])
+    ax.text(0, 1, "Observations (from this run's numbers)\n" + "\n".join(lines), va="top", ha="left", fontsize=8,
+            family="DejaVu Sans", linespacing=1.45, transform=ax.transAxes)
+    return fig
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("input", nargs="?", default="-", help="`labrun all` JSON, or - for stdin (default)")
+    parser.add_argument("-o", "--output", required=True, help="the report: .pdf (or .png, .svg)")
+    args = parser.parse_args()
+    plt = labrunplot.import_pyplot(SCRIPT)
+    try:
+        labrunplot.check_output_path(args.output)
+        fig = draw(plt, labrunplot.load(args.input))
+        labrunplot.save(fig, args.output)
+    except PlotError as e:
+        labrunplot.fail(SCRIPT, str(e))
+    except OSError as e:
+        labrunplot.fail(SCRIPT, f"cannot write {args.output}: {e.strerror}")
+
+
+if __name__ == "__main__":
+    main()

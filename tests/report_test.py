@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""report.py on real `labrun all` output makes exactly one A4 page; bad input gives one line.
+
+Usage: report_test.py --labrun BIN --scripts DIR --workdir DIR
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+
+def pages_and_size(pdf):
+    """(pages, (width, height) in points), from pdfinfo when present, else from the file itself."""
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True, check=True).stdout
+        pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+        w, h = re.search(r"^Page size:\s+([\d.]+) x ([\d.]+) pts", info, re.M).groups()
+        return pages, (float(w), float(h))
+    data = open(pdf, "rb").read()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    box = [float(v) for v in re.search(rb"/MediaBox\s*\[\s*([\d.\s]+)\]", data).group(1).split()]
+    return pages, (box[2] - box[0], box[3] - box[1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--labrun", required=True)
+    parser.add_argument("--scripts", required=True)
+    parser.add_argument("--workdir", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    report = [sys.executable, os.path.join(args.scripts, "report.py")]
+    failures = []
+
+    def check(name, ok, detail=""):
+        print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}")
+        if not ok:
+            failures.append(name)
+
+    # `labrun all | report.py - -o report.pdf`, with and without loss curves.
+    for extra in ([], ["--loss-every", "10"]):
+        pdf = os.path.join(args.workdir, "report.pdf")
+        if os.path.exists(pdf):
+            os.unlink(pdf)
+        labrun = subprocess.Popen([args.labrun, "all", "--seed", "0", "--repeats", "20"] + extra, stdout=subprocess.PIPE)
+        done = subprocess.run(report + ["-", "-o", pdf], stdin=labrun.stdout, capture_output=True, text=True)
+        labrun.wait()
+        ok = done.returncode == 0 and labrun.returncode == 0 and os.path.exists(pdf)
+        check(f"pipe {' '.join(extra)}", ok, done.stderr.strip())
+        if ok:
+            pages, (width, height) = pages_and_size(pdf)
+            check("exactly one page", pages == 1, f"{pages} pages")
+            check("A4 portrait", abs(width - 595.3) < 1.5 and abs(height - 841.9) < 1.5, f"{width} x {height} pt")
+
+    with open(os.path.join(args.workdir, "all.json"), "w") as f:
+        subprocess.run([args.labrun, "all", "--seed", "1", "--repeats", "3"], stdout=f, check=True)
+    with open(os.path.join(args.workdir, "all.json")) as f:
+        doc = json.load(f)
+    with open(os.path.join(args.workdir, "factorise.json"), "w") as f:
+        subprocess.run([args.labrun, "factorise", "--seed", "1"], stdout=f, check=True)
+
+    def expect_error(name, text, message):
+        bad = os.path.join(args.workdir, "bad.json")
+        with open(bad, "w") as f:
+            f.write(text)
+        target = os.path.join(args.workdir, "never.pdf")
+        done = subprocess.run(report + [bad, "-o", target], capture_output=True, text=True)
+        lines = done.stderr.strip().splitlines()
+        check(name, done.returncode == 1 and len(lines) == 1 and message in lines[0] and not os.path.exists(target)
+              and "Traceback" not in done.stderr, f"exit {done.returncode}: {done.stderr.strip()}")
+
+    expect_error("malformed JSON", '{"schema_version": "1.0.0", ', "not valid JSON")
+    expect_error("empty input", "", "not valid JSON")
+    expect_error("unknown major version", json.dumps(dict(doc, schema_version="2.1.0")), "not supported")
+    expect_error("a single part", open(os.path.join(args.workdir, "factorise.json")).read(), "needs `labrun all` output, not `labrun factorise`")
+    missing = json.loads(json.dumps(doc))
+    del missing["results"]["mlp"]
+    expect_error("a missing part", json.dumps(missing), "no 'mlp' results")
+    missing_field = json.loads(json.dumps(doc))
+    del missing_field["results"]["factorise"]["gap"]
+    expect_error("a missing field", json.dumps(missing_field), "results.factorise.gap")
+    print(f"{len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""Validates the real output of every labrun command against data/schema/labrun.schema.json
+(Debian's python3-jsonschema), and checks that the schema rejects broken documents.
+
+Usage: schema_test.py --labrun BIN --schema FILE
+"""
+import argparse
+import copy
+import json
+import subprocess
+import sys
+
+try:
+    import jsonschema
+except ImportError:
+    sys.exit(f"schema_test: jsonschema is missing for {sys.executable}: run scripts/setup.sh --test")
+
+RUNS = [
+    ["factorise", "--seed", "0"],
+    ["factorise", "--seed", "1", "--loss-every", "100", "--reduction", "mean", "--lr", "1"],
+    ["factorise", "--seed", "0", "--lr", "1"],  # diverges: nulls, exit 3
+    ["pca", "--seed", "0"],
+    ["pca", "--seed", "0", "--lr", "1"],  # comparison null
+    ["mlp", "--seed", "0"],
+    ["mlp", "--seed", "1", "--repeats", "1", "--loss-every", "10", "--engine", "sequential", "--reshuffle"],
+    ["mlp", "--seed", "2", "--repeats", "3", "--no-shuffle", "--normalise", "std"],
+    ["all", "--seed", "0", "--repeats", "3"],
+    ["all", "--seed", "0", "--repeats", "2", "--loss-every", "50", "--rank", "3"],
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--labrun", required=True)
+    parser.add_argument("--schema", required=True)
+    args = parser.parse_args()
+    with open(args.schema) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    failures = 0
+    documents = {}
+    for run in RUNS:
+        done = subprocess.run([args.labrun] + run, capture_output=True, text=True)
+        if done.returncode not in (0, 3):
+            print(f"FAIL {' '.join(run)}: exit {done.returncode}: {done.stderr.strip()}")
+            failures += 1
+            continue
+        doc = json.loads(done.stdout)
+        documents.setdefault(run[0], doc)
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+        for error in errors[:5]:
+            print(f"FAIL {' '.join(run)}: {'/'.join(map(str, error.path))}: {error.message[:200]}")
+        failures += bool(errors)
+        print(f"{'ok  ' if not errors else 'FAIL'} {' '.join(run)} (exit {done.returncode})")
+
+    # The schema is not vacuous: broken documents fail it.
+    def broken(name, command, change):
+        doc = copy.deepcopy(documents[command])
+        change(doc)
+        rejected = not validator.is_valid(doc)
+        print(f"{'ok  ' if rejected else 'FAIL'} rejects {name}")
+        return 0 if rejected else 1
+
+    failures += broken("a missing gd loss", "factorise", lambda d: d["results"]["gd"].pop("loss"))
+    failures += broken("a string loss", "factorise", lambda d: d["results"]["gd"].__setitem__("loss", "15.2"))
+    failures += broken("an accuracy above 1", "mlp", lambda d: d["results"]["runs"][0].__setitem__("val_accuracy", 1.5))
+    failures += broken("major version 2", "mlp", lambda d: d.__setitem__("schema_version", "2.0.0"))
+    failures += broken("all without mlp", "all", lambda d: d["results"].pop("mlp"))
+    failures += broken("an unknown command", "pca", lambda d: d.__setitem__("command", "train"))
+    print(f"{failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
