@@ -6,3 +6,13 @@ if(MSVC)
 else()
   target_compile_options(labrun_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local -Wconversion -Wno-sign-conversion)
 endif()
+
+# labrun::sanitizers: ASan + UBSan on labrun's own targets when LABRUN_SANITIZE is on (libtorch itself
+# is not instrumented; its allocations are still checked through the interposed malloc).
+add_library(labrun_sanitizers INTERFACE)
+add_library(labrun::sanitizers ALIAS labrun_sanitizers)
+if(LABRUN_SANITIZE)
+  set(_labrun_sanitize_flags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_compile_options(labrun_sanitizers INTERFACE ${_labrun_sanitize_flags})
+  target_link_options(labrun_sanitizers INTERFACE ${_labrun_sanitize_flags})
+endif()

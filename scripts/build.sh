@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Configures (once) and builds labrun with a CMake preset: release (default) or debug.
+# Configures (once) and builds labrun with a CMake preset (release by default; debug, asan, fuzz),
+# all targets or the ones named after the preset:  scripts/build.sh [PRESET [TARGET...]]
 # Progress goes to stderr, so that `scripts/run.sh ... > out.json` keeps stdout for labrun's JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
+shift || true
+targets=()
+[[ $# -gt 0 ]] && targets=(--target "$@")
 
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -12,4 +16,4 @@ if [[ ! -f "build/$preset/CMakeCache.txt" ]]; then
   cmake --preset "$preset" "${launcher[@]}" >&2
 fi
 echo "build.sh: building build/$preset (first build: several minutes, libtorch is large)" >&2
-cmake --build --preset "$preset" >&2
+cmake --build --preset "$preset" "${targets[@]}" >&2

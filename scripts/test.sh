@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Set up what is missing, build Release, run every test (ctest prints its summary last).
+# Set up what is missing, build, run every test (ctest prints its summary last).
+#   scripts/test.sh              Release build
+#   scripts/test.sh --sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+preset=release
+case "${1:-}" in
+  "") ;;
+  --sanitize) preset=asan ;;
+  *) echo "test.sh: unknown option '$1' (known: --sanitize)" >&2; exit 2 ;;
+esac
 "$root/scripts/setup.sh" --test
-"$root/scripts/build.sh" release
+"$root/scripts/build.sh" "$preset"
 cd "$root"
-ctest --preset release -j2
+ctest --preset "$preset" -j2

@@ -52,7 +52,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.0.0");
+  EXPECT_EQ(doc["schema_version"], "1.1.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -78,6 +78,17 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   const json& gap = doc["results"]["gap"];
   EXPECT_NEAR(gap["absolute"].get<double>(), 15.232185510227303 - 15.228833347803327, 1e-9);
   EXPECT_NEAR(gap["relative"].get<double>(), (15.232185510227303 - 15.228833347803327) / 15.228833347803327, 1e-9);
+}
+
+TEST(Cli, Float32FactorisationReportsItsDtypeAndStillFindsTheOptimum) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"factorise", "--seed", "0", "--dtype", "float32"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["config"]["dtype"], "float32");
+  const double svd = doc["results"]["svd"]["loss"].get<double>();
+  EXPECT_NEAR(svd, 15.228833, 1e-4);
+  EXPECT_LT((doc["results"]["gd"]["loss"].get<double>() - svd) / svd, 1e-3);
 }
 
 TEST(Cli, PicksAndReportsASeedWhenNoneIsGiven) {
@@ -367,6 +378,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"MlpNoLabel", {"mlp", "--label", "none"}, "", 1, "needs a label column"},
         BadInput{"MlpOneClass", {"mlp", "--data", "BAD", "--train-size", "2"}, "1,2,a\n3,4,a\n5,5,a\n", 1,
                  "holds 1 class"},
+        BadInput{"BadDtype", {"factorise", "--dtype", "float16"}, "", 2, "--dtype"},
         BadInput{"BadFormat", {"factorise", "--format", "yaml"}, "", 2, "--format"},
         BadInput{"AllBadFactoriseLr", {"all", "--factorise-lr", "0"}, "", 2, "--factorise-lr 0 must be"},
         BadInput{"AllBadMlpEpochs", {"all", "--mlp-epochs", "-1"}, "", 2, "--mlp-epochs -1 must be >= 0"},

@@ -22,6 +22,9 @@ void add_factorise_options(CLI::App& command, FactoriseCommand& options) {
   command.add_option("--loss-every", options.loss_every, "Record the loss every K epochs (0: no loss curve)")
       ->capture_default_str()
       ->type_name("K");
+  command.add_option("--dtype", options.dtype, "Floating-point type of the matrix and factors")
+      ->check(CLI::IsMember({"float64", "float32"}))
+      ->capture_default_str();
   add_common_options(command, options.common);
 }
 
@@ -53,7 +56,8 @@ Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint
     throw UsageError(fmt::format("--rank {} must be < min(rows, columns) = {} of {} ({} x {})", options.rank, limit,
                                  run.data.source, run.data.rows(), run.data.columns()));
   }
-  run.A = centre_columns(run.data.features);
+  // Centred in float64 (as the exercise), then converted.
+  run.A = centre_columns(run.data.features).to(options.dtype == "float32" ? torch::kFloat32 : torch::kFloat64);
 
   FactoriseOptions gd;
   gd.rank = options.rank;
@@ -84,7 +88,7 @@ json factorise_config(const FactoriseCommand& options, const Factorisation& run)
               {"seed_given", options.common.seed.has_value()},
               {"loss_every", options.loss_every},
               {"threads", torch::get_num_threads()},
-              {"dtype", "float64"},
+              {"dtype", options.dtype},
               {"preprocessing", "mean-centred columns"}};
 }
 

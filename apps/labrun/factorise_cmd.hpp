@@ -21,6 +21,7 @@ struct FactoriseCommand {
   double lr = 0.01;
   std::string reduction = "sum";  // checked by CLI11: sum or mean
   int64_t loss_every = 0;
+  std::string dtype = "float64";  // checked by CLI11: float64 (the exercise's) or float32
 };
 
 // --rank, --epochs, --lr, --reduction, --loss-every and the common options.
@@ -30,7 +31,7 @@ CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& options);
 // A finished factorisation of the data the options name.
 struct Factorisation {
   Dataset data;
-  torch::Tensor A;  // the mean-centred features, float64
+  torch::Tensor A;  // the mean-centred features, in --dtype
   uint64_t seed = 0;
   FactoriseResult gd;
   TruncatedSvd svd;

@@ -1,0 +1,160 @@
+// labrun's benchmarks (Google Benchmark). Not a test: build and run by hand,
+//   cmake --build --preset release --target labrun_bench && build/release/tests/bench/labrun_bench
+// scripts/bench.sh runs them beside the exercise's Python code and prints the ratios.
+
+#include "labrun/dataset.hpp"
+#include "labrun/factorise.hpp"
+#include "labrun/mlp.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+using labrun::FactoriseOptions;
+
+// Seconds per `per_iteration` units of work, as a counter.
+benchmark::Counter per(double per_iteration) {
+  return benchmark::Counter(per_iteration, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// Part 1.1 on Iris, rank 2, 1000 epochs, the exercise's defaults; counter: seconds per epoch.
+void BM_FactoriseIris(benchmark::State& state) {
+  const torch::Tensor A = labrun::centre_columns(labrun::load_embedded_iris().features);
+  FactoriseOptions options;
+  options.seed = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(labrun::gd_factorise_ad(A, options).loss);
+  state.counters["s_per_epoch"] = per(static_cast<double>(options.epochs));
+}
+BENCHMARK(BM_FactoriseIris)->Unit(benchmark::kMillisecond);
+
+// A 2000 x 500 matrix at rank 32, in float64 (arg 0) or float32 (arg 1).
+torch::Tensor big_matrix(torch::ScalarType dtype) {
+  torch::manual_seed(1);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const torch::Tensor low = torch::randn({2000, 32}, f64).matmul(torch::randn({32, 500}, f64));
+  return labrun::centre_columns(low + 0.1 * torch::randn({2000, 500}, f64)).to(dtype);
+}
+
+void BM_FactoriseScale(benchmark::State& state) {
+  const torch::Tensor A = big_matrix(state.range(0) ? torch::kFloat32 : torch::kFloat64);
+  FactoriseOptions options;
+  options.rank = 32;
+  options.epochs = 20;
+  options.lr = 1e-6;
+  options.seed = 0;
+  for (auto _ : state) {
+    const auto result = labrun::gd_factorise_ad(A, options);
+    if (result.diverged) state.SkipWithError("diverged");
+  }
+  state.counters["s_per_epoch"] = per(static_cast<double>(options.epochs));
+}
+BENCHMARK(BM_FactoriseScale)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// The three GEMMs an epoch needs at that size: U V^T, R V, R^T U.
+void BM_ThreeGemms(benchmark::State& state) {
+  const auto dtype = state.range(0) ? torch::kFloat32 : torch::kFloat64;
+  const torch::Tensor A = big_matrix(dtype);
+  const torch::Tensor U = torch::rand({2000, 32}, A.options());
+  const torch::Tensor V = torch::rand({500, 32}, A.options());
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) {
+    const torch::Tensor R = U.mm(V.t());
+    benchmark::DoNotOptimize(R.mm(V).data_ptr());
+    benchmark::DoNotOptimize(R.t().mm(U).data_ptr());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * 2000 * 500 * 32, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_ThreeGemms)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// Part 2: N models of the exercise's MLP on Iris, 100 epochs; counter: seconds per model.
+std::vector<labrun::MlpParams> models(int64_t count) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  std::vector<labrun::MlpParams> out;
+  for (int64_t r = 0; r < count; ++r) out.push_back(labrun::init_params(4, 12, 3, generator));
+  return out;
+}
+
+labrun::MlpSplit iris_split() {
+  return labrun::prepare_split(labrun::load_embedded_iris(), labrun::RowShuffler(0).permutation(150),
+                               labrun::Normalise::var, 100);
+}
+
+// Forward and backward multiply-adds of one model-epoch: layer 1 (B D H), layer 2 (B H C), twice
+// again for the gradients; 2 flops each.
+constexpr double kFlopsPerModelEpoch = 2.0 * 3 * (100 * 4 * 12 + 100 * 12 * 3);
+
+void BM_MlpBatched(benchmark::State& state) {
+  const labrun::MlpSplit split = iris_split();
+  const auto initial = models(state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(labrun::train_mlp_batched(split, initial, {}).size());
+  state.counters["s_per_model"] = per(static_cast<double>(state.range(0)));
+  state.counters["GFLOP/s"] = benchmark::Counter(kFlopsPerModelEpoch * 100 * static_cast<double>(state.range(0)),
+                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_MlpBatched)->Arg(1000)->Unit(benchmark::kMillisecond);
+
+void BM_MlpSequential(benchmark::State& state) {
+  const labrun::MlpSplit split = iris_split();
+  const auto initial = models(state.range(0));
+  for (auto _ : state) {
+    for (const auto& model : initial) benchmark::DoNotOptimize(labrun::train_mlp(split, model, {}).final_loss);
+  }
+  state.counters["s_per_model"] = per(static_cast<double>(state.range(0)));
+}
+BENCHMARK(BM_MlpSequential)->Arg(20)->Unit(benchmark::kMillisecond);
+
+// A plain float32 GEMM of the batched engine's first layer size, for its GFLOP/s ceiling.
+void BM_Gemm(benchmark::State& state) {
+  const torch::Tensor W = torch::randn({12000, 4});
+  const torch::Tensor X = torch::randn({4, 100});
+  const torch::Tensor big_a = torch::randn({1000, 1000});
+  const torch::Tensor big_b = torch::randn({1000, 1000});
+  const bool square = state.range(0) == 1;
+  for (auto _ : state) benchmark::DoNotOptimize((square ? big_a.mm(big_b) : W.mm(X)).data_ptr());
+  const double flops = square ? 2.0 * 1000 * 1000 * 1000 : 2.0 * 12000 * 4 * 100;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_Gemm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// Reading a numeric CSV of about 10 MB (written once to the temp directory).
+void BM_CsvLoad(benchmark::State& state) {
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/labrun_bench_10mb.csv";
+  {
+    std::ifstream probe(path);
+    if (!probe) {
+      torch::manual_seed(0);
+      const torch::Tensor values = torch::randn({100000, 8}, torch::kFloat64);
+      std::ofstream out(path);
+      const double* v = values.data_ptr<double>();
+      char cell[32];
+      for (int64_t r = 0; r < 100000; ++r) {
+        for (int64_t c = 0; c < 8; ++c) {
+          std::snprintf(cell, sizeof cell, c ? ",%.6f" : "%.6f", v[r * 8 + c]);
+          out << cell;
+        }
+        out << '\n';
+      }
+    }
+  }
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const labrun::Dataset data = labrun::read_csv(path);
+    bytes = data.rows();
+  }
+  std::ifstream size(path, std::ios::ate | std::ios::binary);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(size.tellg()));
+  benchmark::DoNotOptimize(bytes);
+}
+BENCHMARK(BM_CsvLoad)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
