@@ -126,16 +126,17 @@ BENCHMARK(BM_Gemm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 // Reading a numeric CSV of about 10 MB (written once to the temp directory).
 void BM_CsvLoad(benchmark::State& state) {
-  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/labrun_bench_10mb.csv";
+  const std::string path =
+      std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/labrun_bench_10mb_v2.csv";
   {
     std::ifstream probe(path);
     if (!probe) {
       torch::manual_seed(0);
-      const torch::Tensor values = torch::randn({100000, 8}, torch::kFloat64);
+      const torch::Tensor values = torch::randn({131072, 8}, torch::kFloat64);  // about 10 MB of text
       std::ofstream out(path);
       const double* v = values.data_ptr<double>();
       char cell[32];
-      for (int64_t r = 0; r < 100000; ++r) {
+      for (int64_t r = 0; r < values.size(0); ++r) {
         for (int64_t c = 0; c < 8; ++c) {
           std::snprintf(cell, sizeof cell, c ? ",%.6f" : "%.6f", v[r * 8 + c]);
           out << cell;
