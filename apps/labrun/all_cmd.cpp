@@ -7,10 +7,7 @@
 #include "text.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <fmt/format.h>
 #include <torch/torch.h>
-
-#include <cmath>
 
 namespace labrun::cli {
 
@@ -48,16 +45,10 @@ CLI::App* setup_all(CLI::App& app, AllCommand& options) {
 
 int run_all(const AllCommand& options) {
   // Checked under this command's own option names before the parts check theirs.
-  if (options.factorise_epochs < 0) {
-    throw UsageError("--factorise-epochs " + std::to_string(options.factorise_epochs) + " must be >= 0");
-  }
-  if (!std::isfinite(options.factorise_lr) || options.factorise_lr <= 0.0) {
-    throw UsageError(fmt::format("--factorise-lr {} must be a finite number > 0", options.factorise_lr));
-  }
-  if (options.mlp_epochs < 0) throw UsageError("--mlp-epochs " + std::to_string(options.mlp_epochs) + " must be >= 0");
-  if (!std::isfinite(options.mlp_lr) || options.mlp_lr <= 0.0) {
-    throw UsageError(fmt::format("--mlp-lr {} must be a finite number > 0", options.mlp_lr));
-  }
+  require_at_least("--factorise-epochs", options.factorise_epochs, 0);
+  require_finite_positive("--factorise-lr", options.factorise_lr);
+  require_at_least("--mlp-epochs", options.mlp_epochs, 0);
+  require_finite_positive("--mlp-lr", options.mlp_lr);
   FactoriseCommand factorise_options;
   factorise_options.common = options.common;
   factorise_options.rank = options.rank;

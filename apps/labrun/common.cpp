@@ -1,10 +1,22 @@
 #include "common.hpp"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <random>
 
 namespace labrun::cli {
+
+void require_at_least(const char* option, int64_t value, int64_t minimum) {
+  if (value < minimum) throw UsageError(fmt::format("{} {} must be >= {}", option, value, minimum));
+}
+
+void require_finite_positive(const char* option, double value) {
+  if (!std::isfinite(value) || value <= 0.0) {
+    throw UsageError(fmt::format("{} {} must be a finite number > 0", option, value));
+  }
+}
 
 void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--data", options.data_path, "CSV file to read (default: the embedded UCI Iris data)")
@@ -58,7 +70,7 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
 
 void apply_threads(const CommonOptions& options) {
   if (!options.threads) return;
-  if (*options.threads < 1) throw UsageError("--threads " + std::to_string(*options.threads) + " must be >= 1");
+  require_at_least("--threads", *options.threads, 1);
   torch::set_num_threads(*options.threads);
 }
 

@@ -38,6 +38,10 @@ struct CommonOptions {
   std::string format = "json";    // json | text, checked by CLI11
 };
 
+// Throw UsageError naming the option, its value and the limit: "--rank 0 must be >= 1".
+void require_at_least(const char* option, int64_t value, int64_t minimum);
+void require_finite_positive(const char* option, double value);
+
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& options);
 

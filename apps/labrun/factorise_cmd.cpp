@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <cmath>
 #include <iostream>
 
 namespace labrun::cli {
@@ -37,14 +36,10 @@ CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& options) {
 }
 
 void check_factorise_options(const FactoriseCommand& options) {
-  if (options.rank < 1) throw UsageError("--rank " + std::to_string(options.rank) + " must be >= 1");
-  if (options.epochs < 0) throw UsageError("--epochs " + std::to_string(options.epochs) + " must be >= 0");
-  if (!std::isfinite(options.lr) || options.lr <= 0.0) {
-    throw UsageError(fmt::format("--lr {} must be a finite number > 0", options.lr));
-  }
-  if (options.loss_every < 0) {
-    throw UsageError("--loss-every " + std::to_string(options.loss_every) + " must be >= 0");
-  }
+  require_at_least("--rank", options.rank, 1);
+  require_at_least("--epochs", options.epochs, 0);
+  require_finite_positive("--lr", options.lr);
+  require_at_least("--loss-every", options.loss_every, 0);
 }
 
 Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint64_t seed, at::Generator* generator) {

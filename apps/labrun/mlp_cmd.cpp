@@ -69,15 +69,11 @@ CLI::App* setup_mlp(CLI::App& app, MlpCommand& options) {
 }
 
 void check_mlp_options(const MlpCommand& options) {
-  if (options.hidden < 1) throw UsageError("--hidden " + std::to_string(options.hidden) + " must be >= 1");
-  if (options.epochs < 0) throw UsageError("--epochs " + std::to_string(options.epochs) + " must be >= 0");
-  if (options.repeats < 1) throw UsageError("--repeats " + std::to_string(options.repeats) + " must be >= 1");
-  if (!std::isfinite(options.lr) || options.lr <= 0.0) {
-    throw UsageError(fmt::format("--lr {} must be a finite number > 0", options.lr));
-  }
-  if (options.loss_every < 0) {
-    throw UsageError("--loss-every " + std::to_string(options.loss_every) + " must be >= 0");
-  }
+  require_at_least("--hidden", options.hidden, 1);
+  require_at_least("--epochs", options.epochs, 0);
+  require_at_least("--repeats", options.repeats, 1);
+  require_finite_positive("--lr", options.lr);
+  require_at_least("--loss-every", options.loss_every, 0);
   if (options.reshuffle && options.no_shuffle) throw UsageError("--reshuffle and --no-shuffle exclude each other");
 }
 
