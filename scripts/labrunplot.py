@@ -2,6 +2,7 @@
 
 Runs under Debian's /usr/bin/python3 with python3-matplotlib; fails with one clear line otherwise.
 """
+import argparse
 import json
 import math
 import os
@@ -19,6 +20,23 @@ class PlotError(Exception):
 def fail(script, message):
     print(f"{script}: error: {message}", file=sys.stderr)
     sys.exit(1)
+
+
+def main(script, description, make_figure):
+    """The scripts' shared command line: `SCRIPT [JSON|-] -o FILE`; make_figure(pyplot, document)
+    returns the figure, saved atomically; every problem is one line on stderr and exit code 1."""
+    parser = argparse.ArgumentParser(prog=script, description=description)
+    parser.add_argument("input", nargs="?", default="-", help="labrun's JSON, or - for stdin (default)")
+    parser.add_argument("-o", "--output", required=True, help="the file to write: .png, .svg or .pdf")
+    args = parser.parse_args()
+    plt = import_pyplot(script)
+    try:
+        check_output_path(args.output)
+        save(make_figure(plt, load(args.input)), args.output)
+    except PlotError as e:
+        fail(script, str(e))
+    except OSError as e:
+        fail(script, f"cannot write {args.output}: {e.strerror}")
 
 
 def import_pyplot(script):

@@ -5,7 +5,6 @@ this run's numbers.
 
 Usage: labrun all | report.py [JSON|-] -o report.pdf
 """
-import argparse
 import math
 import os
 import statistics
@@ -185,21 +184,5 @@ def draw(plt, doc):
     return fig
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("input", nargs="?", default="-", help="`labrun all` JSON, or - for stdin (default)")
-    parser.add_argument("-o", "--output", required=True, help="the report: .pdf (or .png, .svg)")
-    args = parser.parse_args()
-    plt = labrunplot.import_pyplot(SCRIPT)
-    try:
-        labrunplot.check_output_path(args.output)
-        fig = draw(plt, labrunplot.load(args.input))
-        labrunplot.save(fig, args.output)
-    except PlotError as e:
-        labrunplot.fail(SCRIPT, str(e))
-    except OSError as e:
-        labrunplot.fail(SCRIPT, f"cannot write {args.output}: {e.strerror}")
-
-
 if __name__ == "__main__":
-    main()
+    labrunplot.main(SCRIPT, __doc__.split("\n\n")[0], draw)
