@@ -3,29 +3,20 @@
 
 Usage: plot_test.py --labrun BIN --scripts DIR --workdir DIR
 """
-import argparse
 import json
 import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from script_checks import ScriptChecks  # noqa: E402
+
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-", ".svg": b"<?xml"}
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--labrun", required=True)
-    parser.add_argument("--scripts", required=True)
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.workdir, exist_ok=True)
-    plot = [sys.executable, os.path.join(args.scripts, "plot_pca.py")]
-    failures = []
-
-    def check(name, ok, detail=""):
-        print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}")
-        if not ok:
-            failures.append(name)
+    checks = ScriptChecks("plot_pca.py")
+    args, plot, check = checks.args, checks.script, checks.check
 
     doc_path = os.path.join(args.workdir, "pca.json")
     with open(doc_path, "w") as out:
@@ -50,14 +41,7 @@ def main():
     check("reads stdin", done.returncode == 0, done.stderr.strip())
 
     def expect_error(name, document_text, message, output="x.png"):
-        bad = os.path.join(args.workdir, "bad.json")
-        with open(bad, "w") as f:
-            f.write(document_text)
-        target = os.path.join(args.workdir, output)
-        done = subprocess.run(plot + [bad, "-o", target], capture_output=True, text=True)
-        lines = done.stderr.strip().splitlines()
-        check(name, done.returncode == 1 and len(lines) == 1 and message in lines[0] and not os.path.exists(target),
-              f"exit {done.returncode}: {done.stderr.strip()}")
+        checks.expect_error(name, document_text, message, output)
 
     with open(doc_path) as f:
         doc = json.load(f)
@@ -69,8 +53,7 @@ def main():
     expect_error("missing field", json.dumps(broken), "missing field factor.U")
     expect_error("bad extension", json.dumps(doc), "must end in one of", output="x.gif")
 
-    print(f"{len(failures)} failed")
-    return 1 if failures else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
 
 Usage: report_test.py --labrun BIN --scripts DIR --workdir DIR
 """
-import argparse
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from script_checks import ScriptChecks  # noqa: E402
 
 
 def pages_and_size(pdf):
@@ -26,19 +28,8 @@ def pages_and_size(pdf):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--labrun", required=True)
-    parser.add_argument("--scripts", required=True)
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args()
-    os.makedirs(args.workdir, exist_ok=True)
-    report = [sys.executable, os.path.join(args.scripts, "report.py")]
-    failures = []
-
-    def check(name, ok, detail=""):
-        print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}")
-        if not ok:
-            failures.append(name)
+    checks = ScriptChecks("report.py")
+    args, report, check = checks.args, checks.script, checks.check
 
     # `labrun all | report.py - -o report.pdf`, with and without loss curves.
     for extra in ([], ["--loss-every", "10"]):
@@ -63,14 +54,7 @@ def main():
         subprocess.run([args.labrun, "factorise", "--seed", "1"], stdout=f, check=True)
 
     def expect_error(name, text, message):
-        bad = os.path.join(args.workdir, "bad.json")
-        with open(bad, "w") as f:
-            f.write(text)
-        target = os.path.join(args.workdir, "never.pdf")
-        done = subprocess.run(report + [bad, "-o", target], capture_output=True, text=True)
-        lines = done.stderr.strip().splitlines()
-        check(name, done.returncode == 1 and len(lines) == 1 and message in lines[0] and not os.path.exists(target)
-              and "Traceback" not in done.stderr, f"exit {done.returncode}: {done.stderr.strip()}")
+        checks.expect_error(name, text, message, "never.pdf")
 
     expect_error("malformed JSON", '{"schema_version": "1.0.0", ', "not valid JSON")
     expect_error("empty input", "", "not valid JSON")
@@ -82,8 +66,7 @@ def main():
     missing_field = json.loads(json.dumps(doc))
     del missing_field["results"]["factorise"]["gap"]
     expect_error("a missing field", json.dumps(missing_field), "results.factorise.gap")
-    print(f"{len(failures)} failed")
-    return 1 if failures else 0
+    return checks.finish()
 
 
 if __name__ == "__main__":
