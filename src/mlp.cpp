@@ -1,6 +1,6 @@
 #include "labrun/mlp.hpp"
 
-#include "per_model_matmul.hpp"
+#include "per_model_ops.hpp"
 
 #include <torch/torch.h>
 
@@ -179,21 +179,8 @@ struct Batched {
 
 // logits: N x C x B, for inputs XT: D x B shared by every model, or N x D x B, one per model.
 torch::Tensor batched_logits(const Batched& m, const torch::Tensor& XT) {
-  const int64_t N = m.W1.size(0), H = m.W1.size(1), D = m.W1.size(2), B = XT.size(-1);
-  // Layer 1: with shared inputs one GEMM, (N H) x D times D x B; otherwise one product per model.
-  const torch::Tensor Z1 = (XT.dim() == 2 ? m.W1.reshape({N * H, D}).matmul(XT).view({N, H, B})
-                                          : detail::per_model_matmul(m.W1, XT)) +
-                           m.b1.view({N, 1, 1});
-  // Layer 2: one small product per model.
-  return detail::per_model_matmul(m.W2, torch::relu(Z1)) + m.b2.view({N, 1, 1});
-}
-
-// Each model's cross-entropy, the mean over its batch: logits N x C x B, targets N x 1 x B -> N.
-torch::Tensor per_model_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
-  // log-sum-exp over the classes, shifted by the (constant) maximum for stability.
-  const torch::Tensor shift = logits.detach().amax(1, /*keepdim=*/true);
-  const torch::Tensor lse = (logits - shift).exp().sum(1, /*keepdim=*/true).log() + shift;
-  return (lse - logits.gather(1, targets)).mean(-1).squeeze(1);
+  const torch::Tensor hidden = detail::per_model_linear(m.W1, XT, m.b1, detail::Activation::relu);  // N x H x B
+  return detail::per_model_linear(m.W2, hidden, m.b2, detail::Activation::none);
 }
 
 std::vector<double> to_doubles(const torch::Tensor& t) {
@@ -202,25 +189,24 @@ std::vector<double> to_doubles(const torch::Tensor& t) {
 }
 
 // The splits' inputs transposed for batched_logits (D x B when shared, N x D x B otherwise) and
-// their targets (N x 1 x B).
-std::pair<torch::Tensor, torch::Tensor> batch_inputs(const std::vector<MlpSplit>& splits, bool validation, int64_t N) {
+// their targets (B when shared, N x B otherwise).
+std::pair<torch::Tensor, torch::Tensor> batch_inputs(const std::vector<MlpSplit>& splits, bool validation) {
   const auto x = [&](const MlpSplit& s) { return validation ? s.val_x : s.train_x; };
   const auto y = [&](const MlpSplit& s) { return validation ? s.val_y : s.train_y; };
-  const int64_t B = x(splits.front()).size(0);
   if (splits.size() == 1) {
-    return {x(splits.front()).t().contiguous(), y(splits.front()).view({1, 1, B}).expand({N, 1, B})};
+    return {x(splits.front()).t().contiguous(), y(splits.front()).contiguous()};
   }
   std::vector<torch::Tensor> xs, ys;
   for (const MlpSplit& s : splits) {
     xs.push_back(x(s).t());
-    ys.push_back(y(s).view({1, B}));
+    ys.push_back(y(s));
   }
   return {torch::stack(xs).contiguous(), torch::stack(ys)};
 }
 
 std::vector<double> batched_accuracy(const Batched& m, const std::pair<torch::Tensor, torch::Tensor>& inputs) {
   const torch::Tensor logits = batched_logits(m, inputs.first);  // N x C x B
-  return to_doubles((logits.argmax(1, /*keepdim=*/true) == inputs.second).to(torch::kFloat32).mean({1, 2}));
+  return to_doubles((logits.argmax(1) == inputs.second).to(torch::kFloat32).mean(1));
 }
 
 }  // namespace
@@ -260,13 +246,13 @@ std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const
   }
   Batched m{torch::stack(w1).contiguous().requires_grad_(), torch::stack(b1).requires_grad_(),
             torch::stack(w2).contiguous().requires_grad_(), torch::stack(b2).requires_grad_()};
-  const auto [XT, targets] = batch_inputs(splits, /*validation=*/false, N);
+  const auto [XT, targets] = batch_inputs(splits, /*validation=*/false);
 
   std::vector<MlpRun> runs(static_cast<std::size_t>(N));
   torch::Tensor losses;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     // Forward: every model's loss, its own batch mean; their sum keeps the gradients apart.
-    losses = per_model_cross_entropy(batched_logits(m, XT), targets);
+    losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
     const bool record = records(options, epoch);
     if (record || !losses.isfinite().all().item<bool>()) {
       const std::vector<double> values = to_doubles(losses);
@@ -275,21 +261,22 @@ std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const
         if (!std::isfinite(values[n]) && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = epoch;
       }
     }
-    // Backward.
-    losses.sum().backward();
-    // Update p <- p - lr dp, then clear the gradients.
+    // Backward: autograd::grad hands the gradients back rather than accumulating them in .grad,
+    // so there are none to clear.
+    const torch::autograd::variable_list grads = torch::autograd::grad({losses.sum()}, {m.W1, m.b1, m.W2, m.b2});
+    // Update p <- p - lr dp, one fused kernel a tensor.
     torch::NoGradGuard no_grad;
-    for (torch::Tensor* t : {&m.W1, &m.b1, &m.W2, &m.b2}) {
-      t->sub_(options.lr * t->grad());
-      t->mutable_grad().zero_();
-    }
+    m.W1.sub_(grads[0], options.lr);
+    m.b1.sub_(grads[1], options.lr);
+    m.W2.sub_(grads[2], options.lr);
+    m.b2.sub_(grads[3], options.lr);
   }
 
   torch::NoGradGuard no_grad;
-  if (!losses.defined()) losses = per_model_cross_entropy(batched_logits(m, XT), targets);
+  if (!losses.defined()) losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
   const std::vector<double> final_losses = to_doubles(losses);
   const std::vector<double> train = batched_accuracy(m, {XT, targets});
-  const std::vector<double> val = batched_accuracy(m, batch_inputs(splits, /*validation=*/true, N));
+  const std::vector<double> val = batched_accuracy(m, batch_inputs(splits, /*validation=*/true));
   for (std::size_t n = 0; n < runs.size(); ++n) {
     runs[n].final_loss = final_losses[n];
     runs[n].train_accuracy = train[n];
