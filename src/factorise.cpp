@@ -36,6 +36,12 @@ void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, doubl
   }
 }
 
+// ||A - U V^T||_F^2 expanded: ||A||^2 - 2 <U, A V> + <U^T U, V^T V>, with ||A||^2 given.
+torch::Tensor gram_loss(const torch::Tensor& A, const torch::Tensor& A_norm2, const torch::Tensor& U,
+                        const torch::Tensor& V) {
+  return A_norm2 - 2 * (U * A.mm(V)).sum() + (U.t().mm(U) * V.t().mm(V)).sum();
+}
+
 }  // namespace
 
 double squared_error(const torch::Tensor& A, const torch::Tensor& B) {
@@ -53,6 +59,8 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   const int64_t n = A.size(1);
   const int64_t r = options.rank;
   const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
+  const torch::Tensor A_norm2 = options.form == LossForm::gram ? A.square().sum() : torch::Tensor();
+  const double mean_scale = 1.0 / static_cast<double>(m * n);
 
   c10::optional<at::Generator> generator;
   if (options.generator) {
@@ -70,8 +78,10 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   torch::Tensor V = torch::rand({n, r}, generator, draw).to(A.device()).requires_grad_();
 
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    // Forward: loss = ||A - U V^T||^2 (or its mean).
-    torch::Tensor loss = torch::mse_loss(U.mm(V.t()), A, reduction);
+    // Forward: loss = ||A - U V^T||^2 (or its mean), in the chosen form.
+    torch::Tensor loss = options.form == LossForm::residual ? torch::mse_loss(U.mm(V.t()), A, reduction)
+                                                            : gram_loss(A, A_norm2, U, V);
+    if (options.form == LossForm::gram && reduction == at::Reduction::Mean) loss = loss * mean_scale;
     const double value = loss.item<double>();
     if (options.observer) options.observer(epoch, value);
     if (options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs)) {

@@ -52,9 +52,9 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.1.0");
+  EXPECT_EQ(doc["schema_version"], "1.2.0");
   EXPECT_EQ(doc["command"], "factorise");
-  for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_every", "threads"}) {
+  for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
   }
   EXPECT_EQ(doc["config"]["seed"], 0);
@@ -346,6 +346,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"ZeroLr", {"factorise", "--lr", "0"}, "", 2, "--lr 0 must be a finite number > 0"},
         BadInput{"NanLr", {"factorise", "--lr", "nan"}, "", 2, "--lr"},
         BadInput{"BadReduction", {"factorise", "--reduction", "max"}, "", 2, "--reduction"},
+        BadInput{"BadLossForm", {"factorise", "--loss-form", "cubic"}, "", 2, "--loss-form"},
         BadInput{"NegativeLossEvery", {"factorise", "--loss-every", "-2"}, "", 2, "--loss-every -2"},
         BadInput{"ZeroThreads", {"factorise", "--threads", "0"}, "", 2, "--threads 0 must be >= 1"},
         BadInput{"NegativeSeed", {"factorise", "--seed", "-1"}, "", 2, "--seed"},

@@ -149,6 +149,36 @@ TEST(Factorise, MeanReductionConvergesWithALargerStep) {
   EXPECT_NEAR(gd.loss, 15.232185510227303, 1e-6);
 }
 
+// The Gram form is the same function of U and V, so autograd must give the same steps: after one
+// epoch the factors agree to rounding (the residual form's gradient is checked against the closed
+// form above), and the exercise's run lands on the same loss.
+TEST(Factorise, GramFormTakesTheSameStepsAsTheResidualForm) {
+  torch::manual_seed(5);
+  const torch::Tensor A = torch::randn({40, 30}, torch::kFloat64);
+  for (const Reduction reduction : {Reduction::sum, Reduction::mean}) {
+    FactoriseOptions options = seeded(3, 4);
+    options.epochs = 1;
+    options.lr = reduction == Reduction::sum ? 1e-3 : 1.0;
+    options.reduction = reduction;
+    options.record_every = 1;
+    const FactoriseResult residual = gd_factorise_ad(A, options);
+    options.form = LossForm::gram;
+    const FactoriseResult gram = gd_factorise_ad(A, options);
+    SCOPED_TRACE(reduction == Reduction::sum ? "sum" : "mean");
+    EXPECT_TRUE(test::tensors_close(gram.U, residual.U, 1e-12));
+    EXPECT_TRUE(test::tensors_close(gram.V, residual.V, 1e-12));
+    ASSERT_EQ(gram.loss_curve.size(), 1u);
+    EXPECT_NEAR(gram.loss_curve[0].loss, residual.loss_curve[0].loss, 1e-10 * residual.loss_curve[0].loss);
+  }
+  FactoriseOptions options = seeded(0);
+  options.form = LossForm::gram;
+  const FactoriseResult iris = gd_factorise_ad(centred_iris(), options);
+  EXPECT_NEAR(iris.loss, 15.232185510227303, 1e-9);
+  EXPECT_FALSE(iris.diverged);
+  options.lr = 1.0;  // diverges, and the Gram form's loss says so too
+  EXPECT_TRUE(gd_factorise_ad(centred_iris(), options).diverged);
+}
+
 void expect_invalid(const torch::Tensor& A, FactoriseOptions options, const std::string& part) {
   try {
     gd_factorise_ad(A, options);

@@ -23,6 +23,9 @@ CLI::App* setup_all(CLI::App& app, AllCommand& options) {
   command->add_option("--reduction", options.reduction, "Loss reduction of the factorisation: sum or mean")
       ->check(CLI::IsMember({"sum", "mean"}))
       ->capture_default_str();
+  command->add_option("--loss-form", options.loss_form, "How autograd sees the factorisation's loss: residual or gram")
+      ->check(CLI::IsMember({"residual", "gram"}))
+      ->capture_default_str();
   command->add_option("--hidden", options.hidden, "Hidden units of the MLP, >= 1")->capture_default_str();
   command->add_option("--mlp-epochs", options.mlp_epochs, "Epochs of the MLP, >= 0")->capture_default_str();
   command->add_option("--mlp-lr", options.mlp_lr, "Learning rate of the MLP, > 0")->capture_default_str();
@@ -55,6 +58,7 @@ int run_all(const AllCommand& options) {
   factorise_options.epochs = options.factorise_epochs;
   factorise_options.lr = options.factorise_lr;
   factorise_options.reduction = options.reduction;
+  factorise_options.loss_form = options.loss_form;
   factorise_options.loss_every = options.loss_every;
   MlpCommand mlp_options;
   mlp_options.common = options.common;

@@ -16,6 +16,7 @@ struct AllCommand {
   int64_t factorise_epochs = 1000;
   double factorise_lr = 0.01;
   std::string reduction = "sum";
+  std::string loss_form = "residual";
   // Part 2.
   int64_t hidden = 12;
   int64_t mlp_epochs = 100;

@@ -18,6 +18,11 @@ void add_factorise_options(CLI::App& command, FactoriseCommand& options) {
   command.add_option("--reduction", options.reduction, "Loss reduction: sum (the exercise's) or mean")
       ->check(CLI::IsMember({"sum", "mean"}))
       ->capture_default_str();
+  command.add_option("--loss-form", options.loss_form,
+                     "How autograd sees the loss: residual, mse_loss(U V^T, A) as the exercise; gram, the expanded "
+                     "square ||A||^2 - 2<U, A V> + <U^T U, V^T V>, faster for large matrices")
+      ->check(CLI::IsMember({"residual", "gram"}))
+      ->capture_default_str();
   command.add_option("--loss-every", options.loss_every, "Record the loss every K epochs (0: no loss curve)")
       ->capture_default_str()
       ->type_name("K");
@@ -59,6 +64,7 @@ Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint
   gd.epochs = options.epochs;
   gd.lr = options.lr;
   gd.reduction = options.reduction == "mean" ? Reduction::mean : Reduction::sum;
+  gd.form = options.loss_form == "gram" ? LossForm::gram : LossForm::residual;
   gd.seed = seed;
   gd.generator = generator;
   gd.record_every = options.loss_every;
@@ -79,6 +85,7 @@ json factorise_config(const FactoriseCommand& options, const Factorisation& run)
               {"epochs", options.epochs},
               {"lr", options.lr},
               {"reduction", options.reduction},
+              {"loss_form", options.loss_form},
               {"seed", run.seed},
               {"seed_given", options.common.seed.has_value()},
               {"loss_every", options.loss_every},

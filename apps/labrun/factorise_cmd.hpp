@@ -20,11 +20,12 @@ struct FactoriseCommand {
   int64_t epochs = 1000;
   double lr = 0.01;
   std::string reduction = "sum";  // checked by CLI11: sum or mean
+  std::string loss_form = "residual";  // checked by CLI11: residual (the exercise's) or gram
   int64_t loss_every = 0;
   std::string dtype = "float64";  // checked by CLI11: float64 (the exercise's) or float32
 };
 
-// --rank, --epochs, --lr, --reduction, --loss-every and the common options.
+// --rank, --epochs, --lr, --reduction, --loss-form, --loss-every, --dtype and the common options.
 void add_factorise_options(CLI::App& command, FactoriseCommand& options);
 CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& options);
 

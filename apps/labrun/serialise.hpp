@@ -17,7 +17,7 @@ namespace labrun {
 using json = nlohmann::ordered_json;
 
 // The version of the output's layout: minor for added fields, major for removed or changed ones.
-inline constexpr const char* kSchemaVersion = "1.1.0";
+inline constexpr const char* kSchemaVersion = "1.2.0";
 
 // A double, or null when it is NaN or Inf.
 json number(double value);

@@ -4,7 +4,16 @@
 //   A: m x n (float32 or float64)   U: m x r   V: n x r   with 1 <= r < min(m, n)
 //   loss(U, V) = ||A - U V^T||_F^2          (reduction sum, the exercise's choice)
 //             or ||A - U V^T||_F^2 / (m n)  (reduction mean: lr no longer scales with the size)
+//
+// Two ways to write that loss for autograd, the same function of U and V:
+//   residual  mse_loss(U V^T, A): the exercise's code. An epoch makes the m x n residual and passes
+//             over it (forward, backward) besides its three m x n x r products.
+//   gram      ||A||^2 - 2 <U, A V> + <U^T U, V^T V>: the expanded square. Its only m x n x r
+//             products are A V and, in backward, A^T dAV; the rest is (m + n) r^2. Faster for large
+//             A; the loss it reports is a difference of large terms, so it carries an absolute error
+//             near eps ||A||^2 (the gradients do not).
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
@@ -17,12 +26,14 @@
 namespace labrun {
 
 enum class Reduction { sum, mean };
+enum class LossForm { residual, gram };
 
 struct FactoriseOptions {
   int64_t rank = 2;
   int64_t epochs = 1000;
   double lr = 0.01;
   Reduction reduction = Reduction::sum;
+  LossForm form = LossForm::residual;  // see the top of this file
   // Seeds a generator of labrun's own for the initial U and V, so that the run equals the
   // exercise's code after torch.manual_seed(seed). nullopt: draw from libtorch's default generator,
   // as the exercise's code does when it is run without a seed.
