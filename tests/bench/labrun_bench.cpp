@@ -41,7 +41,23 @@ torch::Tensor big_matrix(torch::ScalarType dtype) {
   return labrun::centre_columns(low + 0.1 * torch::randn({2000, 500}, f64)).to(dtype);
 }
 
+// Resident memory in MiB from /proc/self/status: "VmRSS" now, "VmHWM" the peak since reset_peak().
+double status_mb(const std::string& key) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) / 1024.0;
+  }
+  return 0.0;
+}
+
+// Sets the peak to the current resident size (Linux >= 4.0: proc(5), clear_refs).
+void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
 // Args: dtype (0 float64, 1 float32), loss form (0 residual, the exercise's; 1 gram).
+// Counters: seconds per epoch; peak_MiB, how far resident memory rose over the inputs (A) during
+// training; held_MiB, what the form must hold at once beyond its inputs: residual, U V^T and its
+// gradient (two m x n); gram, A V, its gradient, dU, and U * A V (four m x r), plus dV.
 void BM_FactoriseScale(benchmark::State& state) {
   const torch::Tensor A = big_matrix(state.range(0) ? torch::kFloat32 : torch::kFloat64);
   FactoriseOptions options;
@@ -50,11 +66,17 @@ void BM_FactoriseScale(benchmark::State& state) {
   options.lr = 1e-6;
   options.seed = 0;
   options.form = state.range(1) ? labrun::LossForm::gram : labrun::LossForm::residual;
+  reset_peak();
+  const double before = status_mb("VmRSS");
   for (auto _ : state) {
     const auto result = labrun::gd_factorise_ad(A, options);
     if (result.diverged) state.SkipWithError("diverged");
   }
+  const double element = static_cast<double>(A.element_size()) / (1024.0 * 1024.0);  // MiB an element
+  const double m = 2000, n = 500, r = 32;
   state.counters["s_per_epoch"] = per(static_cast<double>(options.epochs));
+  state.counters["peak_MiB"] = status_mb("VmHWM") - before;
+  state.counters["held_MiB"] = (options.form == labrun::LossForm::residual ? 2 * m * n : 4 * m * r + n * r) * element;
 }
 BENCHMARK(BM_FactoriseScale)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"f32", "gram"})->Unit(benchmark::kMillisecond);
 
