@@ -179,6 +179,18 @@ TEST(Factorise, GramFormTakesTheSameStepsAsTheResidualForm) {
   EXPECT_TRUE(gd_factorise_ad(centred_iris(), options).diverged);
 }
 
+TEST(Factorise, FinalLossOfALargeMatrixIsSummedInBlocksToTheSameValue) {
+  // 600 x 500 is more than one block of 2^18 entries.
+  torch::manual_seed(11);
+  const torch::Tensor A = torch::randn({600, 500}, torch::kFloat64);
+  FactoriseOptions options = seeded(1, 3);
+  options.epochs = 2;
+  options.lr = 1e-5;
+  const FactoriseResult gd = gd_factorise_ad(A, options);
+  const double whole = squared_error(A, gd.U.matmul(gd.V.t()));
+  EXPECT_NEAR(gd.loss, whole, 1e-12 * whole);
+}
+
 void expect_invalid(const torch::Tensor& A, FactoriseOptions options, const std::string& part) {
   try {
     gd_factorise_ad(A, options);
