@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Google Benchmark suite (tests/bench), then labrun's speed beside the exercise's Python code,
-# measured in one run on this machine with the same libtorch and BLAS, printed as ratios.
+# measured in one run on this machine with the same libtorch and BLAS, printed as ratios against
+# the targets of the performance issue.
 #   scripts/bench.sh [path/to/lab2_reference.py]   (default: ../shared/reference/lab2_reference.py)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -8,17 +9,28 @@ reference=${1:-"$root/../shared/reference/lab2_reference.py"}
 [[ -f "$reference" ]] || { echo "bench.sh: no reference script at $reference" >&2; exit 1; }
 "$root/scripts/setup.sh" --test
 "$root/scripts/build.sh" release labrun labrun_bench
-labrun="$root/build/release/labrun"
-export REFERENCE="$reference" LABRUN="$labrun"
-"$root/build/release/tests/bench/labrun_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+bench="$root/build/release/tests/bench/labrun_bench"
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
 
+# The whole suite, its console table shown, its numbers kept for the summary.
+"$bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$results/suite.json" --benchmark_out_format=json
+export REFERENCE="$reference" LABRUN="$root/build/release/labrun" RESULTS="$results"
 /usr/bin/python3 - <<'PY'
 import json, os, statistics, subprocess, sys, time
-labrun, reference = os.environ["LABRUN"], os.environ["REFERENCE"]
+labrun, reference, results = os.environ["LABRUN"], os.environ["REFERENCE"], os.environ["RESULTS"]
+
+def counters(path):
+    """name -> the benchmark's median row (or its only row) from a Google Benchmark JSON file."""
+    rows = {}
+    for row in json.load(open(path))["benchmarks"]:
+        if row.get("aggregate_name", "median") == "median":
+            rows[row["run_name"]] = row
+    return rows
 
 def run(command):
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 def wall(command, repeats):
     times = []
@@ -28,37 +40,59 @@ def wall(command, repeats):
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
+suite = counters(os.path.join(results, "suite.json"))
+print("\n== labrun against the exercise's Python code and the targets ==")
+
 # 1. factorise, Iris, rank 2, 1000 epochs: training time per epoch, alternating runs.
 ours, theirs = [], []
 for _ in range(7):
     ours.append(run([labrun, "factorise", "--seed", "0"])["results"]["gd"]["seconds"] / 1000)
     theirs.append(run([sys.executable, reference, "factorise", "--seed", "0"])["factorise"]["gd_seconds"] / 1000)
 a, b = statistics.median(ours), statistics.median(theirs)
-print(f"factorise per epoch:      labrun {a*1e6:8.1f} us   python {b*1e6:8.1f} us   ratio {b/a:5.2f}x")
+print(f"1. factorise per epoch:   labrun {a*1e6:7.1f} us   python {b*1e6:7.1f} us   ratio {b/a:5.2f}x  (target 2.5x)")
 
 # 2. The whole process, end to end.
 a = wall([labrun, "factorise", "--seed", "0"], 7)
 b = wall([sys.executable, reference, "factorise", "--seed", "0"], 7)
 floor = wall([labrun, "--help"], 7)
-print(f"factorise end to end:     labrun {a:8.3f} s    python {b:8.3f} s    ratio {b/a:5.2f}x   "
-      f"(labrun --help alone: {floor:.3f} s)")
+print(f"2. factorise end to end:  labrun {a:7.3f} s    python {b:7.3f} s    ratio {b/a:5.2f}x  (target 3x; "
+      f"labrun --help alone {floor:.3f} s)")
 
-# 3. mlp, per model: batched and sequential engines against the exercise's loop.
+# 3. mlp, per model: the batched engine (libtorch's default threads, then 2) against the exercise's loop.
 py = run([sys.executable, reference, "mlp", "--seed", "0", "--repeats", "200"])["mlp"]["seconds"] / 200
 batched = run([labrun, "mlp", "--seed", "0", "--repeats", "1000"])["results"]["seconds_per_model"]
+batched2 = run([labrun, "mlp", "--seed", "0", "--repeats", "1000", "--threads", "2"])["results"]["seconds_per_model"]
 sequential = run([labrun, "mlp", "--seed", "0", "--repeats", "200", "--engine", "sequential"])["results"]["seconds_per_model"]
-print(f"mlp per model:            batched {batched*1e3:7.3f} ms   sequential {sequential*1e3:7.3f} ms   "
-      f"python {py*1e3:7.3f} ms   ratios {py/batched:5.1f}x / {py/sequential:4.2f}x")
+gemm = suite["BM_Gemm/0"]["GFLOP/s"] / 1e9
+mlp = suite["BM_MlpBatched/models:1000/threads:1"]["GFLOP/s"] / 1e9
+print(f"3. mlp per model:         batched {batched*1e3:6.3f} ms (--threads 2: {batched2*1e3:6.3f} ms)   "
+      f"sequential {sequential*1e3:6.3f} ms   python {py*1e3:6.3f} ms")
+print(f"                          ratios {py/batched:5.1f}x ({py/batched2:5.1f}x) / {py/sequential:4.2f}x  (target 20x); "
+      f"batched {mlp:.1f} GFLOP/s, plain SGEMM of layer 1's shape {gemm:.1f} GFLOP/s")
 
-# 5. A 10 MB numeric CSV: labrun's reader (in the benchmark below) against pandas.read_csv.
+# 4. factorise at 2000 x 500, rank 32: per epoch against its three GEMMs; peak memory.
+for dtype, f32 in (("float64", 0), ("float32", 1)):
+    gemms = suite[f"BM_ThreeGemms/{f32}"]["real_time"]
+    for form, gram in (("residual", 0), ("gram", 1)):
+        epoch = suite[f"BM_FactoriseScale/f32:{f32}/gram:{gram}"]["s_per_epoch"] * 1e3
+        print(f"4. 2000x500 {dtype} {form:8}: {epoch:6.2f} ms an epoch, its 3 GEMMs {gemms:5.2f} ms: "
+              f"{epoch/gemms:4.2f}x  (target 1.5x)")
+for dtype, f32 in (("float64", 0), ("float32", 1)):
+    for form, gram in (("residual", 0), ("gram", 1)):
+        row = suite[f"BM_FactoriseScale/f32:{f32}/gram:{gram}"]
+        print(f"4. peak tensor memory, {dtype} {form:8}: {row['peak_MiB']:5.1f} MiB beyond A while training, for "
+              f"{row['held_MiB']:5.1f} MiB the form must hold: {row['peak_MiB']/row['held_MiB']:4.2f}x  (target 2x)")
+
+# 5. A 10 MB numeric CSV: labrun's reader against pandas.read_csv on the same file.
 path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "labrun_bench_10mb_v2.csv")
-if os.path.exists(path):
-    import pandas
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        pandas.read_csv(path, header=None)
-        times.append(time.perf_counter() - start)
-    print(f"pandas.read_csv {os.path.getsize(path)/1e6:.1f} MB: {statistics.median(times)*1e3:.1f} ms "
-          f"(labrun: BM_CsvLoad below)")
+import pandas
+times = []
+for _ in range(5):
+    start = time.perf_counter()
+    pandas.read_csv(path, header=None)
+    times.append(time.perf_counter() - start)
+ours = suite["BM_CsvLoad"]["real_time"]
+theirs = statistics.median(times) * 1e3
+print(f"5. 10 MB CSV:             labrun {ours:6.1f} ms   pandas.read_csv {theirs:6.1f} ms   ratio {theirs/ours:4.2f}x  "
+      f"(target 1x)")
 PY

@@ -45,10 +45,10 @@ torch::Tensor gram_loss(const torch::Tensor& A, const torch::Tensor& A_norm2, co
 }
 
 // ||A - U V^T||_F^2 in blocks of rows, so that no m x n temporary is made for a large A: each block
-// is at most kBlockElements entries. A matrix that fits in one block (Iris) is summed exactly as
-// the exercise's mse_loss(U V^T, A, sum).
+// is at most kBlockElements entries (512 KiB in float64). A matrix that fits in one block (Iris)
+// is summed exactly as the exercise's mse_loss(U V^T, A, sum).
 double factor_squared_error(const torch::Tensor& A, const torch::Tensor& U, const torch::Tensor& V) {
-  constexpr int64_t kBlockElements = int64_t{1} << 18;
+  constexpr int64_t kBlockElements = int64_t{1} << 16;
   const int64_t m = A.size(0);
   const int64_t rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(1, A.size(1)));
   torch::NoGradGuard no_grad;

@@ -180,7 +180,7 @@ TEST(Factorise, GramFormTakesTheSameStepsAsTheResidualForm) {
 }
 
 TEST(Factorise, FinalLossOfALargeMatrixIsSummedInBlocksToTheSameValue) {
-  // 600 x 500 is more than one block of 2^18 entries.
+  // 600 x 500 is several blocks of 2^16 entries.
   torch::manual_seed(11);
   const torch::Tensor A = torch::randn({600, 500}, torch::kFloat64);
   FactoriseOptions options = seeded(1, 3);
