@@ -11,8 +11,10 @@
 
 // Shapes, for one model n: W: P x Q, X: Q x B, out: P x B; logits z: C x B, targets t: B.
 // Every inner loop runs along B, the contiguous dimension. The sums over B (bias and weight
-// gradients) are `omp simd` reductions (compiled with -fopenmp-simd, no OpenMP runtime): the compiler
-// may then add in vector lanes, a fixed order for a given build, so the results stay reproducible.
+// gradients) are `omp simd` reductions (this file is compiled with -fopenmp-simd, and with -fopenmp
+// when LABRUN_OPENMP is on): the compiler may then add in vector lanes, a fixed order for a given
+// build, so the results stay reproducible. Models go to libtorch's threads by at::parallel_for, a
+// model's sums never leave its thread, so the thread count does not change the numbers.
 
 namespace labrun::detail {
 namespace {
