@@ -37,11 +37,12 @@ void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, doubl
   }
 }
 
-// ||A - U V^T||_F^2 expanded: ||A||^2 - 2 <U, A V> + <U^T U, V^T V>, with ||A||^2 given and V
-// passed as Vt = V^T.
+// ||A - U V^T||_F^2 expanded, ||A||^2 - 2 <U, A V> + <U^T U, V^T V>, in the training reduction:
+// ||A||^2 given, V passed as Vt = V^T, and mean divides by m n.
 torch::Tensor gram_loss(const torch::Tensor& A, const torch::Tensor& A_norm2, const torch::Tensor& U,
-                        const torch::Tensor& Vt) {
-  return A_norm2 - 2 * (U * A.mm(Vt.t())).sum() + (U.t().mm(U) * Vt.mm(Vt.t())).sum();
+                        const torch::Tensor& Vt, at::Reduction::Reduction reduction) {
+  const torch::Tensor sum = A_norm2 - 2 * (U * A.mm(Vt.t())).sum() + (U.t().mm(U) * Vt.mm(Vt.t())).sum();
+  return reduction == at::Reduction::Mean ? sum / static_cast<double>(A.numel()) : sum;
 }
 
 // ||A - U V^T||_F^2 in blocks of rows, so that no m x n temporary is made for a large A: each block
@@ -80,7 +81,6 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   // One pass, no m x n temporary: dot of A with itself.
   const torch::Tensor A_norm2 =
       options.form == LossForm::gram ? A.reshape({-1}).dot(A.reshape({-1})) : torch::Tensor();
-  const double mean_scale = 1.0 / static_cast<double>(m * n);
 
   c10::optional<at::Generator> generator;
   if (options.generator) {
@@ -102,8 +102,7 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     // Forward: loss = ||A - U V^T||^2 (or its mean), in the chosen form.
     torch::Tensor loss = options.form == LossForm::residual ? torch::mse_loss(U.mm(Vt), A, reduction)
-                                                            : gram_loss(A, A_norm2, U, Vt);
-    if (options.form == LossForm::gram && reduction == at::Reduction::Mean) loss = loss * mean_scale;
+                                                            : gram_loss(A, A_norm2, U, Vt, reduction);
     const double value = loss.item<double>();
     if (options.observer) options.observer(epoch, value);
     if (options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs)) {
