@@ -131,6 +131,14 @@ double accuracy(const torch::Tensor& logits, const torch::Tensor& targets) {
   return (logits.argmax(1) == targets).to(torch::kFloat32).mean().item<double>();
 }
 
+double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidden, int64_t classes,
+                 const MlpOptions& options) {
+  const double forward = 2.0 * static_cast<double>(hidden) * static_cast<double>(inputs + classes);
+  const double backward = 2.0 * static_cast<double>(hidden) * static_cast<double>(inputs + 2 * classes);
+  return static_cast<double>(train_rows) * (forward + backward) * static_cast<double>(std::max<int64_t>(options.epochs, 0)) +
+         static_cast<double>(rows) * forward;
+}
+
 MlpRun train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOptions& options) {
   check_options(options);
   if (initial.W1.size(0) != split.train_x.size(1)) {
@@ -164,6 +172,7 @@ MlpRun train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOptio
                                   : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
   run.train_accuracy = accuracy(mlp_logits(p, split.train_x), split.train_y);
   run.val_accuracy = accuracy(mlp_logits(p, split.val_x), split.val_y);
+  run.trained = MlpParams{p.W1.detach(), p.b1.detach(), p.W2.detach(), p.b2.detach()};
   return run;
 }
 

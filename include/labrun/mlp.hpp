@@ -78,11 +78,20 @@ struct MlpRun {
   double final_loss = 0.0;  // the last epoch's loss (before its update), as the exercise reports it
   std::vector<LossPoint> loss_curve;
   std::optional<int64_t> diverged_at_epoch;  // the first epoch whose loss was NaN or Inf
+  // The trained parameters (detached), from train_mlp; the batched engine leaves them undefined,
+  // as it trains thousands of models at once.
+  MlpParams trained;
 };
 
 // One model, trained exactly as the exercise's code trains it. Throws std::invalid_argument for a
 // bad option or mismatched shapes.
 MlpRun train_mlp(const MlpSplit& split, const MlpParams& params, const MlpOptions& options);
+
+// The BLAS work train_mlp does in floating-point operations: per epoch the two forward products
+// and three backward ones, 2 B (2 D H + 3 H C) for B training rows; the evaluation at the end.
+// The batched engine computes with kernels of its own and does none through BLAS.
+double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidden, int64_t classes,
+                 const MlpOptions& options);
 
 // N models at once on the same split, as one computation with a leading model dimension; each
 // model's loss is its own batch mean, so each model's gradients are exactly its own. The same
