@@ -33,6 +33,11 @@ void check_matrix(const char* function, const char* name, const torch::Tensor& t
 
 }  // namespace
 
+double svd_flops(int64_t m, int64_t n) {
+  const double k = static_cast<double>(std::min(m, n));
+  return 4.0 * static_cast<double>(m) * static_cast<double>(n) * k + 8.0 * k * k * k;
+}
+
 TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank) {
   if (!A.defined() || A.dim() != 2 || !A.is_floating_point()) {
     throw std::invalid_argument("truncated_svd: A must be a 2-D floating-point tensor");

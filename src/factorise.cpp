@@ -68,6 +68,12 @@ double squared_error(const torch::Tensor& A, const torch::Tensor& B) {
   return torch::mse_loss(B, A, at::Reduction::Sum).item<double>();
 }
 
+double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options) {
+  const double gemm = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(options.rank);
+  const double per_epoch = options.form == LossForm::gram ? 2.0 * gemm : 3.0 * gemm;
+  return per_epoch * static_cast<double>(std::max<int64_t>(options.epochs, 0)) + gemm;
+}
+
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
   check_arguments(A, options.rank, options.epochs, options.lr);
   if (options.record_every < 0) {

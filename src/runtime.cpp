@@ -54,13 +54,15 @@ std::string blas_description(const std::string& path) {
 
 }  // namespace
 
-RuntimeInfo runtime_info() {
+RuntimeInfo runtime_info(double work_flops) {
   RuntimeInfo info;
   info.labrun_version = LABRUN_VERSION;
   info.libtorch_version = TORCH_VERSION;
   info.blas_library = loaded_blas_path();
   info.blas = blas_description(info.blas_library);
   info.threads = torch::get_num_threads();
+  const BlasSituation situation = blas_situation(work_flops);
+  info.blas_kernel = blas_kernel_info(situation, decide_blas_kernel(situation));
   return info;
 }
 

@@ -1,5 +1,6 @@
 #include "all_cmd.hpp"
 
+#include "blas_restart.hpp"
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
 #include "output.hpp"
@@ -76,8 +77,9 @@ int run_all(const AllCommand& options) {
   check_mlp_options(mlp_options);
 
   apply_threads(options.common);
-  const uint64_t seed = resolve_seed(options.common);
   const Dataset data = load_data(options.common, /*min_rows=*/2);
+  use_best_blas_kernel(factorise_work_flops(factorise_options, data) + mlp_work_flops(mlp_options, data));
+  const uint64_t seed = resolve_seed(options.common);
 
   // One stream, as the exercise's script after one torch.manual_seed: U and V, then the MLP's weights.
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);

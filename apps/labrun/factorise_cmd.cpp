@@ -1,5 +1,6 @@
 #include "factorise_cmd.hpp"
 
+#include "blas_restart.hpp"
 #include "output.hpp"
 #include "text.hpp"
 
@@ -47,6 +48,22 @@ void check_factorise_options(const FactoriseCommand& options) {
   require_at_least("--loss-every", options.loss_every, 0);
 }
 
+FactoriseOptions gd_options(const FactoriseCommand& options) {
+  FactoriseOptions gd;
+  gd.rank = options.rank;
+  gd.epochs = options.epochs;
+  gd.lr = options.lr;
+  gd.reduction = options.reduction == "mean" ? Reduction::mean : Reduction::sum;
+  gd.form = options.loss_form == "gram" ? LossForm::gram : LossForm::residual;
+  return gd;
+}
+
+double factorise_work_flops(const FactoriseCommand& options, const Dataset& data) {
+  // The training, the truncated SVD and (for pca) the principal components' SVD.
+  return factorise_flops(data.rows(), data.columns(), gd_options(options)) +
+         2.0 * svd_flops(data.rows(), data.columns());
+}
+
 Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint64_t seed, at::Generator* generator) {
   Factorisation run;
   run.seed = seed;
@@ -59,12 +76,7 @@ Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint
   // Centred in float64 (as the exercise), then converted.
   run.A = centre_columns(run.data.features).to(options.dtype == "float32" ? torch::kFloat32 : torch::kFloat64);
 
-  FactoriseOptions gd;
-  gd.rank = options.rank;
-  gd.epochs = options.epochs;
-  gd.lr = options.lr;
-  gd.reduction = options.reduction == "mean" ? Reduction::mean : Reduction::sum;
-  gd.form = options.loss_form == "gram" ? LossForm::gram : LossForm::residual;
+  FactoriseOptions gd = gd_options(options);
   gd.seed = seed;
   gd.generator = generator;
   gd.record_every = options.loss_every;
@@ -76,8 +88,10 @@ Factorisation factorise_data(const FactoriseCommand& options, Dataset data, uint
 Factorisation factorise(const FactoriseCommand& options) {
   check_factorise_options(options);
   apply_threads(options.common);
+  Dataset data = load_data(options.common, /*min_rows=*/2);
+  use_best_blas_kernel(factorise_work_flops(options, data));
   const uint64_t seed = resolve_seed(options.common);
-  return factorise_data(options, load_data(options.common, /*min_rows=*/2), seed, nullptr);
+  return factorise_data(options, std::move(data), seed, nullptr);
 }
 
 json factorise_config(const FactoriseCommand& options, const Factorisation& run) {

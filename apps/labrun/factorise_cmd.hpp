@@ -38,6 +38,11 @@ struct Factorisation {
   TruncatedSvd svd;
 };
 
+// The library's options for the gradient descent (seed and generator left unset).
+FactoriseOptions gd_options(const FactoriseCommand& options);
+// The BLAS work of factorise_data on `data` (and of pca's SVD), for use_best_blas_kernel.
+double factorise_work_flops(const FactoriseCommand& options, const Dataset& data);
+
 // Throws UsageError for an option out of range.
 void check_factorise_options(const FactoriseCommand& options);
 // Trains on `data` (UsageError when the rank does not fit it) and takes the SVD; U and V are drawn

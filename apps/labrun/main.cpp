@@ -2,6 +2,7 @@
 // line on stderr and a documented exit code.
 
 #include "all_cmd.hpp"
+#include "blas_restart.hpp"
 #include "common.hpp"
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
@@ -34,12 +35,19 @@ int fail(int code, const std::string& message) {
 
 void print_version() {
   const labrun::RuntimeInfo info = labrun::runtime_info();
+  const labrun::BlasKernelInfo& kernel = info.blas_kernel;
   fmt::print("labrun {}\nlibtorch {}\nBLAS {} ({})\nthreads {}\n", info.labrun_version, info.libtorch_version,
              info.blas, info.blas_library.empty() ? "no BLAS library loaded" : info.blas_library, info.threads);
+  fmt::print("BLAS kernel {} ({}); the CPU runs {} ({}); corrected: {}\n",
+             kernel.loaded.empty() ? "n/a" : kernel.loaded, labrun::to_string(kernel.loaded_level),
+             kernel.cpu_kernel.empty() ? "n/a" : kernel.cpu_kernel, labrun::to_string(kernel.cpu_level),
+             kernel.corrected ? "yes, from " + kernel.corrected_from : std::string("no"));
+  fmt::print("BLAS kernel decision: {}\n", kernel.decision);
 }
 
 int run(int argc, char** argv) {
   using namespace labrun::cli;
+  remember_command_line(argc, argv);
 
   CLI::App app{"labrun: the PyTorch autograd lab (low-rank factorisation, PCA, a shared-bias MLP) on LibTorch.\n"
                "Writes JSON on stdout or to -o FILE.",

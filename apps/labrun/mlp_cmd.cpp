@@ -1,5 +1,6 @@
 #include "mlp_cmd.hpp"
 
+#include "blas_restart.hpp"
 #include "output.hpp"
 #include "text.hpp"
 
@@ -77,12 +78,24 @@ void check_mlp_options(const MlpCommand& options) {
   if (options.reshuffle && options.no_shuffle) throw UsageError("--reshuffle and --no-shuffle exclude each other");
 }
 
+double mlp_work_flops(const MlpCommand& options, const Dataset& data) {
+  if (options.engine != "sequential") return 0.0;  // the batched engine's kernels are labrun's own
+  MlpOptions training;
+  training.epochs = options.epochs;
+  // The class count is known only after the split; the columns bound it well enough for an estimate.
+  const double per_model = mlp_flops(options.train_size, data.rows(), data.columns(), options.hidden,
+                                     std::max<int64_t>(2, data.columns()), training);
+  return per_model * static_cast<double>(options.repeats);
+}
+
 MlpOutcome mlp(const MlpCommand& options) {
   check_mlp_options(options);
   apply_threads(options.common);
+  const Dataset data = load_data(options.common, /*min_rows=*/2);
+  use_best_blas_kernel(mlp_work_flops(options, data));
   const uint64_t seed = resolve_seed(options.common);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return mlp_data(options, load_data(options.common, /*min_rows=*/2), seed, generator);
+  return mlp_data(options, data, seed, generator);
 }
 
 MlpOutcome mlp_data(const MlpCommand& options, const Dataset& data, uint64_t seed, at::Generator& generator) {

@@ -38,6 +38,8 @@ struct MlpOutcome {
 void check_mlp_options(const MlpCommand& options);
 // Checks the options, applies --threads, loads the data and trains.
 MlpOutcome mlp(const MlpCommand& options);
+// The BLAS work of mlp_data on `data`, for use_best_blas_kernel: none with the batched engine.
+double mlp_work_flops(const MlpCommand& options, const Dataset& data);
 // Trains on `data`, drawing the initial weights from `generator` (UsageError for a --train-size
 // that does not fit the data).
 MlpOutcome mlp_data(const MlpCommand& options, const Dataset& data, uint64_t seed, at::Generator& generator);

@@ -1,5 +1,7 @@
 #include "serialise.hpp"
 
+#include "blas_restart.hpp"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -33,7 +35,19 @@ void to_json(json& j, const RuntimeInfo& info) {
            {"libtorch_version", info.libtorch_version},
            {"blas", info.blas},
            {"blas_library", info.blas_library},
-           {"threads", info.threads}};
+           {"threads", info.threads},
+           {"blas_kernel", info.blas_kernel}};
+}
+
+void to_json(json& j, const BlasKernelInfo& kernel) {
+  const auto text_or_null = [](const std::string& text) { return text.empty() ? json(nullptr) : json(text); };
+  j = json{{"loaded", text_or_null(kernel.loaded)},
+           {"loaded_simd", std::string(to_string(kernel.loaded_level))},
+           {"cpu_simd", std::string(to_string(kernel.cpu_level))},
+           {"cpu_kernel", text_or_null(kernel.cpu_kernel)},
+           {"corrected", kernel.corrected},
+           {"corrected_from", text_or_null(kernel.corrected_from)},
+           {"decision", kernel.decision}};
 }
 
 void to_json(json& j, const FactoriseResult& result) {
@@ -95,7 +109,8 @@ json describe(const Dataset& data) {
 }
 
 json document(const std::string& command, json config, json data, json results) {
-  json environment = runtime_info();
+  json environment = runtime_info(cli::blas_work_flops());
+  if (!cli::blas_restart_failure().empty()) environment["blas_kernel"]["decision"] = cli::blas_restart_failure();
   return json{{"schema_version", kSchemaVersion},
               {"command", command},
               {"config", std::move(config)},

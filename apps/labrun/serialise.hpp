@@ -17,7 +17,7 @@ namespace labrun {
 using json = nlohmann::ordered_json;
 
 // The version of the output's layout: minor for added fields, major for removed or changed ones.
-inline constexpr const char* kSchemaVersion = "1.2.0";
+inline constexpr const char* kSchemaVersion = "1.3.0";
 
 // A double, or null when it is NaN or Inf.
 json number(double value);
@@ -26,6 +26,7 @@ json number(double value);
 json matrix(const torch::Tensor& t);
 
 void to_json(json& j, const RuntimeInfo& info);
+void to_json(json& j, const BlasKernelInfo& kernel);
 void to_json(json& j, const FactoriseResult& result);
 void to_json(json& j, const TruncatedSvd& svd);
 void to_json(json& j, const Pca& pca);

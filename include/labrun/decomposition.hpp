@@ -29,6 +29,10 @@ struct TruncatedSvd {
 // Throws std::invalid_argument for a bad A or rank.
 TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank);
 
+// An estimate of the floating-point operations of the thin SVD of an m x n matrix (LAPACK's
+// gesdd, Golub and Van Loan's count 4 m n k + 8 k^3 with k = min(m, n), rounded up).
+double svd_flops(int64_t m, int64_t n);
+
 // PCA of X: m x n (rows are observations), through the SVD of the centred data
 //   Xc = X - mean = U S V^T,   axes = V_r^T (r x n),   scores = Xc V_r = U_r S_r (m x r),
 //   explained variance_i = s_i^2 / (m - 1)  (the unbiased convention, as scikit-learn).

@@ -49,6 +49,11 @@ struct FactoriseOptions {
   std::function<void(int64_t epoch, double loss)> observer;
 };
 
+// The BLAS work gd_factorise_ad does on an m x n matrix, in floating-point operations: per epoch
+// three GEMMs of 2 m n r (U V^T and the two gradients) in the residual form, two in the Gram form
+// (A V and A^T dAV), and one for the final loss. For deciding whether a faster kernel pays.
+double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options);
+
 struct LossPoint {
   int64_t epoch;  // from 0; the loss of U, V before that epoch's update
   double loss;    // in the training reduction; NaN or Inf once diverged

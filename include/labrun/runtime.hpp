@@ -1,6 +1,8 @@
 #pragma once
 // What labrun runs on: versions, the BLAS library actually loaded, libtorch's thread count.
 
+#include "labrun/blas_kernel.hpp"
+
 #include <string>
 
 namespace labrun {
@@ -11,8 +13,11 @@ struct RuntimeInfo {
   std::string blas;              // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
   std::string blas_library;      // path of the BLAS shared object in this process, or "" if none
   int threads = 0;               // torch::get_num_threads()
+  BlasKernelInfo blas_kernel;    // the OpenBLAS kernel loaded, the CPU's, and labrun's decision
 };
 
-RuntimeInfo runtime_info();
+// The process's runtime, with the BLAS kernel decision for a run of `work_flops` of BLAS work.
+// Throws std::invalid_argument for a bad LABRUN_BLAS_CORRECTION.
+RuntimeInfo runtime_info(double work_flops = 0.0);
 
 }  // namespace labrun

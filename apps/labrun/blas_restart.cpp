@@ -1,0 +1,49 @@
+#include "blas_restart.hpp"
+
+#include "labrun/blas_kernel.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace labrun::cli {
+namespace {
+
+char** g_argv = nullptr;
+double g_work_flops = 0.0;
+std::string g_failure;
+
+}  // namespace
+
+void remember_command_line(int, char** argv) { g_argv = argv; }
+
+double blas_work_flops() { return g_work_flops; }
+
+const std::string& blas_restart_failure() { return g_failure; }
+
+void use_best_blas_kernel(double work_flops) {
+  g_work_flops = work_flops;
+  const BlasSituation situation = blas_situation(work_flops);
+  const BlasDecision decision = decide_blas_kernel(situation);
+  if (!decision.restart || g_argv == nullptr) return;
+
+  const std::string from = situation.assume_loaded.value_or(situation.loaded);
+  ::setenv("OPENBLAS_CORETYPE", decision.kernel.c_str(), 1);
+  ::setenv("LABRUN_BLAS_RESTARTED", from.c_str(), 1);
+  std::cout.flush();
+  std::cerr.flush();
+  ::execv("/proc/self/exe", g_argv);
+  // Still here: the restart failed. Go on with the kernel loaded, and say so.
+  const int error = errno;
+  ::unsetenv("OPENBLAS_CORETYPE");
+  ::unsetenv("LABRUN_BLAS_RESTARTED");
+  g_failure = decision.reason + ", but the restart failed (" + std::strerror(error) + "): going on with " +
+              situation.loaded;
+  std::cerr << "labrun: warning: " << g_failure << "\n";
+}
+
+}  // namespace labrun::cli

@@ -1,0 +1,26 @@
+#pragma once
+// Runs labrun on the OpenBLAS kernel the CPU supports: when OpenBLAS chose a narrower one and the
+// run's BLAS work pays for a second start, labrun starts itself again with OPENBLAS_CORETYPE set
+// (see labrun/blas_kernel.hpp for the decision and docs/numerics.md for what it changes).
+
+#include <string>
+
+namespace labrun::cli {
+
+// Keeps argv for the restart; main calls it first.
+void remember_command_line(int argc, char** argv);
+
+// Decides for a run of `work_flops` of BLAS work and, when the decision says so, replaces this
+// process with labrun on the better kernel (same arguments, same environment plus
+// OPENBLAS_CORETYPE and the LABRUN_BLAS_RESTARTED guard). Returns when it does not restart, or
+// when the restart failed (said in the decision the JSON reports). Call it before anything is
+// written.
+void use_best_blas_kernel(double work_flops);
+
+// The work given to use_best_blas_kernel (0 before), for the JSON's environment.
+double blas_work_flops();
+
+// Why a restart use_best_blas_kernel attempted failed; "" when none failed.
+const std::string& blas_restart_failure();
+
+}  // namespace labrun::cli

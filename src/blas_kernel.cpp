@@ -1,0 +1,252 @@
+#include "labrun/blas_kernel.hpp"
+
+#include <dlfcn.h>
+
+#include <array>
+#include <cstdio>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <strings.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define LABRUN_X86 1
+#endif
+
+namespace labrun {
+namespace {
+
+constexpr bool bit(unsigned value, int n) { return ((value >> n) & 1u) != 0; }
+
+#ifdef LABRUN_X86
+// XGETBV(0): the state components the OS enables (XCR0). Only valid when CPUID says OSXSAVE.
+uint64_t xcr0() {
+  uint32_t eax = 0, edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+#endif
+
+std::optional<std::string> environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+std::string format_gflop(double flops) {
+  const double gflop = flops / 1e9;
+  char text[32];
+  std::snprintf(text, sizeof text, gflop < 10 ? "%.2g" : "%.0f", gflop);
+  return text;
+}
+
+}  // namespace
+
+std::string_view to_string(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::sse3: return "sse3";
+    case SimdLevel::sse4_2: return "sse4.2";
+    case SimdLevel::avx: return "avx";
+    case SimdLevel::avx2: return "avx2";
+    case SimdLevel::avx512: return "avx512";
+    case SimdLevel::unknown: break;
+  }
+  return "unknown";
+}
+
+CpuFeatures cpu_features() {
+  CpuFeatures f;
+#ifdef LABRUN_X86
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
+  f.sse3 = bit(ecx, 0);
+  f.ssse3 = bit(ecx, 9);
+  f.fma = bit(ecx, 12);
+  f.sse4_1 = bit(ecx, 19);
+  f.sse4_2 = bit(ecx, 20);
+  f.avx = bit(ecx, 28);
+  const bool osxsave = bit(ecx, 27);
+  if (osxsave) {
+    const uint64_t state = xcr0();
+    f.os_saves_ymm = (state & 0x6) == 0x6;     // XMM and YMM
+    f.os_saves_zmm = (state & 0xe6) == 0xe6;   // and opmask, ZMM_Hi256, Hi16_ZMM
+  }
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
+    f.avx2 = bit(ebx, 5);
+    f.avx512f = bit(ebx, 16);
+    f.avx512dq = bit(ebx, 17);
+    f.avx512cd = bit(ebx, 28);
+    f.avx512bw = bit(ebx, 30);
+    f.avx512vl = bit(ebx, 31);
+  }
+#endif
+  return f;
+}
+
+SimdLevel cpu_level(const CpuFeatures& c) {
+  const bool avx = c.avx && c.os_saves_ymm;
+  const bool avx2 = avx && c.avx2 && c.fma;
+  if (avx2 && c.os_saves_zmm && c.avx512f && c.avx512cd && c.avx512bw && c.avx512dq && c.avx512vl) {
+    return SimdLevel::avx512;
+  }
+  if (avx2) return SimdLevel::avx2;
+  if (avx) return SimdLevel::avx;
+  if (c.sse4_2 && c.sse4_1 && c.ssse3 && c.sse3) return SimdLevel::sse4_2;
+  if (c.sse3) return SimdLevel::sse3;
+  return SimdLevel::unknown;
+}
+
+SimdLevel kernel_level(std::string_view core) {
+  // OpenBLAS 0.3.x's x86-64 core names (driver/others/dynamic.c), by the instructions their kernels use.
+  struct Entry {
+    const char* name;
+    SimdLevel level;
+  };
+  static constexpr std::array<Entry, 27> kCores{{
+      {"Katmai", SimdLevel::sse3},       {"Coppermine", SimdLevel::sse3},  {"Northwood", SimdLevel::sse3},
+      {"Prescott", SimdLevel::sse3},     {"Banias", SimdLevel::sse3},      {"Atom", SimdLevel::sse3},
+      {"Core2", SimdLevel::sse3},        {"Penryn", SimdLevel::sse3},      {"Dunnington", SimdLevel::sse3},
+      {"Athlon", SimdLevel::sse3},       {"Opteron", SimdLevel::sse3},     {"Opteron_SSE3", SimdLevel::sse3},
+      {"Barcelona", SimdLevel::sse3},    {"Nano", SimdLevel::sse3},        {"Bobcat", SimdLevel::sse3},
+      {"Nehalem", SimdLevel::sse4_2},    {"Sandybridge", SimdLevel::avx},  {"Bulldozer", SimdLevel::avx},
+      {"Piledriver", SimdLevel::avx},    {"Steamroller", SimdLevel::avx},  {"Haswell", SimdLevel::avx2},
+      {"Excavator", SimdLevel::avx2},    {"Zen", SimdLevel::avx2},         {"SkylakeX", SimdLevel::avx512},
+      {"Cooperlake", SimdLevel::avx512}, {"SapphireRapids", SimdLevel::avx512}, {"Dhyana", SimdLevel::avx2},
+  }};
+  const std::string name(core);
+  for (const Entry& entry : kCores) {
+    if (strcasecmp(entry.name, name.c_str()) == 0) return entry.level;
+  }
+  return SimdLevel::unknown;
+}
+
+std::string_view kernel_for(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::sse3: return "Prescott";
+    case SimdLevel::sse4_2: return "Nehalem";
+    case SimdLevel::avx: return "Sandybridge";
+    case SimdLevel::avx2: return "Haswell";
+    case SimdLevel::avx512: return "SkylakeX";
+    case SimdLevel::unknown: break;
+  }
+  return "";
+}
+
+std::optional<BlasCorrection> parse_blas_correction(std::string_view text) {
+  if (text.empty() || text == "auto") return BlasCorrection::automatic;
+  if (text == "off") return BlasCorrection::off;
+  if (text == "always") return BlasCorrection::always;
+  return std::nullopt;
+}
+
+BlasDecision decide_blas_kernel(const BlasSituation& s) {
+  BlasDecision d;
+  if (!s.openblas) {
+    d.reason = "the BLAS is not OpenBLAS (" + s.blas + "): left as it is";
+    return d;
+  }
+  if (s.restarted_from && !s.coretype) {
+    d.reason = "LABRUN_BLAS_RESTARTED is set without OPENBLAS_CORETYPE: not restarting again";
+    return d;
+  }
+  if (s.restarted_from) {
+    // This process is the restarted one: never restart again, whatever it finds.
+    d.corrected_from = *s.restarted_from;
+    d.corrected = kernel_level(s.loaded) > kernel_level(*s.restarted_from);
+    d.reason = d.corrected ? "labrun restarted on OpenBLAS's " + s.loaded + " kernel; OpenBLAS had chosen " +
+                                 *s.restarted_from
+                           : "labrun restarted to leave OpenBLAS's " + *s.restarted_from + " kernel, but got " +
+                                 s.loaded;
+    return d;
+  }
+  if (s.coretype) {
+    d.reason = "OPENBLAS_CORETYPE=" + *s.coretype + " is set in the environment: respected";
+    return d;
+  }
+  if (s.l2_size) {
+    d.reason = "OPENBLAS_L2_SIZE=" + *s.l2_size + " is set in the environment: OpenBLAS's choice respected";
+    return d;
+  }
+  if (s.correction == BlasCorrection::off) {
+    d.reason = "LABRUN_BLAS_CORRECTION=off";
+    return d;
+  }
+  const std::string name = s.assume_loaded ? *s.assume_loaded + " (LABRUN_BLAS_ASSUME_LOADED)" : s.loaded;
+  const SimdLevel loaded = kernel_level(s.assume_loaded ? *s.assume_loaded : s.loaded);
+  const SimdLevel cpu = cpu_level(s.cpu);
+  if (loaded == SimdLevel::unknown) {
+    d.reason = "OpenBLAS's kernel " + name + " is not one labrun knows: left as it is";
+    return d;
+  }
+  if (cpu == SimdLevel::unknown) {
+    d.reason = "the CPU's vector instructions could not be read: left as it is";
+    return d;
+  }
+  if (loaded >= cpu) {
+    d.reason = "OpenBLAS's " + name + " kernel already uses the widest vectors this CPU and OS allow (" +
+               std::string(to_string(cpu)) + ")";
+    return d;
+  }
+  const std::string target(kernel_for(cpu));
+  const std::string below = "OpenBLAS chose " + name + " (" + std::string(to_string(loaded)) +
+                            ") on a CPU that runs " + target + " (" + std::string(to_string(cpu)) + ")";
+  if (!s.replayable) {
+    d.reason = below + "; not restarted, as the input cannot be read a second time";
+    return d;
+  }
+  if (s.correction == BlasCorrection::automatic && !(s.work_flops >= kRestartMinFlops)) {
+    d.reason = below + "; not restarted for " + format_gflop(s.work_flops) + " GFLOP of BLAS work (a restart pays from " +
+               format_gflop(kRestartMinFlops) + ")";
+    return d;
+  }
+  d.restart = true;
+  d.kernel = target;
+  d.reason = below + ": restarting on " + target;
+  return d;
+}
+
+BlasSituation blas_situation(double work_flops) {
+  BlasSituation s;
+  using CoreNameFn = char* (*)();
+  if (auto* corename = reinterpret_cast<CoreNameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+    s.openblas = true;
+    const char* name = corename();
+    s.loaded = name ? name : "";
+  }
+  using ConfigFn = char* (*)();
+  if (auto* config = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+    s.blas = config();
+  } else {
+    s.blas = "no OpenBLAS in the process";
+  }
+  s.cpu = cpu_features();
+  s.coretype = environment("OPENBLAS_CORETYPE");
+  s.l2_size = environment("OPENBLAS_L2_SIZE");
+  s.restarted_from = environment("LABRUN_BLAS_RESTARTED");
+  s.assume_loaded = environment("LABRUN_BLAS_ASSUME_LOADED");
+  const std::string correction = environment("LABRUN_BLAS_CORRECTION").value_or("");
+  const auto parsed = parse_blas_correction(correction);
+  if (!parsed) {
+    throw std::invalid_argument("LABRUN_BLAS_CORRECTION='" + correction + "' must be auto, off or always");
+  }
+  s.correction = *parsed;
+  s.work_flops = work_flops;
+  return s;
+}
+
+BlasKernelInfo blas_kernel_info(const BlasSituation& s, const BlasDecision& d) {
+  BlasKernelInfo info;
+  info.loaded = s.loaded;
+  info.loaded_level = kernel_level(s.loaded);
+  info.cpu_level = cpu_level(s.cpu);
+  info.cpu_kernel = kernel_for(info.cpu_level);
+  info.corrected = d.corrected;
+  info.corrected_from = d.corrected_from;
+  info.decision = d.reason;
+  return info;
+}
+
+}  // namespace labrun
