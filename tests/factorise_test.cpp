@@ -3,6 +3,7 @@
 #include "labrun/dataset.hpp"
 #include "labrun/decomposition.hpp"
 #include "tensor_check.hpp"
+#include "tolerance.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,16 @@ namespace labrun {
 namespace {
 
 torch::Tensor centred_iris() { return centre_columns(load_embedded_iris().features); }
+
+// The relative bound between a 1000-epoch factorisation of centred Iris and the same run computed
+// elsewhere (another BLAS kernel, the Python code's `U -= lr * U.grad` for labrun's fused
+// `sub_(grad, lr)`): tolerance.hpp's drift over 1000 epochs of sums up to the 150 rows, through the
+// loss's condition 4 ||A|| / sqrt(L). Seed 0, rank 2: 2.2e-10; the kernels measured differ by 2e-16.
+double iris_loss_tolerance(double loss) {
+  const torch::Tensor A = centred_iris();
+  return test::factorisation_loss_tolerance(test::drift(1000, A.size(0), test::kRoundoffF64),
+                                            A.norm().item<double>(), loss);
+}
 
 FactoriseOptions seeded(uint64_t seed, int64_t rank = 2) {
   FactoriseOptions options;
@@ -59,7 +70,8 @@ TEST(Factorise, IrisRankTwoLandsWithinATenthOfAPercentOfTheSvd) {
   EXPECT_FALSE(gd.U.requires_grad());
 }
 
-// Figures printed by ../shared/reference/lab2_reference.py (Debian's python3-torch 1.13.1):
+// Figures printed by ../shared/reference/lab2_reference.py (Debian's python3-torch 1.13.1, OpenBLAS's
+// SkylakeX kernel), compared within iris_loss_tolerance:
 //   lab2_reference.py factorise --seed S [--rank R]   -> "gd_loss"
 struct ParityCase {
   uint64_t seed;
@@ -74,7 +86,8 @@ class FactoriseParity : public ::testing::TestWithParam<ParityCase> {};
 TEST_P(FactoriseParity, EqualsTheExerciseCodeAfterManualSeed) {
   const ParityCase c = GetParam();
   const FactoriseResult gd = gd_factorise_ad(centred_iris(), seeded(c.seed, c.rank));
-  EXPECT_NEAR(gd.loss, c.python_loss, 1e-9 * c.python_loss) << "seed " << c.seed << " rank " << c.rank;
+  EXPECT_TRUE(test::within_relative(gd.loss, c.python_loss, iris_loss_tolerance(c.python_loss)))
+      << "seed " << c.seed << " rank " << c.rank;
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, FactoriseParity,
@@ -146,7 +159,8 @@ TEST(Factorise, MeanReductionConvergesWithALargerStep) {
   options.reduction = Reduction::mean;
   options.lr = 0.01 * 150 * 4;  // the same step as sum with lr 0.01
   const FactoriseResult gd = gd_factorise_ad(centred_iris(), options);
-  EXPECT_NEAR(gd.loss, 15.232185510227303, 1e-6);
+  // Scaling the loss by 1 / mn and the step by mn rounds differently: the same bound.
+  EXPECT_TRUE(test::within_relative(gd.loss, 15.232185510227303, iris_loss_tolerance(15.232185510227303)));
 }
 
 // The Gram form is the same function of U and V, so autograd must give the same steps: after one
@@ -173,7 +187,7 @@ TEST(Factorise, GramFormTakesTheSameStepsAsTheResidualForm) {
   FactoriseOptions options = seeded(0);
   options.form = LossForm::gram;
   const FactoriseResult iris = gd_factorise_ad(centred_iris(), options);
-  EXPECT_NEAR(iris.loss, 15.232185510227303, 1e-9);
+  EXPECT_TRUE(test::within_relative(iris.loss, 15.232185510227303, iris_loss_tolerance(15.232185510227303)));
   EXPECT_FALSE(iris.diverged);
   options.lr = 1.0;  // diverges, and the Gram form's loss says so too
   EXPECT_TRUE(gd_factorise_ad(centred_iris(), options).diverged);

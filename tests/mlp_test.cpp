@@ -2,14 +2,17 @@
 
 #include "labrun/dataset.hpp"
 #include "tensor_check.hpp"
+#include "tolerance.hpp"
 #include "../src/per_model_ops.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 namespace labrun {
 namespace {
@@ -31,6 +34,28 @@ std::vector<MlpParams> draw_models(int64_t count, uint64_t seed, int64_t hidden 
   std::vector<MlpParams> models;
   for (int64_t r = 0; r < count; ++r) models.push_back(init_params(4, hidden, 3, generator));
   return models;
+}
+
+// A run against figures computed elsewhere (the exercise's Python code on another machine's BLAS
+// kernel, or the other engine): the loss within the cross-entropy bound of tolerance.hpp for 100
+// epochs whose longest sums run over the 100 training rows, the accuracies equal or apart by rows
+// near a tie. `model` is a sequential run of the same model, whose logits say which rows those are.
+// Returns how many rows are near a tie, in the training and the validation rows.
+std::pair<int64_t, int64_t> expect_close_to(const MlpSplit& split, const MlpRun& model, double train_accuracy, double val_accuracy,
+                        double final_loss, const MlpRun& actual) {
+  const double params_drift = test::drift(100, split.train_x.size(0), test::kRoundoffF32);
+  const torch::Tensor train_logits = mlp_logits(model.trained, split.train_x);
+  const torch::Tensor val_logits = mlp_logits(model.trained, split.val_x);
+  const double max_logit = std::max(train_logits.abs().max().item<double>(), val_logits.abs().max().item<double>());
+  const double margin = 4.0 * params_drift * max_logit;  // twice the logits' drift: both sides may move
+  EXPECT_TRUE(test::within_relative(actual.final_loss, final_loss,
+                                    test::cross_entropy_tolerance(params_drift, max_logit, final_loss),
+                                    /*float32=*/true));
+  const int64_t train_ties = test::near_ties(train_logits, margin);
+  const int64_t val_ties = test::near_ties(val_logits, margin);
+  EXPECT_TRUE(test::accuracy_within_ties(actual.train_accuracy, train_accuracy, split.train_x.size(0), train_ties));
+  EXPECT_TRUE(test::accuracy_within_ties(actual.val_accuracy, val_accuracy, split.val_x.size(0), val_ties));
+  return {train_ties, val_ties};
 }
 
 TEST(Mlp, RowShufflerIsNumpysRandomStatePermutation) {
@@ -111,7 +136,11 @@ TEST(Mlp, SharedBiasGradientIsTheSumOfPerUnitGradients) {
   EXPECT_NEAR(p.b2.grad().item<double>(), 0.0, 1e-6);
 }
 
-// Figures printed by ../shared/reference/lab2_reference.py mlp --no-shuffle --seed S --repeats N.
+// Figures printed by ../shared/reference/lab2_reference.py mlp --no-shuffle --seed S --repeats N,
+// on a machine whose OpenBLAS ran its SkylakeX kernel. On the same kernel labrun's sequential
+// engine gives them to the last bit (the live test parity.mlp checks that against the Python code
+// run here); on another kernel the float32 GEMMs sum in another order (issue 11: 1 ulp apart on
+// Haswell and Prescott), hence the bound.
 TEST(Mlp, SequentialEqualsTheExerciseCodeWithoutShuffle) {
   const MlpSplit split = iris_split(false, 0);
   const std::vector<MlpParams> models = draw_models(3, 11);
@@ -119,10 +148,9 @@ TEST(Mlp, SequentialEqualsTheExerciseCodeWithoutShuffle) {
                                {0.8600000143051147, 0.18000000715255737, 0.4804835021495819},
                                {0.8199999928474426, 0.07999999821186066, 0.7478535175323486}};
   for (std::size_t r = 0; r < 3; ++r) {
+    SCOPED_TRACE("repeat " + std::to_string(r));
     const MlpRun run = train_mlp(split, models[r], {});
-    EXPECT_EQ(run.train_accuracy, python[r][0]) << "repeat " << r;
-    EXPECT_EQ(run.val_accuracy, python[r][1]) << "repeat " << r;
-    EXPECT_NEAR(run.final_loss, python[r][2], 1e-7) << "repeat " << r;
+    expect_close_to(split, run, python[r][0], python[r][1], python[r][2], run);
   }
 }
 
@@ -136,10 +164,14 @@ TEST(Mlp, SequentialEqualsTheExerciseCodeWithItsShuffle) {
                                {0.8500000238418579, 0.8399999737739563, 0.4116901457309723},
                                {0.5699999928474426, 0.6600000262260437, 1.2793158292770386}};
   for (std::size_t r = 0; r < 5; ++r) {
+    SCOPED_TRACE("repeat " + std::to_string(r));
     const MlpRun run = train_mlp(split, models[r], {});
-    EXPECT_EQ(run.train_accuracy, python[r][0]) << "repeat " << r;
-    EXPECT_EQ(run.val_accuracy, python[r][1]) << "repeat " << r;
-    EXPECT_NEAR(run.final_loss, python[r][2], 1e-7) << "repeat " << r;
+    const auto [train_ties, val_ties] = expect_close_to(split, run, python[r][0], python[r][1], python[r][2], run);
+    // Repeat 0 is `labrun mlp --seed 3`'s run 0: the CLI tests allow its accuracies one row each.
+    if (r == 0) {
+      EXPECT_LE(train_ties, 1);
+      EXPECT_LE(val_ties, 1);
+    }
   }
 }
 
@@ -151,13 +183,19 @@ TEST(Mlp, BatchedEqualsSequential) {
   const std::vector<MlpRun> batched = train_mlp_batched(split, models, options);
   ASSERT_EQ(batched.size(), 16u);
   for (std::size_t r = 0; r < models.size(); ++r) {
+    SCOPED_TRACE("repeat " + std::to_string(r));
     const MlpRun sequential = train_mlp(split, models[r], options);
-    EXPECT_EQ(batched[r].train_accuracy, sequential.train_accuracy) << "repeat " << r;
-    EXPECT_EQ(batched[r].val_accuracy, sequential.val_accuracy) << "repeat " << r;
-    EXPECT_NEAR(batched[r].final_loss, sequential.final_loss, 1e-5) << "repeat " << r;
+    expect_close_to(split, sequential, sequential.train_accuracy, sequential.val_accuracy, sequential.final_loss,
+                    batched[r]);
     ASSERT_EQ(batched[r].loss_curve.size(), sequential.loss_curve.size());
     for (std::size_t i = 0; i < sequential.loss_curve.size(); ++i) {
-      EXPECT_NEAR(batched[r].loss_curve[i].loss, sequential.loss_curve[i].loss, 1e-5);
+      const LossPoint& point = sequential.loss_curve[i];
+      // After `epoch` epochs: the same bound with that many epochs (one forward pass at epoch 0).
+      const double params_drift = test::drift(std::max<int64_t>(point.epoch, 1), 100, test::kRoundoffF32);
+      const double max_logit = mlp_logits(sequential.trained, split.train_x).abs().max().item<double>();
+      EXPECT_TRUE(test::within_relative(batched[r].loss_curve[i].loss, point.loss,
+                                        test::cross_entropy_tolerance(params_drift, max_logit, point.loss), true))
+          << "epoch " << point.epoch;
     }
   }
 }
@@ -170,10 +208,10 @@ TEST(Mlp, BatchedWithOneSplitPerModelEqualsSequential) {
   const std::vector<MlpParams> models = draw_models(6, 9);
   const std::vector<MlpRun> batched = train_mlp_batched(splits, models, {});
   for (std::size_t r = 0; r < models.size(); ++r) {
+    SCOPED_TRACE("repeat " + std::to_string(r));
     const MlpRun sequential = train_mlp(splits[r], models[r], {});
-    EXPECT_EQ(batched[r].train_accuracy, sequential.train_accuracy) << "repeat " << r;
-    EXPECT_EQ(batched[r].val_accuracy, sequential.val_accuracy) << "repeat " << r;
-    EXPECT_NEAR(batched[r].final_loss, sequential.final_loss, 1e-5) << "repeat " << r;
+    expect_close_to(splits[r], sequential, sequential.train_accuracy, sequential.val_accuracy,
+                    sequential.final_loss, batched[r]);
   }
   EXPECT_THROW(train_mlp_batched(std::vector<MlpSplit>(2, splits[0]), models, {}), std::invalid_argument);
 }

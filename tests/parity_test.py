@@ -6,12 +6,37 @@ Usage: parity_test.py --labrun BIN --reference lab2_reference.py factorise SEED:
 """
 import argparse
 import json
+import math
+import os
 import subprocess
 import sys
 
+# labrun and the Python code run here on the same OpenBLAS kernel: labrun must not restart itself
+# on another one (it would not for runs this small; this makes it certain).
+LABRUN_ENV = dict(os.environ, LABRUN_BLAS_CORRECTION="off")
+
+# Bounds derived in tests/tolerance.hpp: a sum of k products is off by at most 6 sqrt(k) u, and E
+# epochs add at most linearly. The Python code's `U -= lr * U.grad` rounds once more than labrun's
+# fused `sub_(grad, lr)`, so the factorisations are two computations: within the drift bound.
+U64 = 2.0 ** -53
+
+
+def drift(epochs, longest_sum, roundoff):
+    return 6.0 * epochs * math.sqrt(longest_sum) * roundoff
+
+
+def factorisation_loss_tolerance(drift_of_factors, norm_a, loss):
+    return 4.0 * drift_of_factors * norm_a / math.sqrt(loss)
+
+
+# The batched engine against the Python loop: float32 losses within the bound mlp_test.cpp derives
+# for these runs (at most 2e-2 relative); accuracies equal but for rows near a tie, of which
+# mlp_test.cpp counts at most one in these validation sets of 50.
+MLP_LOSS_RELATIVE = 2e-2
+
 
 def run_json(command):
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=LABRUN_ENV)
     if done.returncode != 0:
         sys.exit(f"parity_test: {' '.join(command)} exited {done.returncode}: {done.stderr.strip()}")
     return json.loads(done.stdout)
@@ -26,11 +51,15 @@ def mlp_parity(args):
         for engine in ("sequential", "batched"):
             ours = run_json([args.labrun, "mlp", "--seed", seed, "--repeats", repeats, "--engine", engine] + shuffle)
             for i, (a, b) in enumerate(zip(ours["results"]["runs"], python["runs"])):
-                # sequential is the exercise's code: the same float32 numbers; batched sums in
-                # another order, so its losses agree to rounding.
-                tolerance = 0.0 if engine == "sequential" else 1e-5
-                ok = (a["train_accuracy"] == b["train_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
-                      and abs(a["final_loss"] - b["final_loss"]) <= tolerance)
+                # sequential is the exercise's code on the same kernel: the same float32 numbers to
+                # the last bit; batched sums in another order.
+                if engine == "sequential":
+                    ok = (a["train_accuracy"], a["val_accuracy"], a["final_loss"]) == \
+                         (b["train_accuracy"], b["val_accuracy"], b["final_loss"])
+                else:
+                    ok = (abs(a["train_accuracy"] - b["train_accuracy"]) <= 1 / 100 + 1e-9
+                          and abs(a["val_accuracy"] - b["val_accuracy"]) <= 1 / 50 + 1e-9
+                          and abs(a["final_loss"] - b["final_loss"]) <= MLP_LOSS_RELATIVE * abs(b["final_loss"]))
                 failures += not ok
                 print(f"{'ok  ' if ok else 'FAIL'} seed {seed} {' '.join(shuffle)} {engine} repeat {i}: labrun "
                       f"{a['train_accuracy']:.2f}/{a['val_accuracy']:.2f}/{a['final_loss']!r} python "
@@ -45,7 +74,10 @@ def all_parity(args):
     for seed in args.cases:
         python = run_json([sys.executable, args.reference, "all", "--seed", seed])
         ours = run_json([args.labrun, "all", "--seed", seed, "--engine", "sequential"])["results"]
-        checks = [("gd loss", ours["factorise"]["gd"]["loss"] == python["factorise"]["gd_loss"])]
+        gd, want = ours["factorise"]["gd"]["loss"], python["factorise"]["gd_loss"]
+        norm_a = math.sqrt(sum(v * v for v in ours["factorise"]["svd"]["singular_values"]))
+        bound = factorisation_loss_tolerance(drift(1000, 150, U64), norm_a, want)
+        checks = [(f"gd loss {gd!r} vs {want!r} (bound {bound:.2g} relative)", abs(gd - want) <= bound * want)]
         for i, (a, b) in enumerate(zip(ours["mlp"]["runs"], python["mlp"]["runs"])):
             checks.append((f"mlp run {i}", (a["train_accuracy"], a["val_accuracy"], a["final_loss"])
                            == (b["train_accuracy"], b["val_accuracy"], b["final_loss"])))
@@ -73,14 +105,21 @@ def main():
         seed, rank = case.split(":")
         python = run_json([sys.executable, args.reference, "factorise", "--seed", seed, "--rank", rank])["factorise"]
         ours = run_json([args.labrun, "factorise", "--seed", seed, "--rank", rank])["results"]
-        checks = [("gd loss", ours["gd"]["loss"], python["gd_loss"], 1e-9),
-                  ("svd loss", ours["svd"]["loss"], python["svd_loss"], 1e-9)]
-        checks += [(f"singular value {i}", a, b, 1e-9)
+        norm_a = math.sqrt(sum(v * v for v in ours["svd"]["singular_values"]))
+        rows = 150  # the embedded Iris data
+        gd_bound = factorisation_loss_tolerance(drift(1000, rows, U64), norm_a, python["gd_loss"])
+        # The SVD: backward stable, min(m, n) = 4 Householder steps of sums over the rows.
+        svd_drift = drift(4, rows, U64)
+        checks = [("gd loss", ours["gd"]["loss"], python["gd_loss"], gd_bound),
+                  ("svd loss", ours["svd"]["loss"], python["svd_loss"],
+                   factorisation_loss_tolerance(svd_drift, norm_a, python["svd_loss"]))]
+        checks += [(f"singular value {i}", a, b, svd_drift * norm_a / b)
                    for i, (a, b) in enumerate(zip(ours["svd"]["singular_values"], python["singular_values"]))]
         for name, got, want, rel in checks:
             ok = abs(got - want) <= rel * abs(want)
             failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} seed {seed} rank {rank} {name}: labrun {got!r} python {want!r}")
+            print(f"{'ok  ' if ok else 'FAIL'} seed {seed} rank {rank} {name}: labrun {got!r} python {want!r} "
+                  f"(bound {rel:.2g} relative)")
     print(f"{len(args.cases)} cases, {failures} mismatches")
     return 1 if failures else 0
 
