@@ -169,7 +169,9 @@ TEST(BlasKernel, ThisProcessIsDescribed) {
   EXPECT_NE(cpu_level(cpu), SimdLevel::unknown);
 #endif
   const BlasSituation s = blas_situation(0.0);
-  if (s.openblas) EXPECT_FALSE(s.loaded.empty());
+  if (s.openblas) {
+    EXPECT_FALSE(s.loaded.empty());
+  }
   EXPECT_FALSE(decide_blas_kernel(s).reason.empty());
 }
 

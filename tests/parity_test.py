@@ -123,9 +123,7 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        import torch  # noqa: F401  (the reference needs it; say so plainly if it is missing)
-        import pandas  # noqa: F401
-    except ImportError as e:
-        sys.exit(f"parity_test: {e.name} is missing for {sys.executable}: run scripts/setup.sh --test")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from script_checks import require_modules
+    require_modules("parity_test", "torch", "pandas")  # what the reference code needs
     sys.exit(main())

@@ -7,13 +7,15 @@ Usage: schema_test.py --labrun BIN --schema FILE
 import argparse
 import copy
 import json
+import os
 import subprocess
 import sys
 
-try:
-    import jsonschema
-except ImportError:
-    sys.exit(f"schema_test: jsonschema is missing for {sys.executable}: run scripts/setup.sh --test")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from script_checks import require_modules  # noqa: E402
+
+require_modules("schema_test", "jsonschema")
+import jsonschema  # noqa: E402
 
 RUNS = [
     ["factorise", "--seed", "0"],

@@ -1,13 +1,28 @@
 """What the plotting scripts' tests share: their command line, a pass/fail tally, and the check that
 bad input gives one line on stderr, exit code 1 and no output file."""
 import argparse
+import importlib
 import os
 import subprocess
 import sys
 
+# ctest's SKIP_RETURN_CODE for these tests (tests/CMakeLists.txt): a module is missing.
+SKIP = 77
+
+
+def require_modules(test, *names):
+    """Exit with SKIP, saying which module is missing, unless every one of `names` imports."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            print(f"{test}: skipped, {name} is missing for {sys.executable} (scripts/setup.sh --test installs it)")
+            sys.exit(SKIP)
+
 
 class ScriptChecks:
     def __init__(self, script):
+        require_modules(os.path.basename(sys.argv[0]), "matplotlib")
         parser = argparse.ArgumentParser()
         parser.add_argument("--labrun", required=True)
         parser.add_argument("--scripts", required=True)
