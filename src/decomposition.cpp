@@ -1,6 +1,6 @@
 #include "labrun/decomposition.hpp"
 
-#include "labrun/factorise.hpp"
+#include "check.hpp"
 
 #include <torch/torch.h>
 
@@ -18,20 +18,12 @@ std::vector<double> to_vector(const torch::Tensor& t) {
   return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
 }
 
-std::string shape(const torch::Tensor& t) {
-  std::ostringstream out;
-  for (int64_t d = 0; d < t.dim(); ++d) out << (d ? " x " : "") << t.size(d);
-  return t.dim() == 0 ? "a scalar" : out.str();
-}
-
-void check_matrix(const char* function, const char* name, const torch::Tensor& t) {
-  if (!t.defined() || t.dim() != 2 || !t.is_floating_point()) {
-    throw std::invalid_argument(std::string(function) + ": " + name + " must be a 2-D floating-point matrix, got " +
-                                (t.defined() ? shape(t) : std::string("an undefined tensor")));
-  }
-}
-
 }  // namespace
+
+double squared_error(const torch::Tensor& A, const torch::Tensor& B) {
+  torch::NoGradGuard no_grad;
+  return torch::mse_loss(B, A, at::Reduction::Sum).item<double>();
+}
 
 double svd_flops(int64_t m, int64_t n) {
   const double k = static_cast<double>(std::min(m, n));
@@ -39,9 +31,7 @@ double svd_flops(int64_t m, int64_t n) {
 }
 
 TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank) {
-  if (!A.defined() || A.dim() != 2 || !A.is_floating_point()) {
-    throw std::invalid_argument("truncated_svd: A must be a 2-D floating-point tensor");
-  }
+  detail::require_matrix("truncated_svd", "A", A);
   const int64_t k = std::min(A.size(0), A.size(1));
   if (rank < 1 || rank > k) {
     throw std::invalid_argument("truncated_svd: rank " + std::to_string(rank) + " must be in [1, min(m, n) = " +
@@ -64,7 +54,7 @@ TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank) {
 }
 
 Pca pca(const torch::Tensor& X, int64_t rank) {
-  check_matrix("pca", "X", X);
+  detail::require_matrix("pca", "X", X);
   const int64_t m = X.size(0);
   const int64_t k = std::min(m, X.size(1));
   if (m < 2) throw std::invalid_argument("pca: X has " + std::to_string(m) + " rows, at least 2 needed");
@@ -94,14 +84,14 @@ Pca pca(const torch::Tensor& X, int64_t rank) {
 }
 
 SubspaceComparison compare_subspaces(const torch::Tensor& X, const torch::Tensor& Y) {
-  check_matrix("compare_subspaces", "X", X);
-  check_matrix("compare_subspaces", "Y", Y);
+  detail::require_matrix("compare_subspaces", "X", X);
+  detail::require_matrix("compare_subspaces", "Y", Y);
   if (X.size(0) != Y.size(0)) {
-    throw std::invalid_argument("compare_subspaces: X (" + shape(X) + ") and Y (" + shape(Y) +
+    throw std::invalid_argument("compare_subspaces: X (" + detail::shape(X) + ") and Y (" + detail::shape(Y) +
                                 ") must have the same number of rows");
   }
   if (X.size(1) > X.size(0) || Y.size(1) > Y.size(0) || X.size(1) < 1 || Y.size(1) < 1) {
-    throw std::invalid_argument("compare_subspaces: X (" + shape(X) + ") and Y (" + shape(Y) +
+    throw std::invalid_argument("compare_subspaces: X (" + detail::shape(X) + ") and Y (" + detail::shape(Y) +
                                 ") must each have between 1 column and as many columns as rows");
   }
   torch::NoGradGuard no_grad;

@@ -1,12 +1,14 @@
 #include "labrun/factorise.hpp"
 
+#include "check.hpp"
+#include "labrun/decomposition.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -14,27 +16,15 @@ namespace labrun {
 namespace {
 
 void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, double lr) {
-  if (!A.defined() || A.dim() != 2 || !A.is_floating_point()) {
-    std::ostringstream what;
-    what << "gd_factorise_ad: A must be a 2-D floating-point tensor, got ";
-    if (A.defined()) what << "a " << A.dim() << "-D " << A.scalar_type() << " tensor";
-    else what << "an undefined tensor";
-    throw std::invalid_argument(what.str());
-  }
+  constexpr const char* kFunction = "gd_factorise_ad";
+  detail::require_matrix(kFunction, "A", A);
   const int64_t limit = std::min(A.size(0), A.size(1));
-  if (rank < 1) throw std::invalid_argument("gd_factorise_ad: rank " + std::to_string(rank) + " must be >= 1");
+  detail::require_at_least(kFunction, "rank", rank, 1);
   if (rank >= limit) {
-    throw std::invalid_argument("gd_factorise_ad: rank " + std::to_string(rank) + " must be < min(m, n) = " +
-                                std::to_string(limit));
+    detail::invalid(kFunction, "rank " + std::to_string(rank) + " must be < min(m, n) = " + std::to_string(limit));
   }
-  if (epochs < 0) {
-    throw std::invalid_argument("gd_factorise_ad: num_epochs " + std::to_string(epochs) + " must be >= 0");
-  }
-  if (!std::isfinite(lr) || lr <= 0.0) {
-    std::ostringstream what;
-    what << "gd_factorise_ad: lr " << lr << " must be finite and > 0";
-    throw std::invalid_argument(what.str());
-  }
+  detail::require_at_least(kFunction, "num_epochs", epochs, 0);
+  detail::require_finite_positive(kFunction, "lr", lr);
 }
 
 // ||A - U V^T||_F^2 expanded, ||A||^2 - 2 <U, A V> + <U^T U, V^T V>, in the training reduction:
@@ -63,10 +53,8 @@ double factor_squared_error(const torch::Tensor& A, const torch::Tensor& U, cons
 
 }  // namespace
 
-double squared_error(const torch::Tensor& A, const torch::Tensor& B) {
-  torch::NoGradGuard no_grad;
-  return torch::mse_loss(B, A, at::Reduction::Sum).item<double>();
-}
+const char* to_string(Reduction reduction) { return reduction == Reduction::mean ? "mean" : "sum"; }
+const char* to_string(LossForm form) { return form == LossForm::gram ? "gram" : "residual"; }
 
 double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options) {
   const double gemm = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(options.rank);
@@ -76,10 +64,7 @@ double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options) {
 
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
   check_arguments(A, options.rank, options.epochs, options.lr);
-  if (options.record_every < 0) {
-    throw std::invalid_argument("gd_factorise_ad: record_every " + std::to_string(options.record_every) +
-                                " must be >= 0");
-  }
+  detail::require_at_least("gd_factorise_ad", "record_every", options.record_every, 0);
   const int64_t m = A.size(0);
   const int64_t n = A.size(1);
   const int64_t r = options.rank;
@@ -90,7 +75,7 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
 
   c10::optional<at::Generator> generator;
   if (options.generator) {
-    generator = *options.generator;  // shares the caller's generator state
+    generator = *options.generator;  // a handle: shares the caller's generator state
   } else if (options.seed) {
     generator = at::make_generator<at::CPUGeneratorImpl>(*options.seed);
   }
@@ -115,7 +100,6 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
       result.loss_curve.push_back({epoch, value});
     }
     if (!std::isfinite(value)) {
-      result.diverged = true;
       result.diverged_at_epoch = epoch;
       break;
     }

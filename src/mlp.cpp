@@ -1,5 +1,6 @@
 #include "labrun/mlp.hpp"
 
+#include "check.hpp"
 #include "per_model_ops.hpp"
 
 #include <torch/torch.h>
@@ -29,13 +30,9 @@ uint32_t random_interval(std::mt19937& engine, uint32_t max) {
 }
 
 void check_options(const MlpOptions& options) {
-  if (options.epochs < 0) throw std::invalid_argument("train_mlp: epochs " + std::to_string(options.epochs) + " must be >= 0");
-  if (!std::isfinite(options.lr) || options.lr <= 0.0) {
-    throw std::invalid_argument("train_mlp: lr " + std::to_string(options.lr) + " must be finite and > 0");
-  }
-  if (options.record_every < 0) {
-    throw std::invalid_argument("train_mlp: record_every " + std::to_string(options.record_every) + " must be >= 0");
-  }
+  detail::require_at_least("train_mlp", "epochs", options.epochs, 0);
+  detail::require_finite_positive("train_mlp", "lr", options.lr);
+  detail::require_at_least("train_mlp", "record_every", options.record_every, 0);
 }
 
 bool records(const MlpOptions& options, int64_t epoch) {
@@ -54,11 +51,20 @@ std::vector<int64_t> RowShuffler::permutation(int64_t n) {
   return order;
 }
 
+const char* to_string(Normalise normalise) {
+  switch (normalise) {
+    case Normalise::std: return "std";
+    case Normalise::none: return "none";
+    case Normalise::var: break;
+  }
+  return "var";
+}
+
 MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
                        int64_t train_size) {
   const int64_t rows = data.rows();
   if (data.labels.empty()) {
-    throw DataError(data.source + ": the MLP needs a label column (see --label)");
+    throw DataError(data.source + ": the MLP needs a label column, and the data has none");
   }
   if (static_cast<int64_t>(row_order.size()) != rows) {
     throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) +
@@ -70,7 +76,6 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
   }
 
   MlpSplit split;
-  split.row_order = row_order;
   std::unordered_map<std::string, int64_t> index;
   torch::Tensor targets = torch::empty({rows}, torch::kLong);
   auto* target = targets.data_ptr<int64_t>();
@@ -98,7 +103,7 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
     if (constant.numel() > 0) {
       const int64_t column = data.feature_columns[static_cast<std::size_t>(constant[0][0].item<int64_t>())];
       throw DataError(data.source + ": column " + std::to_string(column) +
-                      " is constant, so it cannot be divided by its variance (use --normalise none)");
+                      " is constant, so it cannot be divided by its variance (normalise none leaves it as it is)");
     }
     X = (X - X.mean(0)) / (normalise == Normalise::var ? variance : variance.sqrt());
   }
@@ -139,7 +144,7 @@ double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidde
          static_cast<double>(rows) * forward;
 }
 
-MlpRun train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOptions& options) {
+MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOptions& options) {
   check_options(options);
   if (initial.W1.size(0) != split.train_x.size(1)) {
     throw std::invalid_argument("train_mlp: W1 has " + std::to_string(initial.W1.size(0)) + " rows for " +
@@ -148,7 +153,7 @@ MlpRun train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOptio
   // The model's own copies, so that the caller's initial tensors stay as they were.
   MlpParams p{initial.W1.detach().clone().requires_grad_(), initial.b1.detach().clone().requires_grad_(),
               initial.W2.detach().clone().requires_grad_(), initial.b2.detach().clone().requires_grad_()};
-  MlpRun run;
+  MlpResult run;
   torch::Tensor loss;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     // Forward: logits = relu(X W1 + b1) W2 + b2, loss = cross_entropy (batch mean).
@@ -220,12 +225,12 @@ std::vector<double> batched_accuracy(const Batched& m, const std::pair<torch::Te
 
 }  // namespace
 
-std::vector<MlpRun> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
+std::vector<MlpResult> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
                                       const MlpOptions& options) {
   return train_mlp_batched(std::vector<MlpSplit>{split}, models, options);
 }
 
-std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
+std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
                                       const MlpOptions& options) {
   check_options(options);
   if (models.empty()) return {};
@@ -257,7 +262,7 @@ std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const
             torch::stack(w2).contiguous().requires_grad_(), torch::stack(b2).requires_grad_()};
   const auto [XT, targets] = batch_inputs(splits, /*validation=*/false);
 
-  std::vector<MlpRun> runs(static_cast<std::size_t>(N));
+  std::vector<MlpResult> runs(static_cast<std::size_t>(N));
   torch::Tensor losses;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     // Forward: every model's loss, its own batch mean; their sum keeps the gradients apart.

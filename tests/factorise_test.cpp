@@ -62,7 +62,7 @@ TEST(Factorise, IrisRankTwoLandsWithinATenthOfAPercentOfTheSvd) {
   const FactoriseResult gd = gd_factorise_ad(A, seeded(0));
   const TruncatedSvd svd = truncated_svd(A, 2);
   EXPECT_EQ(gd.epochs_run, 1000);
-  EXPECT_FALSE(gd.diverged);
+  EXPECT_FALSE(gd.diverged());
   EXPECT_GE(gd.loss, svd.loss * (1 - 1e-12));  // Eckart-Young: nothing of rank 2 does better
   EXPECT_LT((gd.loss - svd.loss) / svd.loss, 1e-3);
   EXPECT_EQ(gd.U.sizes(), (torch::IntArrayRef{150, 2}));
@@ -147,7 +147,7 @@ TEST(Factorise, StopsAndReportsDivergence) {
   FactoriseOptions options = seeded(0);
   options.lr = 1.0;
   const FactoriseResult gd = gd_factorise_ad(centred_iris(), options);
-  EXPECT_TRUE(gd.diverged);
+  EXPECT_TRUE(gd.diverged());
   ASSERT_TRUE(gd.diverged_at_epoch.has_value());
   EXPECT_EQ(gd.epochs_run, *gd.diverged_at_epoch);
   EXPECT_LT(gd.epochs_run, 1000);
@@ -188,9 +188,9 @@ TEST(Factorise, GramFormTakesTheSameStepsAsTheResidualForm) {
   options.form = LossForm::gram;
   const FactoriseResult iris = gd_factorise_ad(centred_iris(), options);
   EXPECT_TRUE(test::within_relative(iris.loss, 15.232185510227303, iris_loss_tolerance(15.232185510227303)));
-  EXPECT_FALSE(iris.diverged);
+  EXPECT_FALSE(iris.diverged());
   options.lr = 1.0;  // diverges, and the Gram form's loss says so too
-  EXPECT_TRUE(gd_factorise_ad(centred_iris(), options).diverged);
+  EXPECT_TRUE(gd_factorise_ad(centred_iris(), options).diverged());
 }
 
 TEST(Factorise, FinalLossOfALargeMatrixIsSummedInBlocksToTheSameValue) {

@@ -41,8 +41,8 @@ std::vector<MlpParams> draw_models(int64_t count, uint64_t seed, int64_t hidden 
 // epochs whose longest sums run over the 100 training rows, the accuracies equal or apart by rows
 // near a tie. `model` is a sequential run of the same model, whose logits say which rows those are.
 // Returns how many rows are near a tie, in the training and the validation rows.
-std::pair<int64_t, int64_t> expect_close_to(const MlpSplit& split, const MlpRun& model, double train_accuracy, double val_accuracy,
-                        double final_loss, const MlpRun& actual) {
+std::pair<int64_t, int64_t> expect_close_to(const MlpSplit& split, const MlpResult& model, double train_accuracy, double val_accuracy,
+                        double final_loss, const MlpResult& actual) {
   const double params_drift = test::drift(100, split.train_x.size(0), test::kRoundoffF32);
   const torch::Tensor train_logits = mlp_logits(model.trained, split.train_x);
   const torch::Tensor val_logits = mlp_logits(model.trained, split.val_x);
@@ -149,7 +149,7 @@ TEST(Mlp, SequentialEqualsTheExerciseCodeWithoutShuffle) {
                                {0.8199999928474426, 0.07999999821186066, 0.7478535175323486}};
   for (std::size_t r = 0; r < 3; ++r) {
     SCOPED_TRACE("repeat " + std::to_string(r));
-    const MlpRun run = train_mlp(split, models[r], {});
+    const MlpResult run = train_mlp(split, models[r], {});
     expect_close_to(split, run, python[r][0], python[r][1], python[r][2], run);
   }
 }
@@ -165,7 +165,7 @@ TEST(Mlp, SequentialEqualsTheExerciseCodeWithItsShuffle) {
                                {0.5699999928474426, 0.6600000262260437, 1.2793158292770386}};
   for (std::size_t r = 0; r < 5; ++r) {
     SCOPED_TRACE("repeat " + std::to_string(r));
-    const MlpRun run = train_mlp(split, models[r], {});
+    const MlpResult run = train_mlp(split, models[r], {});
     const auto [train_ties, val_ties] = expect_close_to(split, run, python[r][0], python[r][1], python[r][2], run);
     // Repeat 0 is `labrun mlp --seed 3`'s run 0: the CLI tests allow its accuracies one row each.
     if (r == 0) {
@@ -180,11 +180,11 @@ TEST(Mlp, BatchedEqualsSequential) {
   const std::vector<MlpParams> models = draw_models(16, 1);
   MlpOptions options;
   options.record_every = 25;
-  const std::vector<MlpRun> batched = train_mlp_batched(split, models, options);
+  const std::vector<MlpResult> batched = train_mlp_batched(split, models, options);
   ASSERT_EQ(batched.size(), 16u);
   for (std::size_t r = 0; r < models.size(); ++r) {
     SCOPED_TRACE("repeat " + std::to_string(r));
-    const MlpRun sequential = train_mlp(split, models[r], options);
+    const MlpResult sequential = train_mlp(split, models[r], options);
     expect_close_to(split, sequential, sequential.train_accuracy, sequential.val_accuracy, sequential.final_loss,
                     batched[r]);
     ASSERT_EQ(batched[r].loss_curve.size(), sequential.loss_curve.size());
@@ -206,10 +206,10 @@ TEST(Mlp, BatchedWithOneSplitPerModelEqualsSequential) {
   std::vector<MlpSplit> splits;
   for (int r = 0; r < 6; ++r) splits.push_back(prepare_split(iris, shuffler.permutation(150), Normalise::var, 100));
   const std::vector<MlpParams> models = draw_models(6, 9);
-  const std::vector<MlpRun> batched = train_mlp_batched(splits, models, {});
+  const std::vector<MlpResult> batched = train_mlp_batched(splits, models, {});
   for (std::size_t r = 0; r < models.size(); ++r) {
     SCOPED_TRACE("repeat " + std::to_string(r));
-    const MlpRun sequential = train_mlp(splits[r], models[r], {});
+    const MlpResult sequential = train_mlp(splits[r], models[r], {});
     expect_close_to(splits[r], sequential, sequential.train_accuracy, sequential.val_accuracy,
                     sequential.final_loss, batched[r]);
   }

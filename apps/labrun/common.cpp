@@ -8,17 +8,31 @@
 
 namespace labrun::cli {
 
-void require_at_least(const char* option, int64_t value, int64_t minimum) {
+const char* to_string(Format format) { return format == Format::text ? "text" : "json"; }
+
+void require_at_least(const std::string& option, int64_t value, int64_t minimum) {
   if (value < minimum) throw UsageError(fmt::format("{} {} must be >= {}", option, value, minimum));
 }
 
-void require_finite_positive(const char* option, double value) {
+void require_finite_positive(const std::string& option, double value) {
   if (!std::isfinite(value) || value <= 0.0) {
     throw UsageError(fmt::format("{} {} must be a finite number > 0", option, value));
   }
 }
 
-void add_common_options(CLI::App& command, CommonOptions& options) {
+CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value,
+                          int64_t minimum, const std::string& help) {
+  checks.add([name, &value, minimum] { require_at_least(name, value, minimum); });
+  return command.add_option(name, value, help)->capture_default_str();
+}
+
+CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,
+                          const std::string& help) {
+  checks.add([name, &value] { require_finite_positive(name, value); });
+  return command.add_option(name, value, help)->capture_default_str();
+}
+
+void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks) {
   command.add_option("--data", options.data_path, "CSV file to read (default: the embedded UCI Iris data)")
       ->type_name("FILE");
   command.add_option("--features", options.features,
@@ -39,9 +53,11 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
       ->type_name("N");
   command.add_option("-o,--output", options.output, "Write the JSON to FILE, atomically (default: stdout)")
       ->type_name("FILE");
-  command.add_option("--format", options.format, "json: the whole document; text: a short human summary")
-      ->check(CLI::IsMember({"json", "text"}))
-      ->capture_default_str();
+  add_choice(command, "--format", options.format, {Format::json, Format::text},
+             "json: the whole document; text: a short human summary");
+  checks.add([&options] {
+    if (options.threads) require_at_least("--threads", *options.threads, 1);
+  });
 }
 
 Dataset load_data(const CommonOptions& options, int64_t min_rows) {

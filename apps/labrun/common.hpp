@@ -1,14 +1,20 @@
 #pragma once
-// What every labrun subcommand shares: exit codes, the data and output options, loading the data.
+// What every labrun subcommand shares: exit codes, option declarations with their range checks,
+// the data and output options, loading the data.
 
 #include "labrun/dataset.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace labrun::cli {
@@ -28,6 +34,64 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The range checks of a command's options, declared with them and run after parsing, so that
+// each message names the option as the user typed it ("--mlp-epochs -1 must be >= 0").
+class Checks {
+ public:
+  void add(std::function<void()> check) { checks_.push_back(std::move(check)); }
+  void run() const {
+    for (const auto& check : checks_) check();
+  }
+
+ private:
+  std::vector<std::function<void()>> checks_;
+};
+
+// How a part's options are named where it is declared: as they are in the part's own command,
+// or, under `labrun all`, with a prefix on those whose names the other part uses too.
+struct OptionNames {
+  std::string clash_prefix;  // "" in the part's own command; "factorise-" or "mlp-" in all
+  std::string operator()(std::string_view name, bool clashes = false) const {
+    return "--" + (clashes ? clash_prefix : std::string()) + std::string(name);
+  }
+};
+
+// Throw UsageError naming the option, its value and the limit: "--rank 0 must be >= 1".
+void require_at_least(const std::string& option, int64_t value, int64_t minimum);
+void require_finite_positive(const std::string& option, double value);
+
+// An integer option of at least `minimum`, checked by `checks`.
+CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value,
+                          int64_t minimum, const std::string& help);
+// A finite number > 0, checked by `checks`.
+CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,
+                          const std::string& help);
+
+// An enum option whose values are the library's names for them (to_string), and only those.
+template <class Enum>
+CLI::Option* add_choice(CLI::App& command, const std::string& name, Enum& value, std::initializer_list<Enum> values,
+                        const std::string& help) {
+  std::map<std::string, Enum> names;
+  std::string listed;
+  for (const Enum v : values) {
+    names.emplace(to_string(v), v);
+    listed += (listed.empty() ? "" : "|") + std::string(to_string(v));
+  }
+  // The name becomes the enum's number, which CLI11 then assigns; anything else is refused.
+  CLI::Validator by_name(
+      [names, listed](std::string& input) {
+        const auto found = names.find(input);
+        if (found == names.end()) return "'" + input + "' is not one of " + listed;
+        input = std::to_string(static_cast<std::underlying_type_t<Enum>>(found->second));
+        return std::string();
+      },
+      "");
+  return command.add_option(name, value, help)->transform(by_name)->type_name(listed)->default_str(to_string(value));
+}
+
+enum class Format { json, text };
+const char* to_string(Format format);
+
 struct CommonOptions {
   std::string data_path;          // empty: the embedded Iris data
   std::vector<int64_t> features;  // empty: every numeric column
@@ -35,15 +99,22 @@ struct CommonOptions {
   std::optional<uint64_t> seed;   // nullopt: labrun picks one and reports it
   std::optional<int> threads;     // nullopt: libtorch's default
   std::string output;             // empty or "-": stdout
-  std::string format = "json";    // json | text, checked by CLI11
+  Format format = Format::json;
 };
 
-// Throw UsageError naming the option, its value and the limit: "--rank 0 must be >= 1".
-void require_at_least(const char* option, int64_t value, int64_t minimum);
-void require_finite_positive(const char* option, double value);
-
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.
-void add_common_options(CLI::App& command, CommonOptions& options);
+void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks);
+
+// A subcommand of `app` for one of the library's studies: the study's options (added by
+// add_options(command, study, checks)), then the common ones.
+template <class Command, class AddOptions>
+CLI::App* add_study_command(CLI::App& app, const std::string& name, const std::string& description, Command& command,
+                            AddOptions add_options) {
+  CLI::App* sub = app.add_subcommand(name, description);
+  add_options(*sub, command.study, command.checks);
+  add_common_options(*sub, command.common, command.checks);
+  return sub;
+}
 
 // Reads --data (or the embedded Iris file) with --features and --label; throws DataError or
 // UsageError.

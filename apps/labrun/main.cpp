@@ -6,7 +6,6 @@
 #include "common.hpp"
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
-#include "pca_cmd.hpp"
 
 #include "labrun/runtime.hpp"
 
@@ -59,16 +58,13 @@ int run(int argc, char** argv) {
 
   FactoriseCommand factorise;
   CLI::App* factorise_command = setup_factorise(app, factorise);
-  factorise_command->footer(kExitCodes);
   FactoriseCommand pca;
   CLI::App* pca_command = setup_pca(app, pca);
-  pca_command->footer(kExitCodes);
   MlpCommand mlp;
   CLI::App* mlp_command = setup_mlp(app, mlp);
-  mlp_command->footer(kExitCodes);
   AllCommand all;
   CLI::App* all_command = setup_all(app, all);
-  all_command->footer(kExitCodes);
+  for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command}) command->footer(kExitCodes);
 
   try {
     app.parse(argc, argv);
@@ -87,8 +83,8 @@ int run(int argc, char** argv) {
       print_version();
       return kExitOk;
     }
-    if (factorise_command->parsed()) return run_factorise(factorise);
-    if (pca_command->parsed()) return run_pca(pca);
+    if (factorise_command->parsed()) return run_factorise(factorise, /*with_pca=*/false);
+    if (pca_command->parsed()) return run_factorise(pca, /*with_pca=*/true);
     if (mlp_command->parsed()) return run_mlp(mlp);
     if (all_command->parsed()) return run_all(all);
     return fail(kExitUsageError, "no subcommand given (see labrun --help)");

@@ -1,10 +1,11 @@
 #pragma once
-// `labrun mlp`: exercise part 2, the shared-bias MLP trained from raw tensors, repeated.
+// `labrun mlp`: exercise part 2, the options of the library's mlp_study, declared once and reused
+// by `labrun all`.
 
 #include "common.hpp"
-#include "serialise.hpp"
 
-#include <ATen/core/Generator.h>
+#include "labrun/studies.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -13,39 +14,21 @@ namespace labrun::cli {
 
 struct MlpCommand {
   CommonOptions common;
-  int64_t hidden = 12;
-  int64_t epochs = 100;
-  double lr = 0.01;
-  int64_t repeats = 5;
-  int64_t train_size = 100;
-  std::string normalise = "var";   // var | std | none, checked by CLI11
-  std::string engine = "batched";  // sequential | batched, checked by CLI11
-  bool reshuffle = false;
-  bool no_shuffle = false;
-  int64_t loss_every = 0;
+  MlpStudyOptions study;
+  Checks checks;
 };
 
-CLI::App* setup_mlp(CLI::App& app, MlpCommand& options);
+// --hidden, --epochs, --lr, --repeats, --train-size, --normalise, --engine, --reshuffle,
+// --no-shuffle, --loss-every, named by `names`.
+void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks, const OptionNames& names = {});
+CLI::App* setup_mlp(CLI::App& app, MlpCommand& command);
 
-// Trains options.repeats models; returns the results block and whether any run diverged.
-struct MlpOutcome {
-  json config;
-  json data;
-  json results;
-  bool diverged = false;
-};
-// Throws UsageError for an option out of range.
-void check_mlp_options(const MlpCommand& options);
-// Checks the options, applies --threads, loads the data and trains.
-MlpOutcome mlp(const MlpCommand& options);
-// The BLAS work of mlp_data on `data`, for use_best_blas_kernel: none with the batched engine.
-double mlp_work_flops(const MlpCommand& options, const Dataset& data);
-// Trains on `data`, drawing the initial weights from `generator` (UsageError for a --train-size
-// that does not fit the data).
-MlpOutcome mlp_data(const MlpCommand& options, const Dataset& data, uint64_t seed, at::Generator& generator);
-// Prints the divergence warning and returns kExitDiverged, or returns kExitOk.
-int mlp_exit_code(const MlpCommand& options, const MlpOutcome& out);
+// UsageError unless the training rows leave rows to validate, naming `option`.
+void check_train_size_fits(const std::string& option, int64_t train_size, const Dataset& data);
+// Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
+// or returns kExitOk.
+int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr);
 
-int run_mlp(const MlpCommand& options);
+int run_mlp(const MlpCommand& command);
 
 }  // namespace labrun::cli

@@ -7,10 +7,10 @@
 #include <cmath>
 
 namespace labrun {
-
-json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
-
 namespace {
+
+using cli::matrix;
+using cli::number;
 
 json numbers(const std::vector<double>& values) {
   json out = json::array();
@@ -18,17 +18,19 @@ json numbers(const std::vector<double>& values) {
   return out;
 }
 
-}  // namespace
+json text_or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
 
-json matrix(const torch::Tensor& t) {
-  const torch::Tensor values = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  const double* data = values.data_ptr<double>();
-  if (values.dim() == 1) return numbers({data, data + values.numel()});
-  json rows = json::array();
-  const int64_t width = values.size(1);
-  for (int64_t r = 0; r < values.size(0); ++r) rows.push_back(numbers({data + r * width, data + (r + 1) * width}));
-  return rows;
+json loss_curve(const std::vector<LossPoint>& curve) {
+  json epochs = json::array();
+  json losses = json::array();
+  for (const LossPoint& point : curve) {
+    epochs.push_back(point.epoch);
+    losses.push_back(number(point.loss));
+  }
+  return json{{"epoch", std::move(epochs)}, {"loss", std::move(losses)}};
 }
+
+}  // namespace
 
 void to_json(json& j, const RuntimeInfo& info) {
   j = json{{"labrun_version", info.labrun_version},
@@ -40,7 +42,6 @@ void to_json(json& j, const RuntimeInfo& info) {
 }
 
 void to_json(json& j, const BlasKernelInfo& kernel) {
-  const auto text_or_null = [](const std::string& text) { return text.empty() ? json(nullptr) : json(text); };
   j = json{{"loaded", text_or_null(kernel.loaded)},
            {"loaded_simd", std::string(to_string(kernel.loaded_level))},
            {"cpu_simd", std::string(to_string(kernel.cpu_level))},
@@ -56,17 +57,9 @@ void to_json(json& j, const FactoriseResult& result) {
            {"seconds_per_epoch", result.epochs_run > 0 ? number(result.seconds / static_cast<double>(result.epochs_run))
                                                        : json(nullptr)},
            {"epochs_run", result.epochs_run},
-           {"diverged", result.diverged},
+           {"diverged", result.diverged()},
            {"diverged_at_epoch", result.diverged_at_epoch ? json(*result.diverged_at_epoch) : json(nullptr)}};
-  if (!result.loss_curve.empty()) {
-    json epochs = json::array();
-    json losses = json::array();
-    for (const LossPoint& point : result.loss_curve) {
-      epochs.push_back(point.epoch);
-      losses.push_back(number(point.loss));
-    }
-    j["loss_curve"] = json{{"epoch", std::move(epochs)}, {"loss", std::move(losses)}};
-  }
+  if (!result.loss_curve.empty()) j["loss_curve"] = loss_curve(result.loss_curve);
 }
 
 void to_json(json& j, const TruncatedSvd& svd) {
@@ -98,6 +91,126 @@ void to_json(json& j, const SubspaceComparison& comparison) {
            {"factor_column_coherence", number(comparison.x_column_coherence)}};
 }
 
+void to_json(json& j, const MlpResult& run) {
+  j = json{{"train_accuracy", number(run.train_accuracy)},
+           {"val_accuracy", number(run.val_accuracy)},
+           {"final_loss", number(run.final_loss)},
+           {"diverged_at_epoch", run.diverged_at_epoch ? json(*run.diverged_at_epoch) : json()}};
+  if (!run.loss_curve.empty()) j["loss_curve"] = loss_curve(run.loss_curve);
+}
+
+void to_json(json& j, const Summary& s) {
+  j = json{{"mean", number(s.mean)},
+           {"std", number(s.std)},
+           {"min", number(s.min)},
+           {"max", number(s.max)},
+           {"median", number(s.median)}};
+}
+
+}  // namespace labrun
+
+namespace labrun::cli {
+
+json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json matrix(const torch::Tensor& t) {
+  const torch::Tensor values = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* data = values.data_ptr<double>();
+  if (values.dim() == 1) return labrun::numbers({data, data + values.numel()});
+  json rows = json::array();
+  const int64_t width = values.size(1);
+  for (int64_t r = 0; r < values.size(0); ++r) rows.push_back(labrun::numbers({data + r * width, data + (r + 1) * width}));
+  return rows;
+}
+
+json factorise_config(const FactoriseStudyOptions& options, const Provenance* provenance) {
+  const FactoriseOptions& gd = options.gd;
+  json config{{"rank", gd.rank},
+              {"epochs", gd.epochs},
+              {"lr", gd.lr},
+              {"reduction", to_string(gd.reduction)},
+              {"loss_form", to_string(gd.form)}};
+  if (provenance) {
+    config["seed"] = provenance->seed;
+    config["seed_given"] = provenance->seed_given;
+  }
+  config["loss_every"] = gd.record_every;
+  if (provenance) config["threads"] = torch::get_num_threads();
+  config["dtype"] = to_string(options.dtype);
+  config["preprocessing"] = "mean-centred columns";
+  return config;
+}
+
+json mlp_config(const MlpStudyOptions& options, const Provenance* provenance) {
+  json config{{"hidden", options.hidden},
+              {"epochs", options.training.epochs},
+              {"lr", options.training.lr},
+              {"repeats", options.repeats},
+              {"train_size", options.train_size},
+              {"normalise", to_string(options.normalise)},
+              {"shuffle", to_string(options.shuffle)},
+              {"engine", to_string(options.engine)}};
+  if (provenance) {
+    config["seed"] = provenance->seed;
+    config["seed_given"] = provenance->seed_given;
+  }
+  config["loss_every"] = options.training.record_every;
+  if (provenance) config["threads"] = torch::get_num_threads();
+  config["dtype"] = "float32";
+  return config;
+}
+
+json exercise_config(const ExerciseOptions& options, const Provenance& provenance) {
+  return json{{"seed", provenance.seed},
+              {"seed_given", provenance.seed_given},
+              {"threads", torch::get_num_threads()},
+              {"factorise", factorise_config(options.factorise, nullptr)},
+              {"mlp", mlp_config(options.mlp, nullptr)}};
+}
+
+json factorise_results(const FactoriseStudyResult& result) {
+  const double gap = result.gap();
+  return json{{"gd", result.gd},
+              {"svd", result.svd},
+              {"gap",
+               {{"absolute", number(gap)}, {"relative", result.svd.loss > 0.0 ? number(gap / result.svd.loss) : json()}}}};
+}
+
+json pca_results(const FactoriseStudyResult& result, const Dataset& data) {
+  json factor = result.gd;
+  factor["U"] = matrix(result.gd.U);
+  factor["V"] = matrix(result.gd.V);
+  return json{{"pca", result.pca ? json(*result.pca) : json()},
+              {"factor", std::move(factor)},
+              {"labels", data.labels},
+              {"comparison", result.comparison ? json(*result.comparison) : json()}};
+}
+
+json mlp_results(const MlpStudyResult& result) {
+  json runs = json::array();
+  for (std::size_t r = 0; r < result.runs.size(); ++r) {
+    json run{{"repeat", r}};
+    run.update(json(result.runs[r]));
+    runs.push_back(std::move(run));
+  }
+  return json{{"classes", result.classes},
+              {"train_rows", result.train_rows},
+              {"val_rows", result.val_rows},
+              {"runs", std::move(runs)},
+              {"summary",
+               {{"train_accuracy", result.train_accuracy},
+                {"val_accuracy", result.val_accuracy},
+                {"final_loss", result.final_loss}}},
+              {"seconds", result.seconds},
+              {"seconds_per_model", result.seconds / static_cast<double>(std::max<std::size_t>(result.runs.size(), 1))}};
+}
+
+json exercise_results(const ExerciseResult& result, const Dataset& data) {
+  return json{{"factorise", factorise_results(result.factorise)},
+              {"pca", pca_results(result.factorise, data)},
+              {"mlp", mlp_results(result.mlp)}};
+}
+
 json describe(const Dataset& data) {
   return json{{"source", data.source},
               {"rows", data.rows()},
@@ -109,8 +222,8 @@ json describe(const Dataset& data) {
 }
 
 json document(const std::string& command, json config, json data, json results) {
-  json environment = runtime_info(cli::blas_work_flops());
-  if (!cli::blas_restart_failure().empty()) environment["blas_kernel"]["decision"] = cli::blas_restart_failure();
+  json environment = runtime_info(blas_work_flops());
+  if (!blas_restart_failure().empty()) environment["blas_kernel"]["decision"] = blas_restart_failure();
   return json{{"schema_version", kSchemaVersion},
               {"command", command},
               {"config", std::move(config)},
@@ -119,4 +232,4 @@ json document(const std::string& command, json config, json data, json results) 
               {"results", std::move(results)}};
 }
 
-}  // namespace labrun
+}  // namespace labrun::cli

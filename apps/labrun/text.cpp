@@ -85,8 +85,8 @@ std::string text_summary(const json& doc) {
   return out;
 }
 
-std::string render(const json& document, const std::string& format) {
-  return format == "text" ? text_summary(document) : document.dump(2) + "\n";
+std::string render(const json& document, Format format) {
+  return format == Format::text ? text_summary(document) : document.dump(2) + "\n";
 }
 
 }  // namespace labrun::cli

@@ -25,6 +25,9 @@ struct TruncatedSvd {
   std::vector<double> explained_variance_ratio;
 };
 
+// ||A - B||_F^2, the exercise's mse_loss(B, A, reduction = sum).
+double squared_error(const torch::Tensor& A, const torch::Tensor& B);
+
 // Rank-r truncated SVD of a 2-D floating-point A; 1 <= r <= min(m, n).
 // Throws std::invalid_argument for a bad A or rank.
 TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank);
@@ -59,9 +62,9 @@ struct SubspaceComparison {
   // them accurate near 0 (Knyazev & Argentati 2002).
   std::vector<double> principal_angles;
   torch::Tensor linear_map;    // p x q, argmin_M ||X M - Y||_F (least squares)
-  double alignment_residual;   // ||X M - Y||_F / ||Y||_F
+  double alignment_residual = 0.0;  // ||X M - Y||_F / ||Y||_F
   // The largest |cosine| between two distinct columns of X: 0 when they are orthogonal.
-  double x_column_coherence;
+  double x_column_coherence = 0.0;
 };
 
 // Throws std::invalid_argument when X or Y is not a 2-D floating-point matrix, when their row

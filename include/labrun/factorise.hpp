@@ -13,13 +13,15 @@
 //             A; the loss it reports is a difference of large terms, so it carries an absolute error
 //             near eps ||A||^2 (the gradients do not).
 
-#include <ATen/core/Generator.h>
+#include "labrun/loss_curve.hpp"
+
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -27,6 +29,8 @@ namespace labrun {
 
 enum class Reduction { sum, mean };
 enum class LossForm { residual, gram };
+const char* to_string(Reduction reduction);
+const char* to_string(LossForm form);
 
 struct FactoriseOptions {
   int64_t rank = 2;
@@ -38,9 +42,10 @@ struct FactoriseOptions {
   // exercise's code after torch.manual_seed(seed). nullopt: draw from libtorch's default generator,
   // as the exercise's code does when it is run without a seed.
   std::optional<uint64_t> seed;
-  // A generator to draw U and V from instead (not owned; it advances): lets one seeded stream run
-  // through several parts, as the exercise's script does after one torch.manual_seed. Wins over seed.
-  at::Generator* generator = nullptr;
+  // A generator to draw U and V from instead. at::Generator is a handle: the copy here shares the
+  // caller's state, which advances, so one seeded stream runs through several parts, as the
+  // exercise's script does after one torch.manual_seed. Wins over seed.
+  std::optional<at::Generator> generator;
   // Every `record_every` epochs (and at the last epoch) the epoch's loss goes to the result's
   // loss_curve; 0 records nothing.
   int64_t record_every = 0;
@@ -54,11 +59,6 @@ struct FactoriseOptions {
 // (A V and A^T dAV), and one for the final loss. For deciding whether a faster kernel pays.
 double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options);
 
-struct LossPoint {
-  int64_t epoch;  // from 0; the loss of U, V before that epoch's update
-  double loss;    // in the training reduction; NaN or Inf once diverged
-};
-
 struct FactoriseResult {
   torch::Tensor U;                    // m x r, detached
   torch::Tensor V;                    // n x r, detached
@@ -66,8 +66,9 @@ struct FactoriseResult {
   int64_t epochs_run = 0;             // updates applied
   std::vector<LossPoint> loss_curve;  // see FactoriseOptions::record_every
   double seconds = 0.0;               // wall time of the initialisation and training loop
-  bool diverged = false;              // an epoch's loss was NaN or Inf: training stopped there
+  // The first epoch whose loss was NaN or Inf: training stopped there.
   std::optional<int64_t> diverged_at_epoch;
+  bool diverged() const { return diverged_at_epoch.has_value(); }
 };
 
 // The exercise's function: U, V uniform in [0, 1) (torch::rand in A's dtype, U drawn before V) from
@@ -81,7 +82,5 @@ std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A,
 // NaN or Inf.
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options);
 
-// ||A - B||_F^2, the exercise's mse_loss(B, A, reduction = sum).
-double squared_error(const torch::Tensor& A, const torch::Tensor& B);
 
 }  // namespace labrun

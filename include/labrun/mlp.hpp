@@ -8,7 +8,7 @@
 //   each epoch: forward, backward, p <- p - lr dp for W1, b1, W2, b2 (no grad), clear the grads
 
 #include "labrun/dataset.hpp"
-#include "labrun/factorise.hpp"  // LossPoint
+#include "labrun/loss_curve.hpp"
 
 #include <torch/types.h>
 
@@ -16,6 +16,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labrun {
@@ -36,6 +37,7 @@ class RowShuffler {
 // How features are scaled, per column over all rows: (x - mean) / var is the exercise's code
 // (divided by the unbiased variance, not the standard deviation).
 enum class Normalise { var, std, none };
+const char* to_string(Normalise normalise);
 
 struct MlpSplit {
   torch::Tensor train_x;  // train_size x D, float32
@@ -43,7 +45,6 @@ struct MlpSplit {
   torch::Tensor val_x;    // (rows - train_size) x D, float32
   torch::Tensor val_y;
   std::vector<std::string> classes;  // class index -> name, in order of first appearance
-  std::vector<int64_t> row_order;    // the data's rows in the order used
 };
 
 // Reorders the rows, numbers the classes by first appearance in that order, converts the features to
@@ -72,7 +73,7 @@ struct MlpOptions {
   int64_t record_every = 0;  // every K epochs and the last one into loss_curve; 0: none
 };
 
-struct MlpRun {
+struct MlpResult {
   double train_accuracy = 0.0;
   double val_accuracy = 0.0;
   double final_loss = 0.0;  // the last epoch's loss (before its update), as the exercise reports it
@@ -85,7 +86,7 @@ struct MlpRun {
 
 // One model, trained exactly as the exercise's code trains it. Throws std::invalid_argument for a
 // bad option or mismatched shapes.
-MlpRun train_mlp(const MlpSplit& split, const MlpParams& params, const MlpOptions& options);
+MlpResult train_mlp(const MlpSplit& split, const MlpParams& params, const MlpOptions& options);
 
 // The BLAS work train_mlp does in floating-point operations: per epoch the two forward products
 // and three backward ones, 2 B (2 D H + 3 H C) for B training rows; the evaluation at the end.
@@ -96,10 +97,10 @@ double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidde
 // N models at once on the same split, as one computation with a leading model dimension; each
 // model's loss is its own batch mean, so each model's gradients are exactly its own. The same
 // numbers as train_mlp on each model, to rounding.
-std::vector<MlpRun> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
+std::vector<MlpResult> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
                                       const MlpOptions& options);
 // The same with one split per model (models.size() splits of one shape), e.g. a new shuffle each.
-std::vector<MlpRun> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
+std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
                                       const MlpOptions& options);
 
 // The share of rows whose largest logit is at the true class.
