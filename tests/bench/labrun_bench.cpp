@@ -98,7 +98,7 @@ void BM_FactoriseScale(benchmark::State& state) {
   counting.reset();
   for (auto _ : state) {
     const auto result = labrun::gd_factorise_ad(A, options);
-    if (result.diverged) state.SkipWithError("diverged");
+    if (result.diverged()) state.SkipWithError("diverged");
   }
   const double element = static_cast<double>(A.element_size()) / (1024.0 * 1024.0);  // MiB an element
   const double m = 2000, n = 500, r = 32;
