@@ -490,6 +490,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"AllBadMlpEpochs", {"all", "--mlp-epochs", "-1"}, "", 2, "--mlp-epochs -1 must be >= 0"},
         BadInput{"AllZeroRepeats", {"all", "--repeats", "0"}, "", 2, "--repeats 0 must be >= 1"},
         BadInput{"AllRankTooLarge", {"all", "--rank", "5"}, "", 2, "--rank 5 must be <"},
+        // `all` takes the parts' own declarations: their checks and choices come with them.
+        BadInput{"AllBadMlpLossEvery", {"all", "--mlp-loss-every", "-2"}, "", 2, "--mlp-loss-every -2 must be >= 0"},
+        BadInput{"AllBadLossEvery", {"all", "--loss-every", "-1"}, "", 2, "--loss-every -1 must be >= 0"},
+        BadInput{"AllBadDtype", {"all", "--dtype", "float16"}, "", 2, "--dtype: 'float16' is not one of float64|float32"},
+        BadInput{"AllShuffleConflict", {"all", "--reshuffle", "--no-shuffle"}, "", 2, "exclude each other"},
+        // A choice is its name: the enum's number is refused.
+        BadInput{"EngineByNumber", {"mlp", "--engine", "0"}, "", 2, "'0' is not one of sequential|batched"},
         BadInput{"MlpNonNumeric", {"mlp", "--data", "BAD"}, "1,2,a\n3,?,b\n", 1, "non-numeric cell '?'"}),
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 
