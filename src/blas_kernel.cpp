@@ -2,14 +2,14 @@
 
 #include <dlfcn.h>
 
+#include <strings.h>
 #include <array>
-#include <cstdio>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
-#include <strings.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -47,12 +47,18 @@ std::string format_gflop(double flops) {
 
 std::string_view to_string(SimdLevel level) {
   switch (level) {
-    case SimdLevel::sse3: return "sse3";
-    case SimdLevel::sse4_2: return "sse4.2";
-    case SimdLevel::avx: return "avx";
-    case SimdLevel::avx2: return "avx2";
-    case SimdLevel::avx512: return "avx512";
-    case SimdLevel::unknown: break;
+    case SimdLevel::sse3:
+      return "sse3";
+    case SimdLevel::sse4_2:
+      return "sse4.2";
+    case SimdLevel::avx:
+      return "avx";
+    case SimdLevel::avx2:
+      return "avx2";
+    case SimdLevel::avx512:
+      return "avx512";
+    case SimdLevel::unknown:
+      break;
   }
   return "unknown";
 }
@@ -71,8 +77,8 @@ CpuFeatures cpu_features() {
   const bool osxsave = bit(ecx, 27);
   if (osxsave) {
     const uint64_t state = xcr0();
-    f.os_saves_ymm = (state & 0x6) == 0x6;     // XMM and YMM
-    f.os_saves_zmm = (state & 0xe6) == 0xe6;   // and opmask, ZMM_Hi256, Hi16_ZMM
+    f.os_saves_ymm = (state & 0x6) == 0x6;    // XMM and YMM
+    f.os_saves_zmm = (state & 0xe6) == 0xe6;  // and opmask, ZMM_Hi256, Hi16_ZMM
   }
   if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
     f.avx2 = bit(ebx, 5);
@@ -106,15 +112,20 @@ SimdLevel kernel_level(std::string_view core) {
     SimdLevel level;
   };
   static constexpr std::array<Entry, 27> kCores{{
-      {"Katmai", SimdLevel::sse3},       {"Coppermine", SimdLevel::sse3},  {"Northwood", SimdLevel::sse3},
-      {"Prescott", SimdLevel::sse3},     {"Banias", SimdLevel::sse3},      {"Atom", SimdLevel::sse3},
-      {"Core2", SimdLevel::sse3},        {"Penryn", SimdLevel::sse3},      {"Dunnington", SimdLevel::sse3},
-      {"Athlon", SimdLevel::sse3},       {"Opteron", SimdLevel::sse3},     {"Opteron_SSE3", SimdLevel::sse3},
-      {"Barcelona", SimdLevel::sse3},    {"Nano", SimdLevel::sse3},        {"Bobcat", SimdLevel::sse3},
-      {"Nehalem", SimdLevel::sse4_2},    {"Sandybridge", SimdLevel::avx},  {"Bulldozer", SimdLevel::avx},
-      {"Piledriver", SimdLevel::avx},    {"Steamroller", SimdLevel::avx},  {"Haswell", SimdLevel::avx2},
-      {"Excavator", SimdLevel::avx2},    {"Zen", SimdLevel::avx2},         {"SkylakeX", SimdLevel::avx512},
-      {"Cooperlake", SimdLevel::avx512}, {"SapphireRapids", SimdLevel::avx512}, {"Dhyana", SimdLevel::avx2},
+      {"Katmai", SimdLevel::sse3},       {"Coppermine", SimdLevel::sse3},
+      {"Northwood", SimdLevel::sse3},    {"Prescott", SimdLevel::sse3},
+      {"Banias", SimdLevel::sse3},       {"Atom", SimdLevel::sse3},
+      {"Core2", SimdLevel::sse3},        {"Penryn", SimdLevel::sse3},
+      {"Dunnington", SimdLevel::sse3},   {"Athlon", SimdLevel::sse3},
+      {"Opteron", SimdLevel::sse3},      {"Opteron_SSE3", SimdLevel::sse3},
+      {"Barcelona", SimdLevel::sse3},    {"Nano", SimdLevel::sse3},
+      {"Bobcat", SimdLevel::sse3},       {"Nehalem", SimdLevel::sse4_2},
+      {"Sandybridge", SimdLevel::avx},   {"Bulldozer", SimdLevel::avx},
+      {"Piledriver", SimdLevel::avx},    {"Steamroller", SimdLevel::avx},
+      {"Haswell", SimdLevel::avx2},      {"Excavator", SimdLevel::avx2},
+      {"Zen", SimdLevel::avx2},          {"SkylakeX", SimdLevel::avx512},
+      {"Cooperlake", SimdLevel::avx512}, {"SapphireRapids", SimdLevel::avx512},
+      {"Dhyana", SimdLevel::avx2},
   }};
   const std::string name(core);
   for (const Entry& entry : kCores) {
@@ -125,12 +136,18 @@ SimdLevel kernel_level(std::string_view core) {
 
 std::string_view kernel_for(SimdLevel level) {
   switch (level) {
-    case SimdLevel::sse3: return "Prescott";
-    case SimdLevel::sse4_2: return "Nehalem";
-    case SimdLevel::avx: return "Sandybridge";
-    case SimdLevel::avx2: return "Haswell";
-    case SimdLevel::avx512: return "SkylakeX";
-    case SimdLevel::unknown: break;
+    case SimdLevel::sse3:
+      return "Prescott";
+    case SimdLevel::sse4_2:
+      return "Nehalem";
+    case SimdLevel::avx:
+      return "Sandybridge";
+    case SimdLevel::avx2:
+      return "Haswell";
+    case SimdLevel::avx512:
+      return "SkylakeX";
+    case SimdLevel::unknown:
+      break;
   }
   return "";
 }
@@ -156,10 +173,9 @@ BlasDecision decide_blas_kernel(const BlasSituation& s) {
     // This process is the restarted one: never restart again, whatever it finds.
     d.corrected_from = *s.restarted_from;
     d.corrected = kernel_level(s.loaded) > kernel_level(*s.restarted_from);
-    d.reason = d.corrected ? "labrun restarted on OpenBLAS's " + s.loaded + " kernel; OpenBLAS had chosen " +
-                                 *s.restarted_from
-                           : "labrun restarted to leave OpenBLAS's " + *s.restarted_from + " kernel, but got " +
-                                 s.loaded;
+    d.reason = d.corrected
+                   ? "labrun restarted on OpenBLAS's " + s.loaded + " kernel; OpenBLAS had chosen " + *s.restarted_from
+                   : "labrun restarted to leave OpenBLAS's " + *s.restarted_from + " kernel, but got " + s.loaded;
     return d;
   }
   if (s.coretype) {
@@ -191,15 +207,15 @@ BlasDecision decide_blas_kernel(const BlasSituation& s) {
     return d;
   }
   const std::string target(kernel_for(cpu));
-  const std::string below = "OpenBLAS chose " + name + " (" + std::string(to_string(loaded)) +
-                            ") on a CPU that runs " + target + " (" + std::string(to_string(cpu)) + ")";
+  const std::string below = "OpenBLAS chose " + name + " (" + std::string(to_string(loaded)) + ") on a CPU that runs " +
+                            target + " (" + std::string(to_string(cpu)) + ")";
   if (!s.replayable) {
     d.reason = below + "; not restarted, as the input cannot be read a second time";
     return d;
   }
   if (s.correction == BlasCorrection::automatic && !(s.work_flops >= kRestartMinFlops)) {
-    d.reason = below + "; not restarted for " + format_gflop(s.work_flops) + " GFLOP of BLAS work (a restart pays from " +
-               format_gflop(kRestartMinFlops) + ")";
+    d.reason = below + "; not restarted for " + format_gflop(s.work_flops) +
+               " GFLOP of BLAS work (a restart pays from " + format_gflop(kRestartMinFlops) + ")";
     return d;
   }
   d.restart = true;

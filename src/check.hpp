@@ -27,13 +27,18 @@ inline void require_matrix(const char* function, const char* name, const torch::
   if (t.defined() && t.dim() == 2 && t.is_floating_point()) return;
   std::ostringstream what;
   what << name << " must be a 2-D floating-point matrix, got ";
-  if (t.defined()) what << "a " << t.dim() << "-D tensor (" << shape(t) << ") of " << t.scalar_type();
-  else what << "an undefined tensor";
+  if (t.defined()) {
+    what << "a " << t.dim() << "-D tensor (" << shape(t) << ") of " << t.scalar_type();
+  } else {
+    what << "an undefined tensor";
+  }
   invalid(function, what.str());
 }
 
 inline void require_at_least(const char* function, const char* name, int64_t value, int64_t minimum) {
-  if (value < minimum) invalid(function, std::string(name) + " " + std::to_string(value) + " must be >= " + std::to_string(minimum));
+  if (value < minimum) {
+    invalid(function, std::string(name) + " " + std::to_string(value) + " must be >= " + std::to_string(minimum));
+  }
 }
 
 inline void require_finite_positive(const char* function, const char* name, double value) {

@@ -102,9 +102,8 @@ class Splitter {
       if (table.rows() == 0) {
         table.width = row.size();
       } else if (row.size() != table.width) {
-        fail(line_number, "has " + std::to_string(row.size()) + " cells, expected " +
-                              std::to_string(table.width) + " as on line " +
-                              std::to_string(table.line_numbers.front()));
+        fail(line_number, "has " + std::to_string(row.size()) + " cells, expected " + std::to_string(table.width) +
+                              " as on line " + std::to_string(table.line_numbers.front()));
       }
       table.cells.insert(table.cells.end(), row.begin(), row.end());
       table.line_numbers.push_back(line_number);
@@ -186,8 +185,8 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
   const std::size_t first_row = has_header ? 1 : 0;
   const auto rows = static_cast<int64_t>(table.rows() - first_row);
   if (const int64_t needed = std::max<int64_t>(options.min_rows, 1); rows < needed) {
-    throw DataError(source + ": " + std::to_string(rows) + " data rows, at least " +
-                    std::to_string(needed) + " needed");
+    throw DataError(source + ": " + std::to_string(rows) + " data rows, at least " + std::to_string(needed) +
+                    " needed");
   }
   if (options.no_label && options.label) {
     throw std::invalid_argument("parse_csv: a label column is given together with no_label");
@@ -241,8 +240,9 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
       const std::string_view cell = table.cell(r, static_cast<std::size_t>(c));
       const auto value = parse_number(cell);
       if (!value) {
-        throw DataError(where(source, table.line_numbers[r], c) +
-                        (trim(cell).empty() ? std::string("empty cell") : "non-numeric cell '" + printable(cell) + "'"));
+        throw DataError(where(source, table.line_numbers[r], c) + (trim(cell).empty()
+                                                                       ? std::string("empty cell")
+                                                                       : "non-numeric cell '" + printable(cell) + "'"));
       }
       if (!std::isfinite(*value)) {
         throw DataError(where(source, table.line_numbers[r], c) + "non-finite value '" + printable(trim(cell)) + "'");

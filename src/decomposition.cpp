@@ -34,8 +34,8 @@ TruncatedSvd truncated_svd(const torch::Tensor& A, int64_t rank) {
   detail::require_matrix("truncated_svd", "A", A);
   const int64_t k = std::min(A.size(0), A.size(1));
   if (rank < 1 || rank > k) {
-    throw std::invalid_argument("truncated_svd: rank " + std::to_string(rank) + " must be in [1, min(m, n) = " +
-                                std::to_string(k) + "]");
+    throw std::invalid_argument("truncated_svd: rank " + std::to_string(rank) +
+                                " must be in [1, min(m, n) = " + std::to_string(k) + "]");
   }
   torch::NoGradGuard no_grad;
   const auto [U, S, Vh] = torch::linalg::svd(A, /*full_matrices=*/false, /*driver=*/c10::nullopt);
@@ -59,8 +59,8 @@ Pca pca(const torch::Tensor& X, int64_t rank) {
   const int64_t k = std::min(m, X.size(1));
   if (m < 2) throw std::invalid_argument("pca: X has " + std::to_string(m) + " rows, at least 2 needed");
   if (rank < 1 || rank > k) {
-    throw std::invalid_argument("pca: rank " + std::to_string(rank) + " must be in [1, min(m, n) = " +
-                                std::to_string(k) + "]");
+    throw std::invalid_argument("pca: rank " + std::to_string(rank) +
+                                " must be in [1, min(m, n) = " + std::to_string(k) + "]");
   }
   torch::NoGradGuard no_grad;
   Pca result;

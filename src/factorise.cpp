@@ -70,8 +70,7 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   const int64_t r = options.rank;
   const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
   // One pass, no m x n temporary: dot of A with itself.
-  const torch::Tensor A_norm2 =
-      options.form == LossForm::gram ? A.reshape({-1}).dot(A.reshape({-1})) : torch::Tensor();
+  const torch::Tensor A_norm2 = options.form == LossForm::gram ? A.reshape({-1}).dot(A.reshape({-1})) : torch::Tensor();
 
   c10::optional<at::Generator> generator;
   if (options.generator) {
@@ -124,8 +123,8 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   return result;
 }
 
-std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A, int64_t rank,
-                                                         int64_t num_epochs, double lr) {
+std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A, int64_t rank, int64_t num_epochs,
+                                                         double lr) {
   FactoriseOptions options;
   options.rank = rank;
   options.epochs = num_epochs;

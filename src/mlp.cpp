@@ -53,9 +53,12 @@ std::vector<int64_t> RowShuffler::permutation(int64_t n) {
 
 const char* to_string(Normalise normalise) {
   switch (normalise) {
-    case Normalise::std: return "std";
-    case Normalise::none: return "none";
-    case Normalise::var: break;
+    case Normalise::std:
+      return "std";
+    case Normalise::none:
+      return "none";
+    case Normalise::var:
+      break;
   }
   return "var";
 }
@@ -67,8 +70,8 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
     throw DataError(data.source + ": the MLP needs a label column, and the data has none");
   }
   if (static_cast<int64_t>(row_order.size()) != rows) {
-    throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) +
-                                " entries for " + std::to_string(rows) + " rows");
+    throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) + " entries for " +
+                                std::to_string(rows) + " rows");
   }
   if (train_size < 1 || train_size >= rows) {
     throw std::invalid_argument("prepare_split: train_size " + std::to_string(train_size) +
@@ -116,8 +119,8 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
 
 MlpParams init_params(int64_t inputs, int64_t hidden, int64_t classes, at::Generator& generator) {
   if (inputs < 1 || hidden < 1 || classes < 1) {
-    throw std::invalid_argument("init_params: sizes " + std::to_string(inputs) + ", " + std::to_string(hidden) +
-                                ", " + std::to_string(classes) + " must all be >= 1");
+    throw std::invalid_argument("init_params: sizes " + std::to_string(inputs) + ", " + std::to_string(hidden) + ", " +
+                                std::to_string(classes) + " must all be >= 1");
   }
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
   MlpParams p;
@@ -140,7 +143,8 @@ double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidde
                  const MlpOptions& options) {
   const double forward = 2.0 * static_cast<double>(hidden) * static_cast<double>(inputs + classes);
   const double backward = 2.0 * static_cast<double>(hidden) * static_cast<double>(inputs + 2 * classes);
-  return static_cast<double>(train_rows) * (forward + backward) * static_cast<double>(std::max<int64_t>(options.epochs, 0)) +
+  return static_cast<double>(train_rows) * (forward + backward) *
+             static_cast<double>(std::max<int64_t>(options.epochs, 0)) +
          static_cast<double>(rows) * forward;
 }
 
@@ -173,8 +177,9 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
     }
   }
   torch::NoGradGuard no_grad;
-  run.final_loss = loss.defined() ? loss.item<double>()
-                                  : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
+  run.final_loss = loss.defined()
+                       ? loss.item<double>()
+                       : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
   run.train_accuracy = accuracy(mlp_logits(p, split.train_x), split.train_y);
   run.val_accuracy = accuracy(mlp_logits(p, split.val_x), split.val_y);
   run.trained = MlpParams{p.W1.detach(), p.b1.detach(), p.W2.detach(), p.b2.detach()};
@@ -226,12 +231,12 @@ std::vector<double> batched_accuracy(const Batched& m, const std::pair<torch::Te
 }  // namespace
 
 std::vector<MlpResult> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
-                                      const MlpOptions& options) {
+                                         const MlpOptions& options) {
   return train_mlp_batched(std::vector<MlpSplit>{split}, models, options);
 }
 
 std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
-                                      const MlpOptions& options) {
+                                         const MlpOptions& options) {
   check_options(options);
   if (models.empty()) return {};
   if (splits.size() != 1 && splits.size() != models.size()) {
@@ -246,8 +251,8 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
   const int64_t D = splits.front().train_x.size(1);
   for (const MlpParams& p : models) {
     if (p.W1.sizes() != models.front().W1.sizes() || p.W2.sizes() != models.front().W2.sizes() || p.W1.size(0) != D) {
-      throw std::invalid_argument("train_mlp_batched: every model needs the same shapes and D = " +
-                                  std::to_string(D) + " inputs");
+      throw std::invalid_argument("train_mlp_batched: every model needs the same shapes and D = " + std::to_string(D) +
+                                  " inputs");
     }
   }
   const auto N = static_cast<int64_t>(models.size());

@@ -169,8 +169,8 @@ struct PerModelLinear : public torch::autograd::Function<PerModelLinear> {
 // Per model: loss = mean_b (log sum_c exp(z[c, b] - m_b) + m_b - z[t_b, b]), m_b = max_c z[c, b],
 // and the softmax p = exp(z - m) / sum_c exp(z - m), kept for the backward pass.
 template <typename T>
-void cross_entropy_forward(const T* logits, const int64_t* targets, bool shared_targets, T* probs, T* losses,
-                           int64_t N, int64_t C, int64_t B) {
+void cross_entropy_forward(const T* logits, const int64_t* targets, bool shared_targets, T* probs, T* losses, int64_t N,
+                           int64_t C, int64_t B) {
   using Acc = at::acc_type<T, /*is_cuda=*/false>;
   at::parallel_for(0, N, kModelsPerTask, [&](int64_t begin, int64_t end) {
     std::vector<T> shift(static_cast<std::size_t>(B)), total(static_cast<std::size_t>(B));
@@ -254,9 +254,9 @@ void check_floating(const torch::Tensor& t, const char* function, const char* na
 
 torch::Tensor per_model_linear(const torch::Tensor& W, const torch::Tensor& X, const torch::Tensor& b,
                                Activation activation) {
-  const bool shapes_chain = W.dim() == 3 && b.dim() == 1 && b.size(0) == W.size(0) &&
-                            ((X.dim() == 2 && X.size(0) == W.size(2)) ||
-                             (X.dim() == 3 && X.size(0) == W.size(0) && X.size(1) == W.size(2)));
+  const bool shapes_chain =
+      W.dim() == 3 && b.dim() == 1 && b.size(0) == W.size(0) &&
+      ((X.dim() == 2 && X.size(0) == W.size(2)) || (X.dim() == 3 && X.size(0) == W.size(0) && X.size(1) == W.size(2)));
   if (!shapes_chain) {
     throw std::invalid_argument("per_model_linear: shapes do not chain: W " + c10::str(W.sizes()) + ", X " +
                                 c10::str(X.sizes()) + ", b " + c10::str(b.sizes()) +
@@ -280,8 +280,8 @@ torch::Tensor per_model_cross_entropy(const torch::Tensor& logits, const torch::
   if (targets.numel() > 0) {
     const auto [low, high] = torch::aminmax(targets);
     if (low.item<int64_t>() < 0 || high.item<int64_t>() >= logits.size(1)) {
-      throw std::invalid_argument("per_model_cross_entropy: targets must lie in [0, " +
-                                  std::to_string(logits.size(1)) + ")");
+      throw std::invalid_argument("per_model_cross_entropy: targets must lie in [0, " + std::to_string(logits.size(1)) +
+                                  ")");
     }
   }
   return PerModelCrossEntropy::apply(logits, targets);

@@ -17,9 +17,12 @@ const char* to_string(Dtype dtype) { return dtype == Dtype::float32 ? "float32" 
 const char* to_string(Engine engine) { return engine == Engine::sequential ? "sequential" : "batched"; }
 const char* to_string(Shuffle shuffle) {
   switch (shuffle) {
-    case Shuffle::per_repeat: return "per-repeat";
-    case Shuffle::none: return "none";
-    case Shuffle::once: break;
+    case Shuffle::per_repeat:
+      return "per-repeat";
+    case Shuffle::none:
+      return "none";
+    case Shuffle::once:
+      break;
   }
   return "once";
 }
@@ -27,8 +30,9 @@ const char* to_string(Shuffle shuffle) {
 FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOptions& options) {
   const int64_t limit = std::min(data.rows(), data.columns());
   if (options.gd.rank < 1 || options.gd.rank >= limit) {
-    detail::invalid("factorise_study", "rank " + std::to_string(options.gd.rank) + " must be in [1, min(rows, columns)) = [1, " +
-                                           std::to_string(limit) + ") for " + data.source);
+    detail::invalid("factorise_study", "rank " + std::to_string(options.gd.rank) +
+                                           " must be in [1, min(rows, columns)) = [1, " + std::to_string(limit) +
+                                           ") for " + data.source);
   }
   FactoriseStudyResult result;
   // Centred in float64 (as the exercise), then converted.
@@ -81,7 +85,8 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options) {
   std::vector<MlpSplit> splits;
   const int64_t orders = options.shuffle == Shuffle::per_repeat ? options.repeats : 1;
   for (int64_t r = 0; r < orders; ++r) {
-    splits.push_back(prepare_split(data, options.shuffle == Shuffle::none ? identity : shuffler.permutation(data.rows()),
+    splits.push_back(prepare_split(data,
+                                   options.shuffle == Shuffle::none ? identity : shuffler.permutation(data.rows()),
                                    options.normalise, options.train_size));
   }
 

@@ -55,7 +55,8 @@ TEST(BlasKernel, KernelNamesHaveTheirLevels) {
   EXPECT_EQ(kernel_level("COOPERLAKE"), SimdLevel::avx512);  // OpenBLAS compares without case
   EXPECT_EQ(kernel_level("Zen5"), SimdLevel::unknown);
   EXPECT_EQ(kernel_level(""), SimdLevel::unknown);
-  for (const SimdLevel level : {SimdLevel::sse3, SimdLevel::sse4_2, SimdLevel::avx, SimdLevel::avx2, SimdLevel::avx512}) {
+  for (const SimdLevel level :
+       {SimdLevel::sse3, SimdLevel::sse4_2, SimdLevel::avx, SimdLevel::avx2, SimdLevel::avx512}) {
     EXPECT_EQ(kernel_level(kernel_for(level)), level) << to_string(level);
   }
   EXPECT_EQ(kernel_for(SimdLevel::unknown), "");

@@ -16,10 +16,10 @@
 
 namespace {
 
-using nlohmann::json;
 using labrun::test::read_file;
 using labrun::test::temp_dir;
 using labrun::test::write_file;
+using nlohmann::json;
 
 struct Outcome {
   int exit_code = -1;
@@ -97,7 +97,8 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   const json& gap = doc["results"]["gap"];
   // The gap of the two figures, whose errors add: relative to the gap, 1e-9 / 3.4e-3 = 3e-7.
   EXPECT_NEAR(gap["absolute"].get<double>(), gd["loss"].get<double>() - svd["loss"].get<double>(), 0.0);
-  EXPECT_NEAR(gap["absolute"].get<double>(), kGdLoss - kSvdLoss, kGdLossRelative * kGdLoss + kSvdLossRelative * kSvdLoss);
+  EXPECT_NEAR(gap["absolute"].get<double>(), kGdLoss - kSvdLoss,
+              kGdLossRelative * kGdLoss + kSvdLossRelative * kSvdLoss);
   EXPECT_NEAR(gap["relative"].get<double>(), (kGdLoss - kSvdLoss) / kSvdLoss, 1e-9);
 }
 
@@ -194,7 +195,8 @@ TEST(Cli, VersionAndJsonReportTheBlasKernel) {
   EXPECT_NE(version.out.find("BLAS kernel decision: "), std::string::npos) << version.out;
   const json doc = json::parse(labrun({"factorise", "--seed", "0", "--epochs", "1"}, dir).out);
   const json& kernel = doc["environment"]["blas_kernel"];
-  for (const char* key : {"loaded", "loaded_simd", "cpu_simd", "cpu_kernel", "corrected", "corrected_from", "decision"}) {
+  for (const char* key :
+       {"loaded", "loaded_simd", "cpu_simd", "cpu_kernel", "corrected", "corrected_from", "decision"}) {
     EXPECT_TRUE(kernel.contains(key)) << key;
   }
   if (kernel["loaded"].is_string()) {  // OpenBLAS: its own description names the same kernel
@@ -256,8 +258,8 @@ TEST(Cli, ABadCorrectionSettingIsAUsageError) {
     }
     EXPECT_EQ(run.exit_code, 2) << value;
     EXPECT_EQ(run.out, "");
-    EXPECT_EQ(run.err, std::string("labrun: error: LABRUN_BLAS_CORRECTION='") + value +
-                           "' must be auto, off or always\n");
+    EXPECT_EQ(run.err,
+              std::string("labrun: error: LABRUN_BLAS_CORRECTION='") + value + "' must be auto, off or always\n");
   }
 }
 
@@ -272,8 +274,8 @@ TEST(Cli, HelpListsOptionsAndExitCodes) {
   const std::string dir = temp_dir();
   const Outcome run = labrun({"factorise", "--help"}, dir);
   EXPECT_EQ(run.exit_code, 0);
-  for (const char* text : {"--rank", "--epochs", "--lr", "--seed", "--reduction", "--data", "--loss-every", "--output",
-                           "Exit codes"}) {
+  for (const char* text :
+       {"--rank", "--epochs", "--lr", "--seed", "--reduction", "--data", "--loss-every", "--output", "Exit codes"}) {
     EXPECT_NE(run.out.find(text), std::string::npos) << text;
   }
 }
@@ -320,7 +322,8 @@ TEST(Cli, MlpReportsEveryRunAndTheirSummary) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const json doc = json::parse(run.out);
   EXPECT_EQ(doc["command"], "mlp");
-  for (const char* key : {"hidden", "epochs", "lr", "repeats", "train_size", "normalise", "shuffle", "engine", "seed"}) {
+  for (const char* key :
+       {"hidden", "epochs", "lr", "repeats", "train_size", "normalise", "shuffle", "engine", "seed"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
   }
   EXPECT_EQ(doc["config"]["engine"], "batched");
@@ -456,18 +459,31 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"ZeroThreads", {"factorise", "--threads", "0"}, "", 2, "--threads 0 must be >= 1"},
         BadInput{"NegativeSeed", {"factorise", "--seed", "-1"}, "", 2, "--seed"},
         BadInput{"BadLabel", {"factorise", "--label", "x"}, "", 2, "--label 'x'"},
-        BadInput{"MissingFile", {"factorise", "--data", "/nonexistent/x.csv"}, "", 1, "/nonexistent/x.csv: no such file"},
+        BadInput{
+            "MissingFile", {"factorise", "--data", "/nonexistent/x.csv"}, "", 1, "/nonexistent/x.csv: no such file"},
         BadInput{"Directory", {"factorise", "--data", "DIR"}, "", 1, "is a directory"},
         BadInput{"EmptyFile", {"factorise", "--data", "BAD"}, "EMPTY", 1, "the file is empty"},
-        BadInput{"NonNumericCell", {"factorise", "--data", "BAD"}, "1,2,3,4\n5,6,x7,8\n1,1,1,2\n", 1,
+        BadInput{"NonNumericCell",
+                 {"factorise", "--data", "BAD"},
+                 "1,2,3,4\n5,6,x7,8\n1,1,1,2\n",
+                 1,
                  "line 2, column 2: non-numeric cell 'x7'"},
         BadInput{"RaggedRow", {"factorise", "--data", "BAD"}, "1,2,3\n4,5\n", 1, "line 2 has 2 cells, expected 3"},
         BadInput{"NanValue", {"factorise", "--data", "BAD"}, "1,2,3\n4,nan,6\n", 1, "line 2, column 1: non-finite"},
-        BadInput{"Binary", {"factorise", "--data", "BAD"}, std::string("\x7f" "ELF\x02\x01\0\0", 8), 1, "NUL byte"},
+        BadInput{"Binary",
+                 {"factorise", "--data", "BAD"},
+                 std::string("\x7f"
+                             "ELF\x02\x01\0\0",
+                             8),
+                 1,
+                 "NUL byte"},
         BadInput{"TooFewRows", {"factorise", "--data", "BAD"}, "1,2,3\n", 1, "1 data rows, at least 2 needed"},
         BadInput{"FeatureOutOfRange", {"factorise", "--features", "0,9"}, "", 1, "feature column 9 is out of range"},
         BadInput{"NegativeFeature", {"factorise", "--features", "-1"}, "", 2, "--features"},
-        BadInput{"UnwritableOutput", {"factorise", "--epochs", "1", "-o", "/nonexistent/dir/out.json"}, "", 1,
+        BadInput{"UnwritableOutput",
+                 {"factorise", "--epochs", "1", "-o", "/nonexistent/dir/out.json"},
+                 "",
+                 1,
                  "cannot write /nonexistent/dir/out.json"},
         BadInput{"OutputIsDirectory", {"factorise", "--epochs", "1", "-o", "DIR"}, "", 1, "is a directory"},
         BadInput{"PcaRankTooLarge", {"pca", "--rank", "4"}, "", 2, "--rank 4 must be < min(rows, columns) = 4"},
@@ -482,8 +498,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"MlpBadEngine", {"mlp", "--engine", "gpu"}, "", 2, "--engine"},
         BadInput{"MlpBadNormalise", {"mlp", "--normalise", "minmax"}, "", 2, "--normalise"},
         BadInput{"MlpNoLabel", {"mlp", "--label", "none"}, "", 1, "needs a label column"},
-        BadInput{"MlpOneClass", {"mlp", "--data", "BAD", "--train-size", "2"}, "1,2,a\n3,4,a\n5,5,a\n", 1,
-                 "holds 1 class"},
+        BadInput{
+            "MlpOneClass", {"mlp", "--data", "BAD", "--train-size", "2"}, "1,2,a\n3,4,a\n5,5,a\n", 1, "holds 1 class"},
         BadInput{"BadDtype", {"factorise", "--dtype", "float16"}, "", 2, "--dtype"},
         BadInput{"BadFormat", {"factorise", "--format", "yaml"}, "", 2, "--format"},
         BadInput{"AllBadFactoriseLr", {"all", "--factorise-lr", "0"}, "", 2, "--factorise-lr 0 must be"},
@@ -493,7 +509,8 @@ INSTANTIATE_TEST_SUITE_P(
         // `all` takes the parts' own declarations: their checks and choices come with them.
         BadInput{"AllBadMlpLossEvery", {"all", "--mlp-loss-every", "-2"}, "", 2, "--mlp-loss-every -2 must be >= 0"},
         BadInput{"AllBadLossEvery", {"all", "--loss-every", "-1"}, "", 2, "--loss-every -1 must be >= 0"},
-        BadInput{"AllBadDtype", {"all", "--dtype", "float16"}, "", 2, "--dtype: 'float16' is not one of float64|float32"},
+        BadInput{
+            "AllBadDtype", {"all", "--dtype", "float16"}, "", 2, "--dtype: 'float16' is not one of float64|float32"},
         BadInput{"AllShuffleConflict", {"all", "--reshuffle", "--no-shuffle"}, "", 2, "exclude each other"},
         // A choice is its name: the enum's number is refused.
         BadInput{"EngineByNumber", {"mlp", "--engine", "0"}, "", 2, "'0' is not one of sequential|batched"},

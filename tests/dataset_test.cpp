@@ -97,7 +97,10 @@ TEST(Dataset, AcceptsQuotesSignsExponentsAndBlanks) {
 TEST(Dataset, RejectsBadTextNamingLineAndColumn) {
   expect_error("", {"t.csv", "empty"});
   expect_error("\n\r\n  \n", {"only blank lines"});
-  expect_error(std::string("1,2\n3,\0" "4\n", 8), {"line 2", "NUL"});
+  expect_error(std::string("1,2\n3,\0"
+                           "4\n",
+                           8),
+               {"line 2", "NUL"});
   expect_error("1,2,x\n3,4,y\n5,z\n", {"line 3", "2 cells", "expected 3"});
   expect_error("1,2,x\n3,4a,y\n", {"line 2, column 1", "non-numeric cell '4a'"});
   expect_error("1,2,x\n3,,y\n", {"line 2, column 1", "empty cell"});

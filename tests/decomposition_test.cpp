@@ -21,15 +21,15 @@ TEST(Decomposition, IrisSingularValuesAndLossMatchTheExercise) {
   EXPECT_NEAR(svd.singular_values[3], 1.8785, 1e-4);
   // Eckart-Young: the loss is the sum of the discarded squared singular values; the figure is
   // lab2_reference.py's "svd_loss" (torch.linalg.svd in Python).
-  const double discarded = svd.singular_values[2] * svd.singular_values[2] +
-                           svd.singular_values[3] * svd.singular_values[3];
+  const double discarded =
+      svd.singular_values[2] * svd.singular_values[2] + svd.singular_values[3] * svd.singular_values[3];
   EXPECT_NEAR(svd.loss, discarded, 1e-10);
   // The SVD is backward stable, as if of A + E with ||E|| ~ drift ||A||: min(m, n) = 4 Householder
   // steps of sums over the 150 rows (tolerance.hpp), through the loss's condition 4 ||A|| / sqrt(L).
   const double norm = A.norm().item<double>();
-  EXPECT_TRUE(test::within_relative(svd.loss, 15.228833347803327,
-                                    test::factorisation_loss_tolerance(test::drift(4, 150, test::kRoundoffF64), norm,
-                                                                       15.228833347803327)));
+  EXPECT_TRUE(test::within_relative(
+      svd.loss, 15.228833347803327,
+      test::factorisation_loss_tolerance(test::drift(4, 150, test::kRoundoffF64), norm, 15.228833347803327)));
   EXPECT_EQ(svd.U.sizes(), (torch::IntArrayRef{150, 2}));
   EXPECT_EQ(svd.Vh.sizes(), (torch::IntArrayRef{2, 4}));
 }
@@ -134,7 +134,8 @@ TEST(Decomposition, OrthogonalSpacesGiveRightAnglesAndKnownAnglesComeOut) {
   // span{e1, e2} against span{e1, e3 cos t + e2 sin t}: angles 0 and pi/2 - t.
   const double t = 0.3;
   const torch::Tensor X = I.narrow(1, 0, 2);
-  const torch::Tensor Y = torch::stack({I.select(1, 0), std::cos(t) * I.select(1, 2) + std::sin(t) * I.select(1, 1)}, 1);
+  const torch::Tensor Y =
+      torch::stack({I.select(1, 0), std::cos(t) * I.select(1, 2) + std::sin(t) * I.select(1, 1)}, 1);
   const SubspaceComparison mixed = compare_subspaces(X, Y);
   EXPECT_NEAR(mixed.principal_angles.at(0), 0.0, 1e-12);
   EXPECT_NEAR(mixed.principal_angles.at(1), M_PI / 2 - t, 1e-12);

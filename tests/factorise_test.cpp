@@ -21,8 +21,8 @@ torch::Tensor centred_iris() { return centre_columns(load_embedded_iris().featur
 // loss's condition 4 ||A|| / sqrt(L). Seed 0, rank 2: 2.2e-10; the kernels measured differ by 2e-16.
 double iris_loss_tolerance(double loss) {
   const torch::Tensor A = centred_iris();
-  return test::factorisation_loss_tolerance(test::drift(1000, A.size(0), test::kRoundoffF64),
-                                            A.norm().item<double>(), loss);
+  return test::factorisation_loss_tolerance(test::drift(1000, A.size(0), test::kRoundoffF64), A.norm().item<double>(),
+                                            loss);
 }
 
 FactoriseOptions seeded(uint64_t seed, int64_t rank = 2) {

@@ -27,12 +27,8 @@ int replay(const std::filesystem::path& dir) {
   return count;
 }
 
-TEST(FuzzRegression, SeedCorpusParsesOrFailsCleanly) {
-  EXPECT_GE(replay(LABRUN_SOURCE_DIR "/tests/fuzz/corpus"), 10);
-}
+TEST(FuzzRegression, SeedCorpusParsesOrFailsCleanly) { EXPECT_GE(replay(LABRUN_SOURCE_DIR "/tests/fuzz/corpus"), 10); }
 
-TEST(FuzzRegression, EveryPastCrashParsesOrFailsCleanly) {
-  replay(LABRUN_SOURCE_DIR "/tests/fuzz/regressions");
-}
+TEST(FuzzRegression, EveryPastCrashParsesOrFailsCleanly) { replay(LABRUN_SOURCE_DIR "/tests/fuzz/regressions"); }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #include "labrun/mlp.hpp"
 
+#include "../src/per_model_ops.hpp"
 #include "labrun/dataset.hpp"
 #include "tensor_check.hpp"
 #include "tolerance.hpp"
-#include "../src/per_model_ops.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -41,8 +41,8 @@ std::vector<MlpParams> draw_models(int64_t count, uint64_t seed, int64_t hidden 
 // epochs whose longest sums run over the 100 training rows, the accuracies equal or apart by rows
 // near a tie. `model` is a sequential run of the same model, whose logits say which rows those are.
 // Returns how many rows are near a tie, in the training and the validation rows.
-std::pair<int64_t, int64_t> expect_close_to(const MlpSplit& split, const MlpResult& model, double train_accuracy, double val_accuracy,
-                        double final_loss, const MlpResult& actual) {
+std::pair<int64_t, int64_t> expect_close_to(const MlpSplit& split, const MlpResult& model, double train_accuracy,
+                                            double val_accuracy, double final_loss, const MlpResult& actual) {
   const double params_drift = test::drift(100, split.train_x.size(0), test::kRoundoffF32);
   const torch::Tensor train_logits = mlp_logits(model.trained, split.train_x);
   const torch::Tensor val_logits = mlp_logits(model.trained, split.val_x);
@@ -126,8 +126,7 @@ TEST(Mlp, SharedBiasGradientIsTheSumOfPerUnitGradients) {
   // The same model with one bias per unit, all equal to the shared scalar.
   const torch::Tensor b1_units = p.b1.detach().expand({12}).clone().requires_grad_();
   const torch::Tensor b2_units = p.b2.detach().expand({3}).clone().requires_grad_();
-  const torch::Tensor per_unit =
-      torch::relu(split.train_x.matmul(p.W1) + b1_units).matmul(p.W2) + b2_units;
+  const torch::Tensor per_unit = torch::relu(split.train_x.matmul(p.W1) + b1_units).matmul(p.W2) + b2_units;
   torch::cross_entropy_loss(per_unit, split.train_y).backward();
   torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).backward();
   EXPECT_NEAR(p.b1.grad().item<double>(), b1_units.grad().sum().item<double>(), 1e-6);
@@ -210,8 +209,8 @@ TEST(Mlp, BatchedWithOneSplitPerModelEqualsSequential) {
   for (std::size_t r = 0; r < models.size(); ++r) {
     SCOPED_TRACE("repeat " + std::to_string(r));
     const MlpResult sequential = train_mlp(splits[r], models[r], {});
-    expect_close_to(splits[r], sequential, sequential.train_accuracy, sequential.val_accuracy,
-                    sequential.final_loss, batched[r]);
+    expect_close_to(splits[r], sequential, sequential.train_accuracy, sequential.val_accuracy, sequential.final_loss,
+                    batched[r]);
   }
   EXPECT_THROW(train_mlp_batched(std::vector<MlpSplit>(2, splits[0]), models, {}), std::invalid_argument);
 }

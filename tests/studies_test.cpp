@@ -22,7 +22,8 @@ TEST(Studies, FactoriseStudyIsTheTrainingTheSvdAndThePca) {
   EXPECT_EQ(study.svd.loss, truncated_svd(A, 2).loss);
   ASSERT_TRUE(study.pca.has_value());
   ASSERT_TRUE(study.comparison.has_value());
-  EXPECT_EQ(study.comparison->principal_angles, compare_subspaces(study.gd.U, pca(iris.features, 2).scores).principal_angles);
+  EXPECT_EQ(study.comparison->principal_angles,
+            compare_subspaces(study.gd.U, pca(iris.features, 2).scores).principal_angles);
   EXPECT_EQ(study.gap(), study.gd.loss - study.svd.loss);
   EXPECT_GE(study.gap(), -1e-12 * study.svd.loss);  // Eckart-Young
 

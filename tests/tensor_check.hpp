@@ -22,8 +22,8 @@ inline ::testing::AssertionResult tensors_close(const torch::Tensor& actual, con
   const auto at = diff.argmax().item<int64_t>();
   const double largest = diff[at].item<double>();
   if (largest <= tolerance) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "largest difference " << largest << " at flat index " << at
-                                       << " exceeds " << tolerance;
+  return ::testing::AssertionFailure() << "largest difference " << largest << " at flat index " << at << " exceeds "
+                                       << tolerance;
 }
 
 }  // namespace labrun::test

@@ -78,8 +78,7 @@ inline int64_t near_ties(const torch::Tensor& logits, double margin) {
 
 // An accuracy (a share of `rows`) against one computed elsewhere: equal, or apart by no more
 // rows than are near a tie.
-inline ::testing::AssertionResult accuracy_within_ties(double actual, double expected, int64_t rows,
-                                                       int64_t ties) {
+inline ::testing::AssertionResult accuracy_within_ties(double actual, double expected, int64_t rows, int64_t ties) {
   const double apart = std::round(std::fabs(actual - expected) * static_cast<double>(rows));
   if (apart <= static_cast<double>(ties)) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "accuracy " << actual << " vs " << expected << ": " << apart

@@ -11,8 +11,9 @@ namespace labrun::cli {
 
 CLI::App* setup_all(CLI::App& app, AllCommand& command) {
   CLI::App* sub = app.add_subcommand(
-      "all", "Run every part (1.1 to 2.2) in one process from one seed and write one document: results.factorise, "
-             "results.pca, results.mlp");
+      "all",
+      "Run every part (1.1 to 2.2) in one process from one seed and write one document: results.factorise, "
+      "results.pca, results.mlp");
   add_factorise_options(*sub, command.exercise.factorise, command.checks, OptionNames{"factorise-"});
   add_mlp_options(*sub, command.exercise.mlp, command.checks, OptionNames{"mlp-"});
   // One option for both loss curves, as the report draws them side by side.
@@ -41,10 +42,10 @@ int run_all(const AllCommand& command) {
 
   const ExerciseResult result = exercise(data, options);
   const Provenance provenance{options.seed, command.common.seed.has_value()};
-  write_output(render(document("all", exercise_config(options, provenance), describe(data),
-                               exercise_results(result, data)),
-                      command.common.format),
-               command.common.output);
+  write_output(
+      render(document("all", exercise_config(options, provenance), describe(data), exercise_results(result, data)),
+             command.common.format),
+      command.common.output);
   const int factorise_code = factorise_exit_code(result.factorise.gd, "--factorise-lr", options.factorise.gd.lr);
   const int mlp_code = mlp_exit_code(result.mlp, "--mlp-lr", options.mlp.training.lr);
   return factorise_code != kExitOk ? factorise_code : mlp_code;

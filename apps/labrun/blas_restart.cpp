@@ -41,8 +41,8 @@ void use_best_blas_kernel(double work_flops) {
   const int error = errno;
   ::unsetenv("OPENBLAS_CORETYPE");
   ::unsetenv("LABRUN_BLAS_RESTARTED");
-  g_failure = decision.reason + ", but the restart failed (" + std::strerror(error) + "): going on with " +
-              situation.loaded;
+  g_failure =
+      decision.reason + ", but the restart failed (" + std::strerror(error) + "): going on with " + situation.loaded;
   std::cerr << "labrun: warning: " << g_failure << "\n";
 }
 

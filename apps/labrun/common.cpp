@@ -20,8 +20,8 @@ void require_finite_positive(const std::string& option, double value) {
   }
 }
 
-CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value,
-                          int64_t minimum, const std::string& help) {
+CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
+                          const std::string& help) {
   checks.add([name, &value, minimum] { require_at_least(name, value, minimum); });
   return command.add_option(name, value, help)->capture_default_str();
 }
@@ -35,12 +35,14 @@ CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& 
 void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks) {
   command.add_option("--data", options.data_path, "CSV file to read (default: the embedded UCI Iris data)")
       ->type_name("FILE");
-  command.add_option("--features", options.features,
-                     "Comma-separated feature columns, counted from 0 (default: every numeric column)")
+  command
+      .add_option("--features", options.features,
+                  "Comma-separated feature columns, counted from 0 (default: every numeric column)")
       ->delimiter(',')
       ->type_name("LIST");
-  command.add_option("--label", options.label,
-                     "Label column, counted from 0, or 'none' (default: the last column if it holds text)")
+  command
+      .add_option("--label", options.label,
+                  "Label column, counted from 0, or 'none' (default: the last column if it holds text)")
       ->type_name("N|none");
   command.add_option("--seed", options.seed, "Random seed, >= 0 (default: drawn at random; always reported)")
       ->check(CLI::Validator(

@@ -61,8 +61,8 @@ void require_at_least(const std::string& option, int64_t value, int64_t minimum)
 void require_finite_positive(const std::string& option, double value);
 
 // An integer option of at least `minimum`, checked by `checks`.
-CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value,
-                          int64_t minimum, const std::string& help);
+CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
+                          const std::string& help);
 // A finite number > 0, checked by `checks`.
 CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,
                           const std::string& help);

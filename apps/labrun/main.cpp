@@ -9,9 +9,9 @@
 
 #include "labrun/runtime.hpp"
 
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -48,9 +48,10 @@ int run(int argc, char** argv) {
   using namespace labrun::cli;
   remember_command_line(argc, argv);
 
-  CLI::App app{"labrun: the PyTorch autograd lab (low-rank factorisation, PCA, a shared-bias MLP) on LibTorch.\n"
-               "Writes JSON on stdout or to -o FILE.",
-               "labrun"};
+  CLI::App app{
+      "labrun: the PyTorch autograd lab (low-rank factorisation, PCA, a shared-bias MLP) on LibTorch.\n"
+      "Writes JSON on stdout or to -o FILE.",
+      "labrun"};
   app.footer(kExitCodes);
   app.require_subcommand(0, 1);
   bool version = false;

@@ -28,16 +28,20 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
   // Two flags for one choice of the library's (Shuffle), so that the exercise's shuffle is the default.
   auto flags = std::make_shared<std::pair<bool, bool>>(false, false);
   const std::string reshuffle = names("reshuffle"), no_shuffle = names("no-shuffle");
-  command.add_flag_callback(reshuffle, [flags, &options] {
-                              flags->first = true;
-                              options.shuffle = Shuffle::per_repeat;
-                            },
-                            "Draw a new shuffle and split for each repeat");
-  command.add_flag_callback(no_shuffle, [flags, &options] {
-                              flags->second = true;
-                              options.shuffle = Shuffle::none;
-                            },
-                            "Keep the file's row order");
+  command.add_flag_callback(
+      reshuffle,
+      [flags, &options] {
+        flags->first = true;
+        options.shuffle = Shuffle::per_repeat;
+      },
+      "Draw a new shuffle and split for each repeat");
+  command.add_flag_callback(
+      no_shuffle,
+      [flags, &options] {
+        flags->second = true;
+        options.shuffle = Shuffle::none;
+      },
+      "Keep the file's row order");
   checks.add([flags, reshuffle, no_shuffle] {
     if (flags->first && flags->second) throw UsageError(reshuffle + " and " + no_shuffle + " exclude each other");
   });
@@ -49,13 +53,16 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
 namespace {
 
 // The part's options under their own names.
-void add_options(CLI::App& command, MlpStudyOptions& options, Checks& checks) { add_mlp_options(command, options, checks); }
+void add_options(CLI::App& command, MlpStudyOptions& options, Checks& checks) {
+  add_mlp_options(command, options, checks);
+}
 
 }  // namespace
 
 CLI::App* setup_mlp(CLI::App& app, MlpCommand& command) {
   return add_study_command(
-      app, "mlp", "Train the shared-bias MLP from raw tensors (part 2.1) several times and report the accuracies (part 2.2)",
+      app, "mlp",
+      "Train the shared-bias MLP from raw tensors (part 2.1) several times and report the accuracies (part 2.2)",
       command, add_options);
 }
 
@@ -68,9 +75,10 @@ void check_train_size_fits(const std::string& option, int64_t train_size, const 
 
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr) {
   if (result.diverged_runs == 0) return kExitOk;
-  std::cerr << fmt::format("labrun: warning: training diverged in some repeats (a loss became NaN or Inf); try "
-                           "a smaller {} than {}\n",
-                           lr_option, lr);
+  std::cerr << fmt::format(
+      "labrun: warning: training diverged in some repeats (a loss became NaN or Inf); try "
+      "a smaller {} than {}\n",
+      lr_option, lr);
   return kExitDiverged;
 }
 

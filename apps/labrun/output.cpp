@@ -38,7 +38,9 @@ bool write_all(int fd, const std::string& text) {
 
 void write_output(const std::string& text, const std::string& path) {
   if (path.empty() || path == "-") {
-    if (!write_all(STDOUT_FILENO, text)) throw DataError(std::string("cannot write to stdout: ") + std::strerror(errno));
+    if (!write_all(STDOUT_FILENO, text)) {
+      throw DataError(std::string("cannot write to stdout: ") + std::strerror(errno));
+    }
     return;
   }
   std::error_code ec;

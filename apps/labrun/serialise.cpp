@@ -54,8 +54,8 @@ void to_json(json& j, const BlasKernelInfo& kernel) {
 void to_json(json& j, const FactoriseResult& result) {
   j = json{{"loss", number(result.loss)},
            {"seconds", result.seconds},
-           {"seconds_per_epoch", result.epochs_run > 0 ? number(result.seconds / static_cast<double>(result.epochs_run))
-                                                       : json(nullptr)},
+           {"seconds_per_epoch",
+            result.epochs_run > 0 ? number(result.seconds / static_cast<double>(result.epochs_run)) : json(nullptr)},
            {"epochs_run", result.epochs_run},
            {"diverged", result.diverged()},
            {"diverged_at_epoch", result.diverged_at_epoch ? json(*result.diverged_at_epoch) : json(nullptr)}};
@@ -119,7 +119,9 @@ json matrix(const torch::Tensor& t) {
   if (values.dim() == 1) return labrun::numbers({data, data + values.numel()});
   json rows = json::array();
   const int64_t width = values.size(1);
-  for (int64_t r = 0; r < values.size(0); ++r) rows.push_back(labrun::numbers({data + r * width, data + (r + 1) * width}));
+  for (int64_t r = 0; r < values.size(0); ++r) {
+    rows.push_back(labrun::numbers({data + r * width, data + (r + 1) * width}));
+  }
   return rows;
 }
 
@@ -170,10 +172,11 @@ json exercise_config(const ExerciseOptions& options, const Provenance& provenanc
 
 json factorise_results(const FactoriseStudyResult& result) {
   const double gap = result.gap();
-  return json{{"gd", result.gd},
-              {"svd", result.svd},
-              {"gap",
-               {{"absolute", number(gap)}, {"relative", result.svd.loss > 0.0 ? number(gap / result.svd.loss) : json()}}}};
+  return json{
+      {"gd", result.gd},
+      {"svd", result.svd},
+      {"gap",
+       {{"absolute", number(gap)}, {"relative", result.svd.loss > 0.0 ? number(gap / result.svd.loss) : json()}}}};
 }
 
 json pca_results(const FactoriseStudyResult& result, const Dataset& data) {
@@ -193,16 +196,17 @@ json mlp_results(const MlpStudyResult& result) {
     run.update(json(result.runs[r]));
     runs.push_back(std::move(run));
   }
-  return json{{"classes", result.classes},
-              {"train_rows", result.train_rows},
-              {"val_rows", result.val_rows},
-              {"runs", std::move(runs)},
-              {"summary",
-               {{"train_accuracy", result.train_accuracy},
-                {"val_accuracy", result.val_accuracy},
-                {"final_loss", result.final_loss}}},
-              {"seconds", result.seconds},
-              {"seconds_per_model", result.seconds / static_cast<double>(std::max<std::size_t>(result.runs.size(), 1))}};
+  return json{
+      {"classes", result.classes},
+      {"train_rows", result.train_rows},
+      {"val_rows", result.val_rows},
+      {"runs", std::move(runs)},
+      {"summary",
+       {{"train_accuracy", result.train_accuracy},
+        {"val_accuracy", result.val_accuracy},
+        {"final_loss", result.final_loss}}},
+      {"seconds", result.seconds},
+      {"seconds_per_model", result.seconds / static_cast<double>(std::max<std::size_t>(result.runs.size(), 1))}};
 }
 
 json exercise_results(const ExerciseResult& result, const Dataset& data) {
@@ -224,12 +228,9 @@ json describe(const Dataset& data) {
 json document(const std::string& command, json config, json data, json results) {
   json environment = runtime_info(blas_work_flops());
   if (!blas_restart_failure().empty()) environment["blas_kernel"]["decision"] = blas_restart_failure();
-  return json{{"schema_version", kSchemaVersion},
-              {"command", command},
-              {"config", std::move(config)},
-              {"data", std::move(data)},
-              {"environment", std::move(environment)},
-              {"results", std::move(results)}};
+  return json{{"schema_version", kSchemaVersion},      {"command", command},
+              {"config", std::move(config)},           {"data", std::move(data)},
+              {"environment", std::move(environment)}, {"results", std::move(results)}};
 }
 
 }  // namespace labrun::cli

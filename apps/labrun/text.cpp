@@ -38,8 +38,8 @@ std::string pca_text(const json& r) {
   const json& c = r.at("comparison");
   if (c.is_null()) return out + "no comparison: training diverged\n";
   out += "principal angles (rad): " + list(c.at("principal_angles"), "{:.3g}") + "\n";
-  out += fmt::format("alignment residual ||U M - scores|| / ||scores||: {}\n",
-                     num(c.at("alignment_residual"), "{:.3g}"));
+  out +=
+      fmt::format("alignment residual ||U M - scores|| / ||scores||: {}\n", num(c.at("alignment_residual"), "{:.3g}"));
   return out;
 }
 

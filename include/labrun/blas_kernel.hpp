@@ -59,17 +59,17 @@ inline constexpr double kRestartMinFlops = 20e9;
 
 // Everything the decision depends on.
 struct BlasSituation {
-  bool openblas = false;          // openblas_get_corename() is in the process
-  std::string blas;               // the BLAS's own description, for messages
-  std::string loaded;             // openblas_get_corename()
+  bool openblas = false;                     // openblas_get_corename() is in the process
+  std::string blas;                          // the BLAS's own description, for messages
+  std::string loaded;                        // openblas_get_corename()
   std::optional<std::string> assume_loaded;  // LABRUN_BLAS_ASSUME_LOADED: decide as if this were loaded
   CpuFeatures cpu;
   std::optional<std::string> coretype;  // OPENBLAS_CORETYPE, when set
   std::optional<std::string> l2_size;   // OPENBLAS_L2_SIZE, when set
   BlasCorrection correction = BlasCorrection::automatic;
   std::optional<std::string> restarted_from;  // LABRUN_BLAS_RESTARTED: the kernel OpenBLAS had chosen
-  double work_flops = 0.0;        // the BLAS work the run is expected to do
-  bool replayable = true;         // false when an input (stdin) cannot be read a second time
+  double work_flops = 0.0;                    // the BLAS work the run is expected to do
+  bool replayable = true;                     // false when an input (stdin) cannot be read a second time
 };
 
 struct BlasDecision {
@@ -90,7 +90,7 @@ BlasSituation blas_situation(double work_flops);
 
 // What goes into the JSON's environment.blas_kernel and --version.
 struct BlasKernelInfo {
-  std::string loaded;      // "" when the BLAS is not OpenBLAS
+  std::string loaded;  // "" when the BLAS is not OpenBLAS
   SimdLevel loaded_level = SimdLevel::unknown;
   SimdLevel cpu_level = SimdLevel::unknown;
   std::string cpu_kernel;  // kernel_for(cpu_level)

@@ -37,12 +37,12 @@ struct CsvOptions {
 };
 
 struct Dataset {
-  torch::Tensor features;                 // rows x columns, float64
-  std::vector<std::string> labels;        // one per row, or empty
-  std::vector<int64_t> feature_columns;   // the file columns the features came from
-  std::vector<std::string> feature_names; // header names, or "column N" without a header
+  torch::Tensor features;                  // rows x columns, float64
+  std::vector<std::string> labels;         // one per row, or empty
+  std::vector<int64_t> feature_columns;    // the file columns the features came from
+  std::vector<std::string> feature_names;  // header names, or "column N" without a header
   std::optional<int64_t> label_column;
-  std::string source;                     // a path, or "embedded:iris.data"
+  std::string source;  // a path, or "embedded:iris.data"
   bool has_header = false;
 
   int64_t rows() const { return features.size(0); }

@@ -14,12 +14,12 @@
 namespace labrun {
 
 struct TruncatedSvd {
-  torch::Tensor U;               // m x r
-  torch::Tensor S;               // r
-  torch::Tensor Vh;              // r x n
-  torch::Tensor reconstruction;  // m x n, U diag(S) Vh
-  double loss = 0.0;             // ||A - reconstruction||_F^2
-  std::vector<double> singular_values;           // all k of them, largest first
+  torch::Tensor U;                      // m x r
+  torch::Tensor S;                      // r
+  torch::Tensor Vh;                     // r x n
+  torch::Tensor reconstruction;         // m x n, U diag(S) Vh
+  double loss = 0.0;                    // ||A - reconstruction||_F^2
+  std::vector<double> singular_values;  // all k of them, largest first
   // s_i^2 / sum_j s_j^2 for every component: the share of ||A||_F^2 each one carries (the explained
   // variance ratio when A's columns are mean-centred).
   std::vector<double> explained_variance_ratio;
@@ -42,9 +42,9 @@ double svd_flops(int64_t m, int64_t n);
 // Signs: each axis is flipped so that its largest-magnitude entry is positive (scikit-learn's
 // svd_flip on V), so that runs and machines agree.
 struct Pca {
-  torch::Tensor mean;    // n
-  torch::Tensor axes;    // r x n, orthonormal rows, the principal axes
-  torch::Tensor scores;  // m x r, the data projected on the axes
+  torch::Tensor mean;                            // n
+  torch::Tensor axes;                            // r x n, orthonormal rows, the principal axes
+  torch::Tensor scores;                          // m x r, the data projected on the axes
   std::vector<double> singular_values;           // all k = min(m, n)
   std::vector<double> explained_variance;        // all k, s_i^2 / (m - 1)
   std::vector<double> explained_variance_ratio;  // all k, sums to 1
@@ -61,7 +61,7 @@ struct SubspaceComparison {
   // Qx^T Qy, sin theta_i those of Qy - Qx Qx^T Qy; small angles come from the sines, which keeps
   // them accurate near 0 (Knyazev & Argentati 2002).
   std::vector<double> principal_angles;
-  torch::Tensor linear_map;    // p x q, argmin_M ||X M - Y||_F (least squares)
+  torch::Tensor linear_map;         // p x q, argmin_M ||X M - Y||_F (least squares)
   double alignment_residual = 0.0;  // ||X M - Y||_F / ||Y||_F
   // The largest |cosine| between two distinct columns of X: 0 when they are orthogonal.
   double x_column_coherence = 0.0;

@@ -82,5 +82,4 @@ std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A,
 // NaN or Inf.
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options);
 
-
 }  // namespace labrun

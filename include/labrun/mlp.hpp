@@ -98,10 +98,10 @@ double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidde
 // model's loss is its own batch mean, so each model's gradients are exactly its own. The same
 // numbers as train_mlp on each model, to rounding.
 std::vector<MlpResult> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
-                                      const MlpOptions& options);
+                                         const MlpOptions& options);
 // The same with one split per model (models.size() splits of one shape), e.g. a new shuffle each.
 std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
-                                      const MlpOptions& options);
+                                         const MlpOptions& options);
 
 // The share of rows whose largest logit is at the true class.
 double accuracy(const torch::Tensor& logits, const torch::Tensor& targets);

@@ -28,7 +28,7 @@ enum class Dtype { float64, float32 };
 const char* to_string(Dtype dtype);
 
 struct FactoriseStudyOptions {
-  FactoriseOptions gd;  // rank, epochs, lr, reduction, form, record_every; seed or generator
+  FactoriseOptions gd;           // rank, epochs, lr, reduction, form, record_every; seed or generator
   Dtype dtype = Dtype::float64;  // of the centred matrix and the factors (the exercise: float64)
   bool pca = false;              // part 1.3 too: PCA of the data and the comparison with U
 };
@@ -84,8 +84,8 @@ struct MlpStudyResult {
   int64_t val_rows = 0;
   std::vector<MlpResult> runs;  // one per repeat, in order
   Summary train_accuracy, val_accuracy, final_loss;
-  double seconds = 0.0;        // the training, every repeat
-  int64_t diverged_runs = 0;   // runs whose loss became NaN or Inf
+  double seconds = 0.0;       // the training, every repeat
+  int64_t diverged_runs = 0;  // runs whose loss became NaN or Inf
 };
 
 // Throws DataError for data the MLP cannot train on (no labels, one class, a constant column to

@@ -120,8 +120,8 @@ void BM_ThreeGemms(benchmark::State& state) {
     benchmark::DoNotOptimize(R.mm(V).data_ptr());
     benchmark::DoNotOptimize(R.t().mm(U).data_ptr());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * 2000 * 500 * 32, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      3.0 * 2 * 2000 * 500 * 32, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_ThreeGemms)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
@@ -151,8 +151,9 @@ void BM_MlpBatched(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(labrun::train_mlp_batched(split, initial, {}).size());
   torch::set_num_threads(threads);
   state.counters["s_per_model"] = per(static_cast<double>(state.range(0)));
-  state.counters["GFLOP/s"] = benchmark::Counter(kFlopsPerModelEpoch * 100 * static_cast<double>(state.range(0)),
-                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(kFlopsPerModelEpoch * 100 * static_cast<double>(state.range(0)),
+                         benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_MlpBatched)->ArgsProduct({{1000}, {1, 2}})->ArgNames({"models", "threads"})->Unit(benchmark::kMillisecond);
 
@@ -175,8 +176,8 @@ void BM_Gemm(benchmark::State& state) {
   const bool square = state.range(0) == 1;
   for (auto _ : state) benchmark::DoNotOptimize((square ? big_a.mm(big_b) : W.mm(X)).data_ptr());
   const double flops = square ? 2.0 * 1000 * 1000 * 1000 : 2.0 * 12000 * 4 * 100;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Gemm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
