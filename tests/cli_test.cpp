@@ -506,6 +506,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"AllBadMlpEpochs", {"all", "--mlp-epochs", "-1"}, "", 2, "--mlp-epochs -1 must be >= 0"},
         BadInput{"AllZeroRepeats", {"all", "--repeats", "0"}, "", 2, "--repeats 0 must be >= 1"},
         BadInput{"AllRankTooLarge", {"all", "--rank", "5"}, "", 2, "--rank 5 must be <"},
+        // An empty value is refused, never read as 0 or the default (issue 16, kind 9).
+        BadInput{"EmptyEpochs", {"factorise", "--epochs", ""}, "", 2, "--epochs: the value is empty"},
+        BadInput{"EmptyData", {"factorise", "--data", ""}, "", 2, "--data: the value is empty"},
+        BadInput{"EmptyOutput", {"factorise", "-o", ""}, "", 2, "--output: the value is empty"},
+        BadInput{"EmptyMlpLr", {"all", "--mlp-lr", ""}, "", 2, "--mlp-lr: the value is empty"},
+        // A seed beyond 2^64 - 1 is refused, not clamped (kind 8); so is anything but digits.
+        BadInput{"SeedBeyond64Bits",
+                 {"factorise", "--seed", "18446744073709551616"},
+                 "",
+                 2,
+                 "the seed '18446744073709551616' must be a whole number from 0 to 18446744073709551615"},
+        BadInput{"SeedNotWhole", {"factorise", "--seed", "1e3"}, "", 2, "the seed '1e3' must be a whole number"},
+        // More threads than 4 per CPU are refused before libtorch tries to start them (kind 5).
+        BadInput{"TooManyThreads", {"factorise", "--threads", "100000"}, "", 2, "--threads 100000 must be <= "},
         // `all` takes the parts' own declarations: their checks and choices come with them.
         BadInput{"AllBadMlpLossEvery", {"all", "--mlp-loss-every", "-2"}, "", 2, "--mlp-loss-every -2 must be >= 0"},
         BadInput{"AllBadLossEvery", {"all", "--loss-every", "-1"}, "", 2, "--loss-every -1 must be >= 0"},

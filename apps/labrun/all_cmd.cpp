@@ -22,6 +22,7 @@ CLI::App* setup_all(CLI::App& app, AllCommand& command) {
                   "--mlp-loss-every")
       ->type_name("K");
   add_common_options(*sub, command.common, command.checks);
+  refuse_empty_values(*sub);
   return sub;
 }
 

@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <string_view>
+#include <thread>
 
 namespace labrun::cli {
 
@@ -44,10 +47,18 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
       .add_option("--label", options.label,
                   "Label column, counted from 0, or 'none' (default: the last column if it holds text)")
       ->type_name("N|none");
+  // Checked as text, before CLI11 converts it: a conversion would clamp a seed beyond 2^64 - 1.
   command.add_option("--seed", options.seed, "Random seed, >= 0 (default: drawn at random; always reported)")
       ->check(CLI::Validator(
           [](const std::string& value) {
-            return value.rfind('-', 0) == 0 ? "the seed " + value + " must be >= 0" : std::string();
+            constexpr std::string_view kMax = "18446744073709551615";  // 2^64 - 1
+            const bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
+            const std::string_view significant =
+                std::string_view(value).substr(std::min(value.find_first_not_of('0'), value.size()));
+            const bool fits =
+                significant.size() < kMax.size() || (significant.size() == kMax.size() && significant <= kMax);
+            return digits && fits ? std::string()
+                                  : "the seed '" + value + "' must be a whole number from 0 to " + std::string(kMax);
           },
           ""))
       ->type_name("N");
@@ -58,8 +69,24 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
   add_choice(command, "--format", options.format, {Format::json, Format::text},
              "json: the whole document; text: a short human summary");
   checks.add([&options] {
-    if (options.threads) require_at_least("--threads", *options.threads, 1);
+    if (!options.threads) return;
+    require_at_least("--threads", *options.threads, 1);
+    // More threads than CPUs only wait on each other (512 turned a 0.5 s run into 9 s), and
+    // libtorch's pool hangs when it cannot create them.
+    const int limit = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (*options.threads > limit) {
+      throw UsageError(
+          fmt::format("--threads {} must be <= {}, 4 x the {} CPUs here", *options.threads, limit, limit / 4));
+    }
   });
+}
+
+void refuse_empty_values(CLI::App& command) {
+  const CLI::Validator non_empty(
+      [](const std::string& value) { return value.empty() ? std::string("the value is empty") : std::string(); }, "");
+  for (CLI::Option* option : command.get_options()) {
+    if (option->get_expected_max() > 0) option->check(non_empty);
+  }
 }
 
 Dataset load_data(const CommonOptions& options, int64_t min_rows) {

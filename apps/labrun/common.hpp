@@ -105,6 +105,10 @@ struct CommonOptions {
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks);
 
+// Refuses an empty value ("--epochs ''") for every option of `command` that takes one, rather
+// than reading it as 0 or the default. Call it after the options are declared.
+void refuse_empty_values(CLI::App& command);
+
 // A subcommand of `app` for one of the library's studies: the study's options (added by
 // add_options(command, study, checks)), then the common ones.
 template <class Command, class AddOptions>
@@ -113,6 +117,7 @@ CLI::App* add_study_command(CLI::App& app, const std::string& name, const std::s
   CLI::App* sub = app.add_subcommand(name, description);
   add_options(*sub, command.study, command.checks);
   add_common_options(*sub, command.common, command.checks);
+  refuse_empty_values(*sub);
   return sub;
 }
 
