@@ -162,7 +162,7 @@ std::optional<BlasCorrection> parse_blas_correction(std::string_view text) {
 BlasDecision decide_blas_kernel(const BlasSituation& s) {
   BlasDecision d;
   if (!s.openblas) {
-    d.reason = "the BLAS is not OpenBLAS (" + s.blas + "): left as it is";
+    d.reason = "the BLAS is not OpenBLAS: left as it is";
     return d;
   }
   if (s.restarted_from && !s.coretype) {
@@ -231,12 +231,6 @@ BlasSituation blas_situation(double work_flops) {
     s.openblas = true;
     const char* name = corename();
     s.loaded = name ? name : "";
-  }
-  using ConfigFn = char* (*)();
-  if (auto* config = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
-    s.blas = config();
-  } else {
-    s.blas = "no OpenBLAS in the process";
   }
   s.cpu = cpu_features();
   s.coretype = environment("OPENBLAS_CORETYPE");

@@ -54,14 +54,14 @@ std::string blas_description(const std::string& path) {
 
 }  // namespace
 
-RuntimeInfo runtime_info(double work_flops) {
+RuntimeInfo runtime_info() {
   RuntimeInfo info;
   info.labrun_version = LABRUN_VERSION;
   info.libtorch_version = TORCH_VERSION;
   info.blas_library = loaded_blas_path();
   info.blas = blas_description(info.blas_library);
   info.threads = torch::get_num_threads();
-  const BlasSituation situation = blas_situation(work_flops);
+  const BlasSituation situation = blas_situation(0.0);
   info.blas_kernel = blas_kernel_info(situation, decide_blas_kernel(situation));
   return info;
 }

@@ -20,7 +20,6 @@ CpuFeatures avx512_cpu() {
 BlasSituation prescott_on_avx512(double work_flops = 1e12) {
   BlasSituation s;
   s.openblas = true;
-  s.blas = "OpenBLAS 0.3.21 DYNAMIC_ARCH Prescott";
   s.loaded = "Prescott";
   s.cpu = avx512_cpu();
   s.work_flops = work_flops;

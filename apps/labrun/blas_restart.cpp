@@ -8,27 +8,25 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 
 namespace labrun::cli {
 namespace {
 
 char** g_argv = nullptr;
-double g_work_flops = 0.0;
-std::string g_failure;
+std::optional<BlasKernelInfo> g_kernel;  // what use_best_blas_kernel decided
 
 }  // namespace
 
 void remember_command_line(int, char** argv) { g_argv = argv; }
 
-double blas_work_flops() { return g_work_flops; }
-
-const std::string& blas_restart_failure() { return g_failure; }
+const std::optional<BlasKernelInfo>& blas_kernel_used() { return g_kernel; }
 
 void use_best_blas_kernel(double work_flops) {
-  g_work_flops = work_flops;
   const BlasSituation situation = blas_situation(work_flops);
   const BlasDecision decision = decide_blas_kernel(situation);
+  g_kernel = blas_kernel_info(situation, decision);
   if (!decision.restart || g_argv == nullptr) return;
 
   const std::string from = situation.assume_loaded.value_or(situation.loaded);
@@ -41,9 +39,9 @@ void use_best_blas_kernel(double work_flops) {
   const int error = errno;
   ::unsetenv("OPENBLAS_CORETYPE");
   ::unsetenv("LABRUN_BLAS_RESTARTED");
-  g_failure =
+  g_kernel->decision =
       decision.reason + ", but the restart failed (" + std::strerror(error) + "): going on with " + situation.loaded;
-  std::cerr << "labrun: warning: " << g_failure << "\n";
+  std::cerr << "labrun: warning: " << g_kernel->decision << "\n";
 }
 
 }  // namespace labrun::cli

@@ -3,7 +3,9 @@
 // run's BLAS work pays for a second start, labrun starts itself again with OPENBLAS_CORETYPE set
 // (see labrun/blas_kernel.hpp for the decision and docs/numerics.md for what it changes).
 
-#include <string>
+#include "labrun/blas_kernel.hpp"
+
+#include <optional>
 
 namespace labrun::cli {
 
@@ -17,10 +19,8 @@ void remember_command_line(int argc, char** argv);
 // written.
 void use_best_blas_kernel(double work_flops);
 
-// The work given to use_best_blas_kernel (0 before), for the JSON's environment.
-double blas_work_flops();
-
-// Why a restart use_best_blas_kernel attempted failed; "" when none failed.
-const std::string& blas_restart_failure();
+// What use_best_blas_kernel decided (with a failed restart's reason), for the JSON's environment;
+// nullopt before it is called.
+const std::optional<BlasKernelInfo>& blas_kernel_used();
 
 }  // namespace labrun::cli

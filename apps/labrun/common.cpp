@@ -114,9 +114,7 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
 }
 
 void apply_threads(const CommonOptions& options) {
-  if (!options.threads) return;
-  require_at_least("--threads", *options.threads, 1);
-  torch::set_num_threads(*options.threads);
+  if (options.threads) torch::set_num_threads(*options.threads);  // checked with the options
 }
 
 uint64_t resolve_seed(const CommonOptions& options) {

@@ -125,7 +125,7 @@ CLI::App* add_study_command(CLI::App& app, const std::string& name, const std::s
 // UsageError.
 Dataset load_data(const CommonOptions& options, int64_t min_rows);
 
-// Applies --threads to libtorch.
+// Applies --threads (checked by the command's Checks) to libtorch.
 void apply_threads(const CommonOptions& options);
 
 // The seed to use: --seed, or one drawn from the system's entropy, below 2^32 so that numpy's

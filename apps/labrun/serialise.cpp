@@ -226,8 +226,9 @@ json describe(const Dataset& data) {
 }
 
 json document(const std::string& command, json config, json data, json results) {
-  json environment = runtime_info(blas_work_flops());
-  if (!blas_restart_failure().empty()) environment["blas_kernel"]["decision"] = blas_restart_failure();
+  RuntimeInfo info = runtime_info();
+  if (blas_kernel_used()) info.blas_kernel = *blas_kernel_used();
+  json environment = info;
   return json{{"schema_version", kSchemaVersion},      {"command", command},
               {"config", std::move(config)},           {"data", std::move(data)},
               {"environment", std::move(environment)}, {"results", std::move(results)}};

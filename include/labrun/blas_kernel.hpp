@@ -60,7 +60,6 @@ inline constexpr double kRestartMinFlops = 20e9;
 // Everything the decision depends on.
 struct BlasSituation {
   bool openblas = false;                     // openblas_get_corename() is in the process
-  std::string blas;                          // the BLAS's own description, for messages
   std::string loaded;                        // openblas_get_corename()
   std::optional<std::string> assume_loaded;  // LABRUN_BLAS_ASSUME_LOADED: decide as if this were loaded
   CpuFeatures cpu;

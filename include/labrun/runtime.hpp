@@ -16,8 +16,9 @@ struct RuntimeInfo {
   BlasKernelInfo blas_kernel;    // the OpenBLAS kernel loaded, the CPU's, and labrun's decision
 };
 
-// The process's runtime, with the BLAS kernel decision for a run of `work_flops` of BLAS work.
-// Throws std::invalid_argument for a bad LABRUN_BLAS_CORRECTION.
-RuntimeInfo runtime_info(double work_flops = 0.0);
+// The process's runtime, with the BLAS kernel decision for a run of no BLAS work (what a caller
+// that decided for its own run replaces). Throws std::invalid_argument for a bad
+// LABRUN_BLAS_CORRECTION.
+RuntimeInfo runtime_info();
 
 }  // namespace labrun
