@@ -2,6 +2,8 @@
 // The library's argument checks, in one place and one message format:
 //   "<function>: <what> <value> must be <condition>"   (std::invalid_argument)
 
+#include "labrun/dataset.hpp"
+
 #include <torch/types.h>
 
 #include <cmath>
@@ -47,5 +49,9 @@ inline void require_finite_positive(const char* function, const char* name, doub
   what << name << " " << value << " must be finite and > 0";
   invalid(function, what.str());
 }
+
+// X holds data's feature columns (in their order), converted or scaled for training: every value
+// finite, or DataError naming the first column that is not, with `why` (what to do).
+void require_finite_data(const Dataset& data, const torch::Tensor& X, const std::string& dtype, const std::string& why);
 
 }  // namespace labrun::detail

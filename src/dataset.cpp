@@ -1,16 +1,24 @@
 #include "labrun/dataset.hpp"
 
+#include "labrun/resources.hpp"
+#include "labrun/utf8.hpp"
+
 #include <torch/torch.h>
 
+#include <locale.h>
+#include <sys/stat.h>
 #include <algorithm>
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <system_error>
+#include <vector>
 
 extern const unsigned char labrun_embedded_iris[];
 extern const std::size_t labrun_embedded_iris_size;
@@ -53,7 +61,13 @@ std::optional<double> parse_number(std::string_view cell) {
   if (cell.empty()) return std::nullopt;
   double value = 0.0;
   const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-  if (ec == std::errc::result_out_of_range) return std::numeric_limits<double>::infinity();
+  if (ec == std::errc::result_out_of_range && end == cell.data() + cell.size()) {
+    // Beyond double's range: an overflow is infinite (refused as non-finite), an underflow rounds
+    // to zero, as pandas reads "1e-400". strtod in the C locale tells them apart.
+    static const locale_t c_locale = ::newlocale(LC_ALL_MASK, "C", nullptr);
+    const std::string text(cell);
+    return ::strtod_l(text.c_str(), nullptr, c_locale);
+  }
   if (ec != std::errc{} || end != cell.data() + cell.size()) return std::nullopt;
   return value;
 }
@@ -154,6 +168,15 @@ class Splitter {
   const std::string& source_;
 };
 
+// DataError at the first NUL byte of `chunk`, which follows `lines_before` line ends of the text.
+void require_no_nul(std::string_view chunk, int64_t lines_before, const std::string& source) {
+  const auto nul = chunk.find('\0');
+  if (nul == std::string_view::npos) return;
+  const auto line =
+      lines_before + std::count(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(nul), '\n') + 1;
+  throw DataError(source + ": line " + std::to_string(line) + " holds a NUL byte: binary data, not CSV text");
+}
+
 std::string where(const std::string& source, int64_t line_number, int64_t column) {
   return source + ": line " + std::to_string(line_number) + ", column " + std::to_string(column) + ": ";
 }
@@ -162,9 +185,18 @@ std::string where(const std::string& source, int64_t line_number, int64_t column
 
 Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
   if (text.empty()) throw DataError(source + ": the file is empty");
-  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
-    const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n') + 1;
-    throw DataError(source + ": line " + std::to_string(line) + " holds a NUL byte: binary data, not CSV text");
+  require_no_nul(text, 0, source);
+  // A byte-order mark (Excel's "CSV UTF-8") is not part of the first cell.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (const auto bad = invalid_utf8_offset(text)) {
+    const auto before = text.substr(0, *bad);
+    const auto line_start = before.rfind('\n');
+    const std::size_t column = *bad - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[*bad]));
+    throw DataError(source + ": line " + std::to_string(std::count(before.begin(), before.end(), '\n') + 1) +
+                    ", byte " + std::to_string(column) + " (" + byte +
+                    ") is not UTF-8: labrun reads UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)");
   }
 
   const Table table = Splitter(source).split(text);
@@ -211,9 +243,23 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
 
   if (options.features.empty()) {
     for (int64_t c = 0; c < width; ++c) {
-      if (c != data.label_column && is_number(table.cell(first_row, static_cast<std::size_t>(c)))) {
+      if (c == data.label_column) continue;
+      const auto column = static_cast<std::size_t>(c);
+      if (is_number(table.cell(first_row, column))) {
         data.feature_columns.push_back(c);
+        continue;
       }
+      // Text on the first data row: a column of text is left out, and said so; a column of
+      // numbers whose first cell is not one is an error, never a silently dropped feature.
+      for (std::size_t r = first_row + 1; r < table.rows(); ++r) {
+        if (is_number(table.cell(r, column))) {
+          throw DataError(where(source, table.line_numbers[first_row], c) + "'" +
+                          printable(trim(table.cell(first_row, column))) + "' is not a number, but line " +
+                          std::to_string(table.line_numbers[r]) + " holds one in this column: fix the cell, or " +
+                          "choose the feature columns with --features");
+        }
+      }
+      data.ignored_columns.push_back(c);
     }
     if (data.feature_columns.empty()) {
       throw DataError(source + ": no numeric column to read features from (line " +
@@ -275,10 +321,29 @@ Dataset read_csv(const std::string& path, const CsvOptions& options) {
 
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw DataError(path + ": cannot open: " + std::strerror(errno));
+  // Parsing holds the text, a view of each cell and the values: about 8 bytes a byte of text.
+  constexpr double kBytesPerByte = 8.0;
+  struct stat info {};
+  const bool sized = ::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode);
+  if (sized) require_memory(kBytesPerByte * static_cast<double>(info.st_size), "reading " + path);
+  // A pipe or a device has no size: it is read as far as the memory it may fill (/dev/zero is
+  // refused at its first byte, /dev/urandom in its first block).
+  const double room = sized ? std::numeric_limits<double>::infinity() : available_memory().bytes / kBytesPerByte;
   std::string text;
-  char buffer[1 << 16];
+  std::vector<char> buffer(std::size_t{1} << 16);
   std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
+  int64_t lines = 0;
+  while ((got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
+    const std::string_view chunk(buffer.data(), got);
+    require_no_nul(chunk, lines, path);
+    lines += std::count(chunk.begin(), chunk.end(), '\n');
+    text.append(chunk);
+    if (static_cast<double>(text.size()) > room) {
+      throw ResourceError(path + ": more than " + format_bytes(static_cast<double>(text.size())) +
+                          " read and more to come; labrun holds the data in memory, with room for " +
+                          format_bytes(room) + " of text");
+    }
+  }
   if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
   return parse_csv(text, path, options);
 }

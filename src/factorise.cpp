@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -25,6 +26,9 @@ void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, doubl
   }
   detail::require_at_least(kFunction, "num_epochs", epochs, 0);
   detail::require_finite_positive(kFunction, "lr", lr);
+  if (A.scalar_type() == torch::kFloat32 && lr > std::numeric_limits<float>::max()) {
+    detail::invalid(kFunction, "lr " + std::to_string(lr) + " must be <= 3.4e38 for a float32 A");
+  }
 }
 
 // ||A - U V^T||_F^2 expanded, ||A||^2 - 2 <U, A V> + <U^T U, V^T V>, in the training reduction:
@@ -120,6 +124,8 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   result.U = U.detach();
   result.V = Vt.detach().t().contiguous();
   result.loss = factor_squared_error(A, result.U, result.V);
+  // The last update can be the one that overflows: its loss is never an epoch's.
+  if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
   return result;
 }
 

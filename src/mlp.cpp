@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,10 @@ uint32_t random_interval(std::mt19937& engine, uint32_t max) {
 void check_options(const MlpOptions& options) {
   detail::require_at_least("train_mlp", "epochs", options.epochs, 0);
   detail::require_finite_positive("train_mlp", "lr", options.lr);
+  if (options.lr > std::numeric_limits<float>::max()) {
+    detail::invalid("train_mlp", "lr " + std::to_string(options.lr) +
+                                     " must be <= 3.4e38, float32's largest number: the MLP trains in float32");
+  }
   detail::require_at_least("train_mlp", "record_every", options.record_every, 0);
 }
 
@@ -100,6 +105,7 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
   // the exercise's float32 numbers bit for bit.
   const torch::Tensor order = torch::tensor(row_order, torch::kLong);
   torch::Tensor X = data.features.index_select(0, order).to(torch::kFloat32).t().contiguous().t();
+  detail::require_finite_data(data, X, "float32", "the MLP trains in float32 (|x| < 3.4e38); scale the data");
   if (normalise != Normalise::none) {
     const torch::Tensor variance = X.var(0);
     const auto constant = (variance == 0).nonzero();
@@ -109,6 +115,10 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
                       " is constant, so it cannot be divided by its variance (normalise none leaves it as it is)");
     }
     X = (X - X.mean(0)) / (normalise == Normalise::var ? variance : variance.sqrt());
+    detail::require_finite_data(data, X, "float32",
+                                std::string("normalised by its ") +
+                                    (normalise == Normalise::var ? "tiny variance" : "tiny standard deviation") +
+                                    ", it leaves float32's range; scale the column or choose another --normalise");
   }
   split.train_x = X.narrow(0, 0, train_size);
   split.val_x = X.narrow(0, train_size, rows - train_size);
@@ -177,6 +187,9 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
     }
   }
   torch::NoGradGuard no_grad;
+  const bool finite = p.W1.isfinite().all().item<bool>() && p.W2.isfinite().all().item<bool>() &&
+                      p.b1.isfinite().all().item<bool>() && p.b2.isfinite().all().item<bool>();
+  if (!finite && !run.diverged_at_epoch) run.diverged_at_epoch = options.epochs;
   run.final_loss = loss.defined()
                        ? loss.item<double>()
                        : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
@@ -296,7 +309,12 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
   const std::vector<double> final_losses = to_doubles(losses);
   const std::vector<double> train = batched_accuracy(m, {XT, targets});
   const std::vector<double> val = batched_accuracy(m, batch_inputs(splits, /*validation=*/true));
+  // Models whose last update overflowed: no epoch's loss shows it.
+  const torch::Tensor finite =
+      m.W1.isfinite().flatten(1).all(1) & m.W2.isfinite().flatten(1).all(1) & m.b1.isfinite() & m.b2.isfinite();
+  const std::vector<double> finite_models = to_doubles(finite);
   for (std::size_t n = 0; n < runs.size(); ++n) {
+    if (finite_models[n] == 0.0 && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = options.epochs;
     runs[n].final_loss = final_losses[n];
     runs[n].train_accuracy = train[n];
     runs[n].val_accuracy = val[n];

@@ -1,6 +1,7 @@
 #include "labrun/studies.hpp"
 
 #include "check.hpp"
+#include "labrun/resources.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 
@@ -27,6 +29,27 @@ const char* to_string(Shuffle shuffle) {
   return "once";
 }
 
+namespace {
+
+// The top-`rank` principal subspace is one subspace only when the rank-th singular value of the
+// centred data stands apart from the next (an all-zero or constant matrix has none that do):
+// otherwise any basis of the tied directions is as good, and angles to it mean nothing.
+void require_unique_subspace(const Pca& p, int64_t rank, const Dataset& data) {
+  const auto& s = p.singular_values;
+  const auto r = static_cast<std::size_t>(rank);
+  const double tolerance =
+      static_cast<double>(std::max(data.rows(), data.columns())) * std::numeric_limits<double>::epsilon() * s.front();
+  if (s[r - 1] - s[r] > tolerance) return;
+  char values[96];
+  std::snprintf(values, sizeof values, "%.6g and %.6g", s[r - 1], s[r]);
+  throw DataError(data.source + ": the centred data's singular values " + std::to_string(rank) + " and " +
+                  std::to_string(rank + 1) + " (" + values + ") are equal to rounding, so its top-" +
+                  std::to_string(rank) + " principal subspace is not unique and U cannot be compared with it" +
+                  (s.front() == 0.0 ? " (the data is constant)" : "; choose another --rank"));
+}
+
+}  // namespace
+
 FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOptions& options) {
   const int64_t limit = std::min(data.rows(), data.columns());
   if (options.gd.rank < 1 || options.gd.rank >= limit) {
@@ -34,13 +57,30 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
                                            " must be in [1, min(rows, columns)) = [1, " + std::to_string(limit) +
                                            ") for " + data.source);
   }
+  require_memory(factorise_study_memory(data.rows(), data.columns(), options), "the factorisation of " + data.source);
   FactoriseStudyResult result;
   // Centred in float64 (as the exercise), then converted.
+  const char* dtype = to_string(options.dtype);
   result.A = centre_columns(data.features).to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
+  detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");
+  // The loss is a sum of squares of the data's size: it must be finite before any training.
+  if (!std::isfinite(result.A.reshape({-1}).dot(result.A.reshape({-1})).item<double>())) {
+    throw DataError(data.source + ": the sum of squares of the centred data overflows " + dtype +
+                    ", so the factorisation's loss cannot be computed; scale the data" +
+                    (options.dtype == Dtype::float32 ? " or use --dtype float64" : ""));
+  }
+  if (options.pca) {
+    // First, as it decides whether there is anything to compare U with (it draws no random numbers).
+    result.pca = pca(data.features, options.gd.rank);
+    require_unique_subspace(*result.pca, options.gd.rank, data);
+  }
   result.gd = gd_factorise_ad(result.A, options.gd);
+  if (result.gd.diverged_at_epoch == 0) {
+    throw DataError(data.source + ": the loss of the initial factors is not finite, before any update: the data's " +
+                    "scale is beyond " + dtype + "; scale the data");
+  }
   result.svd = truncated_svd(result.A, options.gd.rank);
   if (options.pca) {
-    result.pca = pca(data.features, options.gd.rank);
     // A diverged factor is NaN: it has no column space to compare.
     if (!result.gd.diverged()) result.comparison = compare_subspaces(result.gd.U, result.pca->scores);
   }
@@ -77,6 +117,7 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options) {
                                    " must leave rows to train on and to validate: 1 <= it < " +
                                    std::to_string(data.rows()) + ", the rows of " + data.source);
   }
+  require_memory(mlp_study_memory(data, options), "the MLP study on " + data.source);
 
   // Row orders: numpy's RandomState(seed mod 2^32), as pandas' df.sample(frac=1, random_state=seed).
   RowShuffler shuffler(static_cast<uint32_t>(options.seed));
@@ -110,6 +151,14 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options) {
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  for (std::size_t r = 0; r < result.runs.size(); ++r) {
+    if (result.runs[r].diverged_at_epoch == 0) {
+      throw DataError(data.source + ": the loss of repeat " + std::to_string(r) +
+                      "'s initial model is not finite, before any update: the data's scale is beyond float32; " +
+                      "scale the data or normalise it");
+    }
+  }
+
   std::vector<double> train, val, loss;
   for (const MlpResult& run : result.runs) {
     train.push_back(run.train_accuracy);
@@ -132,6 +181,55 @@ double mlp_study_flops(const Dataset& data, const MlpStudyOptions& options) {
   const double per_model = mlp_flops(options.train_size, data.rows(), data.columns(), options.hidden,
                                      std::max<int64_t>(2, data.columns()), options.training);
   return per_model * static_cast<double>(std::max<int64_t>(options.repeats, 0));
+}
+
+namespace {
+
+// Loss-curve points a run records: every record_every epochs and the last one.
+double curve_points(int64_t epochs, int64_t record_every) {
+  return record_every > 0 ? static_cast<double>(std::max<int64_t>(epochs, 0) / record_every) + 2.0 : 0.0;
+}
+
+}  // namespace
+
+double factorise_study_memory(int64_t rows, int64_t columns, const FactoriseStudyOptions& options) {
+  const double element = options.dtype == Dtype::float32 ? 4.0 : 8.0;
+  const auto m = static_cast<double>(rows);
+  const auto n = static_cast<double>(columns);
+  const auto r = static_cast<double>(options.gd.rank);
+  // The centred copy and its conversion; the residual form's m x n product, difference and
+  // gradients; the SVD's copy, factors and workspace; PCA's centring and SVD in float64.
+  const double matrices = m * n * element * (2.0 + (options.gd.form == LossForm::residual ? 4.0 : 0.0) + 3.0) +
+                          (options.pca ? 4.0 * m * n * 8.0 : 0.0);
+  const double k = std::min(m, n);
+  const double factors = (m + n) * r * element * 8.0 + k * k * element;
+  return matrices + factors + curve_points(options.gd.epochs, options.gd.record_every) * sizeof(LossPoint);
+}
+
+double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options) {
+  const auto rows = static_cast<double>(data.rows());
+  const auto D = static_cast<double>(data.columns());
+  const auto H = static_cast<double>(options.hidden);
+  const double C = std::max(2.0, std::min(rows, D + 1.0));  // the classes are known after the split
+  const double B = static_cast<double>(options.train_size);
+  const auto N = static_cast<double>(std::max<int64_t>(options.repeats, 0));
+  const double orders = options.shuffle == Shuffle::per_repeat ? N : 1.0;
+  // Per model: its parameters (initial, trained, gradients, stacked copies) and tensor overheads,
+  // its result; per row of a batch, the activations autograd keeps (relu's input and output, the
+  // logits, their softmax and gradients). Measured: 21.6 KiB a model at H = 12, 120 KiB at
+  // H = 120 (docs/performance.md); this says 29 and 183.
+  const double parameters = (D * H + H * C + 2.0) * 4.0 * 8.0 + 5.0 * 1024.0;
+  const double activations = 4.0 * B * (3.0 * H + 6.0 * C);
+  const double result = curve_points(options.training.epochs, options.training.record_every) * sizeof(LossPoint);
+  const double models = options.engine == Engine::batched ? N * (parameters + activations + result)
+                                                          : N * (parameters + result) + activations;
+  return orders * rows * D * 4.0 * 5.0 + models;
+}
+
+double exercise_memory(const Dataset& data, const ExerciseOptions& options) {
+  FactoriseStudyOptions factorise = options.factorise;
+  factorise.pca = true;
+  return std::max(factorise_study_memory(data.rows(), data.columns(), factorise), mlp_study_memory(data, options.mlp));
 }
 
 ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options) {

@@ -1,10 +1,13 @@
 #include "labrun/dataset.hpp"
+#include "labrun/resources.hpp"
+#include "labrun/utf8.hpp"
 
 #include "tensor_check.hpp"
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -109,6 +112,60 @@ TEST(Dataset, RejectsBadTextNamingLineAndColumn) {
   expect_error("1,2,x\n3,1e999,y\n", {"line 2, column 1", "non-finite"});
   expect_error("1,\"2,x\n", {"line 1", "unterminated"});
   expect_error("a,b\nc,d\n", {"no numeric column"});
+  // Issue 16: bytes that are not UTF-8, and a column of numbers whose first cell is text.
+  expect_error("x\xff,1\n2,3\n", {"line 1, byte 2 (0xff) is not UTF-8"});
+  expect_error("1,2,a\n3,4,\xed\xa0\x80\n", {"line 2, byte 5 (0xed)"});  // a surrogate
+  expect_error("n/a,1,x\n2,3,y\n", {"line 1, column 0: 'n/a' is not a number, but line 2 holds one"});
+}
+
+TEST(Dataset, AByteOrderMarkIsSkippedAndTextColumnsAreListed) {
+  const Dataset with_bom = parse_csv("\xEF\xBB\xBFid,x,y,kind\na,1,2,p\nb,3,5,q\n", "t.csv");
+  EXPECT_TRUE(with_bom.has_header);
+  EXPECT_EQ(with_bom.feature_names, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(with_bom.ignored_columns, (std::vector<int64_t>{0}));
+  EXPECT_EQ(with_bom.label_column, 3);
+  EXPECT_EQ(with_bom.labels, (std::vector<std::string>{"p", "q"}));
+}
+
+TEST(Dataset, ANumberBelowDoublesRangeIsZeroAndOneAboveIsRefused) {
+  const Dataset data = parse_csv("1e-400,-2e-330,4.9e-324\n1,2,3\n", "t.csv");
+  EXPECT_EQ(data.features[0][0].item<double>(), 0.0);
+  EXPECT_EQ(data.features[0][1].item<double>(), 0.0);
+  EXPECT_TRUE(std::signbit(data.features[0][1].item<double>()));
+  EXPECT_EQ(data.features[0][2].item<double>(), 4.9e-324);  // the smallest subnormal still reads as itself
+  expect_error("1e309,1\n2,3\n", {"line 1, column 0", "non-finite value '1e309'"});
+}
+
+TEST(Utf8, FindsTheFirstByteOfAnInvalidSequence) {
+  EXPECT_EQ(invalid_utf8_offset(""), std::nullopt);
+  EXPECT_EQ(invalid_utf8_offset("plain ASCII, l\xc3\xa4ngd, \xe2\x82\xac, \xf0\x9f\x98\x80"), std::nullopt);
+  EXPECT_EQ(invalid_utf8_offset("l\xe4ngd"), 1u);          // Latin-1
+  EXPECT_EQ(invalid_utf8_offset("ab\xc0\xaf"), 2u);        // overlong '/'
+  EXPECT_EQ(invalid_utf8_offset("\xe0\x80\xaf"), 0u);      // overlong, three bytes
+  EXPECT_EQ(invalid_utf8_offset("\xed\xa0\x80"), 0u);      // a UTF-16 surrogate
+  EXPECT_EQ(invalid_utf8_offset("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(invalid_utf8_offset("x\xe2\x82"), 1u);         // truncated
+  EXPECT_EQ(invalid_utf8_offset("\x80"), 0u);              // a lone continuation byte
+  EXPECT_EQ(invalid_utf8_offset("\xf5\x80\x80\x80"), 0u);  // no such lead byte
+}
+
+TEST(Resources, MemoryIsRefusedWithBothFiguresAndAllowedWhenItFits) {
+  const MemoryBudget budget = available_memory();
+  EXPECT_GT(budget.bytes, 0.0);
+  EXPECT_FALSE(budget.limited_by.empty());
+  EXPECT_NO_THROW(require_memory(1024.0, "a small run"));
+  try {
+    require_memory(1e30, "a huge run", "; use less");
+    ADD_FAILURE() << "no error for 1e30 bytes";
+  } catch (const ResourceError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("a huge run needs about ", 0), 0u) << message;
+    EXPECT_NE(message.find(" is available ("), std::string::npos) << message;
+    EXPECT_NE(message.find("; use less"), std::string::npos) << message;
+  }
+  EXPECT_EQ(format_bytes(512), "512 bytes");
+  EXPECT_EQ(format_bytes(1536), "1.50 KiB");
+  EXPECT_EQ(format_bytes(338.0 * 1024 * 1024 * 1024), "338 GiB");
 }
 
 TEST(Dataset, RejectsColumnsOutOfRangeAndTooFewRows) {

@@ -1,5 +1,7 @@
 #include "labrun/studies.hpp"
 
+#include "labrun/resources.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
@@ -102,6 +104,52 @@ TEST(Studies, MlpStudyRefusesWhatCannotTrain) {
   options = {};
   options.hidden = 0;
   EXPECT_THROW(mlp_study(iris, options), std::invalid_argument);
+  // Work beyond any machine's memory is refused before it starts (issue 16, kind 4).
+  options = {};
+  options.hidden = int64_t{1} << 40;
+  EXPECT_THROW(mlp_study(iris, options), ResourceError);
+}
+
+TEST(Studies, MemoryEstimatesGrowWithTheWork) {
+  const Dataset iris = load_embedded_iris();
+  MlpStudyOptions small;
+  MlpStudyOptions more = small;
+  more.repeats = 10 * small.repeats;
+  EXPECT_GT(mlp_study_memory(iris, more), 5.0 * mlp_study_memory(iris, small));
+  more = small;
+  more.training.record_every = 1;
+  EXPECT_GT(mlp_study_memory(iris, more), mlp_study_memory(iris, small));
+  // The batched engine holds every model's activations; the sequential one a model's at a time.
+  MlpStudyOptions batched = small, sequential = small;
+  batched.repeats = sequential.repeats = 1000;
+  sequential.engine = Engine::sequential;
+  EXPECT_GT(mlp_study_memory(iris, batched), 2.0 * mlp_study_memory(iris, sequential));
+
+  FactoriseStudyOptions factorise;
+  FactoriseStudyOptions with_pca = factorise;
+  with_pca.pca = true;
+  EXPECT_GT(factorise_study_memory(150, 4, with_pca), factorise_study_memory(150, 4, factorise));
+  EXPECT_GT(factorise_study_memory(50000, 2000, factorise), 50000.0 * 2000.0 * 8.0);
+}
+
+TEST(Studies, DataBeyondTheTrainingDtypeIsADataError) {
+  Dataset iris = load_embedded_iris();
+  iris.features = iris.features * 1e39;  // finite in float64, not in float32
+  EXPECT_THROW(mlp_study(iris, MlpStudyOptions{}), DataError);
+  FactoriseStudyOptions f32;
+  f32.dtype = Dtype::float32;
+  EXPECT_THROW(factorise_study(iris, f32), DataError);
+  EXPECT_NO_THROW(factorise_study(iris, FactoriseStudyOptions{}));
+}
+
+TEST(Studies, ConstantDataHasNoPrincipalSubspaceToCompareWith) {
+  Dataset constant = load_embedded_iris();
+  constant.features = torch::ones_like(constant.features);
+  FactoriseStudyOptions options;
+  options.pca = true;
+  EXPECT_THROW(factorise_study(constant, options), DataError);
+  options.pca = false;  // factorising it is fine: the loss goes to 0
+  EXPECT_NO_THROW(factorise_study(constant, options));
 }
 
 TEST(Studies, SummaryStatistics) {

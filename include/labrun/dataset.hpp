@@ -42,22 +42,29 @@ struct Dataset {
   std::vector<int64_t> feature_columns;    // the file columns the features came from
   std::vector<std::string> feature_names;  // header names, or "column N" without a header
   std::optional<int64_t> label_column;
-  std::string source;  // a path, or "embedded:iris.data"
+  std::vector<int64_t> ignored_columns;  // columns of text, neither features nor the label
+  std::string source;                    // a path, or "embedded:iris.data"
   bool has_header = false;
 
   int64_t rows() const { return features.size(0); }
   int64_t columns() const { return features.size(1); }
 };
 
-// Parses CSV text (comma-separated, optional double quotes around text cells, LF or CRLF line
-// ends, blank lines skipped, an optional header row detected when every cell of the first row is
-// text and the second row is not). `source` names the text in error messages.
-// Throws DataError on: empty text, a NUL byte, ragged rows, an empty or non-numeric cell in a
-// feature column, NaN or Inf, a column index out of range, fewer than options.min_rows rows.
+// Parses CSV text (UTF-8, an optional byte-order mark, comma-separated, optional double quotes
+// around text cells, LF or CRLF line ends, blank lines skipped, an optional header row detected
+// when every cell of the first row is text and the second row is not). Without options.features
+// the features are the columns whose first data cell is a number; other columns of text, but the
+// label, go to ignored_columns. A number too small for double reads as 0, as pandas reads it.
+// `source` names the text in error messages.
+// Throws DataError on: empty text, a NUL byte, bytes that are not UTF-8, ragged rows, an empty or
+// non-numeric cell in a feature column, a column whose first data cell is text but which holds
+// numbers below it, NaN or Inf (or a number beyond double's range), a column index out of range,
+// fewer than options.min_rows rows.
 Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options = {});
 
-// Reads a file and parses it as parse_csv does. Throws DataError when the path is missing, a
-// directory or unreadable.
+// Reads a file (or a pipe or device) and parses it as parse_csv does. Throws DataError when the path
+// is missing, a directory or unreadable, or holds a NUL byte (found as it is read), and
+// ResourceError when the text would not fit in memory (a file's size is checked before reading).
 Dataset read_csv(const std::string& path, const CsvOptions& options = {});
 
 // The UCI Iris file (150 rows, 4 features, class label), embedded in the binary at build time.

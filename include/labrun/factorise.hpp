@@ -66,7 +66,8 @@ struct FactoriseResult {
   int64_t epochs_run = 0;             // updates applied
   std::vector<LossPoint> loss_curve;  // see FactoriseOptions::record_every
   double seconds = 0.0;               // wall time of the initialisation and training loop
-  // The first epoch whose loss was NaN or Inf: training stopped there.
+  // The first epoch whose loss was NaN or Inf: training stopped there. `epochs` when only the
+  // trained factors' loss is (the last update overflowed).
   std::optional<int64_t> diverged_at_epoch;
   bool diverged() const { return diverged_at_epoch.has_value(); }
 };

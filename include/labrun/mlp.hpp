@@ -78,7 +78,9 @@ struct MlpResult {
   double val_accuracy = 0.0;
   double final_loss = 0.0;  // the last epoch's loss (before its update), as the exercise reports it
   std::vector<LossPoint> loss_curve;
-  std::optional<int64_t> diverged_at_epoch;  // the first epoch whose loss was NaN or Inf
+  // The first epoch whose loss was NaN or Inf; `epochs` when only the trained parameters are not
+  // finite (the last update overflowed).
+  std::optional<int64_t> diverged_at_epoch;
   // The trained parameters (detached), from train_mlp; the batched engine leaves them undefined,
   // as it trains thousands of models at once.
   MlpParams trained;

@@ -44,11 +44,17 @@ struct FactoriseStudyResult {
 };
 
 // Throws std::invalid_argument when the rank does not fit the data (1 <= rank < min(rows,
-// columns)) or an option is out of range.
+// columns)) or an option is out of range; DataError for data whose scale the dtype cannot hold;
+// ResourceError when it cannot fit in memory.
 FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOptions& options);
 
 // Its BLAS work in floating-point operations: the training, the truncated SVD and PCA's SVD.
 double factorise_study_flops(int64_t rows, int64_t columns, const FactoriseStudyOptions& options);
+
+// The memory each study needs at its peak, in bytes: an estimate from its shapes, on the high
+// side, by which the studies refuse (ResourceError, labrun/resources.hpp) work that cannot fit
+// before they start.
+double factorise_study_memory(int64_t rows, int64_t columns, const FactoriseStudyOptions& options);
 
 enum class Engine { sequential, batched };
 enum class Shuffle { once, per_repeat, none };
@@ -89,12 +95,14 @@ struct MlpStudyResult {
 };
 
 // Throws DataError for data the MLP cannot train on (no labels, one class, a constant column to
-// normalise) and std::invalid_argument for an option out of range.
+// normalise, values beyond float32), std::invalid_argument for an option out of range and
+// ResourceError when it cannot fit in memory.
 MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options);
 
 // Its BLAS work in floating-point operations: none with the batched engine, whose kernels are
 // labrun's own.
 double mlp_study_flops(const Dataset& data, const MlpStudyOptions& options);
+double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options);
 
 struct ExerciseOptions {
   FactoriseStudyOptions factorise;  // PCA is always part of it; seeds and generators are set here
@@ -109,5 +117,6 @@ struct ExerciseResult {
 
 ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options);
 double exercise_flops(const Dataset& data, const ExerciseOptions& options);
+double exercise_memory(const Dataset& data, const ExerciseOptions& options);
 
 }  // namespace labrun
