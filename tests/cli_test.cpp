@@ -1,5 +1,6 @@
 // The labrun binary driven as a user drives it: arguments in; stdout, stderr and exit code out.
 
+#include "cli_runner.hpp"
 #include "test_files.hpp"
 
 #include <nlohmann/json.hpp>
@@ -16,42 +17,14 @@
 
 namespace {
 
+using labrun::test::kIris;
+using labrun::test::labrun;
+using labrun::test::labrun_with;
+using labrun::test::Outcome;
 using labrun::test::read_file;
 using labrun::test::temp_dir;
 using labrun::test::write_file;
 using nlohmann::json;
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string quote(const std::string& arg) {
-  std::string q = "'";
-  for (const char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs labrun with `environment` ("NAME=value" each) added to the test's own.
-Outcome labrun_with(const std::vector<std::string>& environment, const std::vector<std::string>& args,
-                    const std::string& dir) {
-  std::string command = environment.empty() ? "" : "env ";
-  for (const auto& variable : environment) command += quote(variable) + " ";
-  command += quote(LABRUN_BINARY);
-  for (const auto& arg : args) command += " " + quote(arg);
-  command += " >" + quote(dir + "/stdout") + " 2>" + quote(dir + "/stderr") + " </dev/null";
-  const int status = std::system(command.c_str());
-  Outcome run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.out = read_file(dir + "/stdout");
-  run.err = read_file(dir + "/stderr");
-  return run;
-}
-
-Outcome labrun(const std::vector<std::string>& args, const std::string& dir) { return labrun_with({}, args, dir); }
-
-const std::string kIris = LABRUN_SOURCE_DIR "/data/iris.data";
 
 // lab2_reference.py's figures for seed 0 (OpenBLAS's SkylakeX kernel) and their cross-kernel
 // bounds, derived in tests/tolerance.hpp: the GD loss over 1000 epochs (factorise_test.cpp's
@@ -69,7 +42,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.3.0");
+  EXPECT_EQ(doc["schema_version"], "1.4.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -430,7 +403,11 @@ TEST_P(CliBadInput, GivesOneLineAndItsExitCode) {
   const BadInput& c = GetParam();
   const std::string dir = temp_dir();
   std::vector<std::string> args;
-  for (const auto& arg : c.args) args.push_back(arg == "BAD" ? dir + "/bad.csv" : arg == "DIR" ? dir : arg);
+  for (std::string arg : c.args) {
+    if (arg == "BAD") arg = dir + "/bad.csv";
+    if (arg.rfind("DIR", 0) == 0) arg = dir + arg.substr(3);
+    args.push_back(arg);
+  }
   if (!c.file_text.empty()) write_file(dir + "/bad.csv", c.file_text == "EMPTY" ? "" : c.file_text);
   const Outcome run = labrun(args, dir);
   EXPECT_EQ(run.exit_code, c.exit_code) << run.err;
@@ -528,7 +505,76 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"AllShuffleConflict", {"all", "--reshuffle", "--no-shuffle"}, "", 2, "exclude each other"},
         // A choice is its name: the enum's number is refused.
         BadInput{"EngineByNumber", {"mlp", "--engine", "0"}, "", 2, "'0' is not one of sequential|batched"},
-        BadInput{"MlpNonNumeric", {"mlp", "--data", "BAD"}, "1,2,a\n3,?,b\n", 1, "non-numeric cell '?'"}),
+        BadInput{"MlpNonNumeric", {"mlp", "--data", "BAD"}, "1,2,a\n3,?,b\n", 1, "non-numeric cell '?'"},
+        // Issue 16, the second round. Text that is not UTF-8 is refused before any work (kind 2):
+        // in the file, in a label, in an argument (a path reaches the JSON too).
+        BadInput{"LatinOneHeader",
+                 {"factorise", "--data", "BAD", "--rank", "1"},
+                 "l\xe4ngd,b,c\n1,2,3\n4,5,7\n",
+                 1,
+                 "line 1, byte 2 (0xe4) is not UTF-8"},
+        BadInput{"LatinOneLabel",
+                 {"mlp", "--data", "BAD", "--train-size", "2"},
+                 "1,2,a\n3,4,caf\xe9\n5,5,a\n",
+                 1,
+                 "line 2, byte 8 (0xe9) is not UTF-8"},
+        BadInput{"OverlongUtf8", {"factorise", "--data", "BAD"}, "\xc0\xaf,1\n1,2\n", 1, "(0xc0) is not UTF-8"},
+        BadInput{
+            "NonUtf8Argument", {"factorise", "--data", "\xff.csv"}, "", 1, "argument 3 ('\\xff.csv') is not UTF-8"},
+        BadInput{"NonUtf8OutputPath", {"factorise", "-o", "out\xc3"}, "", 1, "is not UTF-8"},
+        // A column of numbers whose first cell is text is an error, not a dropped feature (kind 7).
+        BadInput{"FirstCellNotANumber",
+                 {"factorise", "--data", "BAD", "--rank", "1"},
+                 "?,1,2\n1,2,3\n2,3,5\n",
+                 1,
+                 "line 1, column 0: '?' is not a number, but line 2 holds one"},
+        // Data beyond the training dtype is a data error, not a divergence (kind 10).
+        BadInput{"MlpBeyondFloat32",
+                 {"mlp", "--data", "BAD", "--train-size", "2"},
+                 "1e39,1,a\n2,3,b\n4,1,a\n2,2,b\n",
+                 1,
+                 "column 0 (largest magnitude 1e+39) does not fit in float32"},
+        BadInput{"Float32FactoriseBeyondRange",
+                 {"factorise", "--data", "BAD", "--rank", "1", "--dtype", "float32"},
+                 "1e39,1,2\n2,3,4\n4,1,1\n",
+                 1,
+                 "does not fit in float32"},
+        BadInput{"SquaresOverflowFloat64",
+                 {"factorise", "--data", "BAD", "--rank", "1"},
+                 "1e200,1,2\n-1e200,3,4\n4,1,1\n",
+                 1,
+                 "the sum of squares of the centred data overflows float64"},
+        BadInput{"MlpLrBeyondFloat32", {"mlp", "--lr", "1e39"}, "", 2, "--lr 1e+39 must be <= 3.4e38"},
+        BadInput{"Float32LrBeyondRange",
+                 {"factorise", "--dtype", "float32", "--lr", "1e300"},
+                 "",
+                 2,
+                 "--lr 1e+300 must be <= 3.4e38"},
+        // Constant data has no unique principal subspace to compare with (kind 14).
+        BadInput{"PcaOfConstantData",
+                 {"pca", "--data", "BAD", "--rank", "1"},
+                 "0,0,0\n0,0,0\n0,0,0\n0,0,0\n",
+                 1,
+                 "principal subspace is not unique"},
+        BadInput{"PcaOfTiedSingularValues",
+                 {"pca", "--data", "BAD", "--rank", "1"},
+                 "1,0\n-1,0\n0,1\n0,-1\n",
+                 1,
+                 "singular values 1 and 2 (1.41421 and 1.41421) are equal to rounding"},
+        // Work that cannot fit in memory is refused before it starts, with what it needs (kinds 4, 6).
+        BadInput{"HugeHidden", {"mlp", "--hidden", "1099511627776"}, "", 1, "needs about"},
+        BadInput{"HugeRepeats", {"all", "--mlp-epochs", "1", "--repeats", "10000000"}, "", 1, "10000000 repeats"},
+        BadInput{"HugeLossCurve", {"factorise", "--epochs", "100000000000", "--loss-every", "1"}, "", 1, "needs about"},
+        BadInput{"EndlessZeros", {"factorise", "--data", "/dev/zero"}, "", 1, "/dev/zero: line 1 holds a NUL byte"},
+        BadInput{"EndlessRandom", {"mlp", "--data", "/dev/urandom"}, "", 1, "holds a NUL byte"},
+        // -o writes through a device rather than replacing it (kind 1).
+        BadInput{
+            "OutputToDevFull", {"factorise", "--epochs", "1", "-o", "/dev/full"}, "", 1, "No space left on device"},
+        BadInput{"OutputIntoMissingDirectory",
+                 {"factorise", "--epochs", "1", "-o", "DIR/no/such/out.json"},
+                 "",
+                 1,
+                 "cannot create a temporary file"}),
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 
 }  // namespace

@@ -38,6 +38,10 @@ int run_all(const AllCommand& command) {
     options.factorise.gd.record_every = *command.loss_every;
     options.mlp.training.record_every = *command.loss_every;
   }
+  require_memory_for(exercise_memory(data, options),
+                     factorise_document_numbers(data, options.factorise) + mlp_document_numbers(options.mlp),
+                     factorise_size(data, options.factorise) + " and " + mlp_size(options.mlp),
+                     "use fewer --repeats, a smaller --hidden or a larger --loss-every");
   use_best_blas_kernel(exercise_flops(data, options));
   options.seed = resolve_seed(command.common);
 

@@ -1,13 +1,17 @@
 #include "common.hpp"
 
+#include "environment.hpp"
+
+#include "labrun/resources.hpp"
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string_view>
-#include <thread>
 
 namespace labrun::cli {
 
@@ -20,6 +24,12 @@ void require_at_least(const std::string& option, int64_t value, int64_t minimum)
 void require_finite_positive(const std::string& option, double value) {
   if (!std::isfinite(value) || value <= 0.0) {
     throw UsageError(fmt::format("{} {} must be a finite number > 0", option, value));
+  }
+}
+
+void require_float32(const std::string& option, double value, const std::string& why) {
+  if (std::abs(value) > std::numeric_limits<float>::max()) {
+    throw UsageError(fmt::format("{} {} must be <= 3.4e38, float32's largest number: {}", option, value, why));
   }
 }
 
@@ -71,10 +81,7 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
   checks.add([&options] {
     if (!options.threads) return;
     require_at_least("--threads", *options.threads, 1);
-    // More threads than CPUs only wait on each other (512 turned a 0.5 s run into 9 s), and
-    // libtorch's pool hangs when it cannot create them.
-    const int limit = 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    if (*options.threads > limit) {
+    if (const int limit = thread_limit(); *options.threads > limit) {
       throw UsageError(
           fmt::format("--threads {} must be <= {}, 4 x the {} CPUs here", *options.threads, limit, limit / 4));
     }
@@ -110,7 +117,43 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
   for (const int64_t column : options.features) {
     if (column < 0) throw UsageError("--features: column " + std::to_string(column) + " must be >= 0");
   }
-  return options.data_path.empty() ? load_embedded_iris(csv) : read_csv(options.data_path, csv);
+  Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_csv(options.data_path, csv);
+  if (!data.ignored_columns.empty()) {
+    // Never silent: a column of text that is neither a feature nor the label.
+    std::string columns;
+    for (const int64_t c : data.ignored_columns) columns += (columns.empty() ? "" : ", ") + std::to_string(c);
+    note(
+        fmt::format("{}: column{} {} hold{} text and {} left out (not a feature, not the label); choose with "
+                    "--features and --label",
+                    data.source, data.ignored_columns.size() > 1 ? "s" : "", columns,
+                    data.ignored_columns.size() > 1 ? "" : "s", data.ignored_columns.size() > 1 ? "are" : "is"));
+  }
+  return data;
+}
+
+void require_memory_for(double study_bytes, double numbers, const std::string& what, const std::string& advice) {
+  // A number in the document: its node in the JSON tree, its text, the text's copy (measured:
+  // about 100 bytes; docs/performance.md).
+  constexpr double kBytesPerNumber = 150.0;
+  require_memory(study_bytes + kBytesPerNumber * (numbers + 1000.0), what, "; " + advice);
+}
+
+double curve_numbers(int64_t epochs, int64_t record_every) {
+  return record_every > 0 ? 2.0 * (static_cast<double>(std::max<int64_t>(epochs, 0) / record_every) + 2.0) : 0.0;
+}
+
+namespace {
+std::vector<std::string>& pending_notes() {
+  static std::vector<std::string> notes;
+  return notes;
+}
+}  // namespace
+
+void note(std::string text) { pending_notes().push_back(std::move(text)); }
+
+void print_notes() {
+  for (const std::string& text : pending_notes()) fmt::print(stderr, "labrun: note: {}\n", text);
+  pending_notes().clear();
 }
 
 void apply_threads(const CommonOptions& options) {

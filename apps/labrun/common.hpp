@@ -22,7 +22,7 @@ namespace labrun::cli {
 // labrun's exit codes, listed in the README and in --help.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitDataError = 1,      // bad data, unreadable input, unwritable output
+  kExitDataError = 1,      // bad data, unreadable input, unwritable output, not enough memory
   kExitUsageError = 2,     // bad command line: unknown option, bad value, value out of range
   kExitDiverged = 3,       // training diverged; the JSON is still written
   kExitInternalError = 4,  // a bug in labrun or an error inside libtorch
@@ -59,6 +59,9 @@ struct OptionNames {
 // Throw UsageError naming the option, its value and the limit: "--rank 0 must be >= 1".
 void require_at_least(const std::string& option, int64_t value, int64_t minimum);
 void require_finite_positive(const std::string& option, double value);
+
+// Throw UsageError when `value` is beyond float32's largest number (3.4e38), saying `why` it must fit.
+void require_float32(const std::string& option, double value, const std::string& why);
 
 // An integer option of at least `minimum`, checked by `checks`.
 CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
@@ -124,6 +127,20 @@ CLI::App* add_study_command(CLI::App& app, const std::string& name, const std::s
 // Reads --data (or the embedded Iris file) with --features and --label; throws DataError or
 // UsageError.
 Dataset load_data(const CommonOptions& options, int64_t min_rows);
+
+// Refuses (labrun::ResourceError, exit 1) a run whose study needs `study_bytes` and whose document
+// holds `numbers` numbers when that does not fit in the memory available, before it starts.
+// `what` names the run by its sizes ("mlp with --repeats 10000000 and --hidden 12"), `advice`
+// what to lower.
+void require_memory_for(double study_bytes, double numbers, const std::string& what, const std::string& advice);
+
+// Numbers in the document of a run: loss-curve points, factors, per-run figures.
+double curve_numbers(int64_t epochs, int64_t record_every);
+
+// A note for the user ("column 0 holds text and is left out"), printed on stderr by print_notes
+// once the run has written its output, so that a failing run still says one line only.
+void note(std::string text);
+void print_notes();
 
 // Applies --threads (checked by the command's Checks) to libtorch.
 void apply_threads(const CommonOptions& options);

@@ -16,7 +16,11 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
   FactoriseOptions& gd = options.gd;
   add_at_least(command, checks, names("rank"), gd.rank, 1, "Rank r of the factors, 1 <= r < min(rows, columns)");
   add_at_least(command, checks, names("epochs", true), gd.epochs, 0, "Gradient-descent epochs, >= 0");
-  add_positive(command, checks, names("lr", true), gd.lr, "Learning rate, > 0");
+  const std::string lr = names("lr", true);
+  add_positive(command, checks, lr, gd.lr, "Learning rate, > 0");
+  checks.add([lr, names, &options] {
+    if (options.dtype == Dtype::float32) require_float32(lr, options.gd.lr, names("dtype") + " float32 trains in it");
+  });
   add_choice(command, names("reduction"), gd.reduction, {Reduction::sum, Reduction::mean},
              "Loss reduction: sum (the exercise's) or mean");
   add_choice(command, names("loss-form"), gd.form, {LossForm::residual, LossForm::gram},
@@ -68,6 +72,17 @@ int factorise_exit_code(const FactoriseResult& gd, const std::string& lr_option,
   return kExitDiverged;
 }
 
+double factorise_document_numbers(const Dataset& data, const FactoriseStudyOptions& options) {
+  // The loss curve, U and V, and with PCA its scores, components and the aligned factor.
+  return curve_numbers(options.gd.epochs, options.gd.record_every) +
+         3.0 * static_cast<double>(data.rows() + data.columns()) * static_cast<double>(options.gd.rank);
+}
+
+std::string factorise_size(const Dataset& data, const FactoriseStudyOptions& options) {
+  return fmt::format("a rank-{} factorisation of {} x {} over {} epochs", options.gd.rank, data.rows(), data.columns(),
+                     options.gd.epochs);
+}
+
 int run_factorise(const FactoriseCommand& command, bool with_pca) {
   command.checks.run();
   apply_threads(command.common);
@@ -75,6 +90,9 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
   check_rank_fits("--rank", command.study.gd.rank, data);
   FactoriseStudyOptions options = command.study;
   options.pca = with_pca;
+  require_memory_for(factorise_study_memory(data.rows(), data.columns(), options),
+                     factorise_document_numbers(data, options), factorise_size(data, options),
+                     "use a larger --loss-every or smaller data");
   use_best_blas_kernel(factorise_study_flops(data.rows(), data.columns(), options));
   const uint64_t seed = resolve_seed(command.common);
   options.gd.seed = seed;

@@ -28,6 +28,10 @@ CLI::App* setup_pca(CLI::App& app, FactoriseCommand& command);
 void check_rank_fits(const std::string& option, int64_t rank, const Dataset& data);
 // Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
 // or returns kExitOk.
+// The numbers the study puts in its document, and its size in words, for require_memory_for.
+double factorise_document_numbers(const Dataset& data, const FactoriseStudyOptions& options);
+std::string factorise_size(const Dataset& data, const FactoriseStudyOptions& options);
+
 int factorise_exit_code(const FactoriseResult& gd, const std::string& lr_option, double lr);
 
 int run_factorise(const FactoriseCommand& command, bool with_pca);

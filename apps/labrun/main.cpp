@@ -4,9 +4,11 @@
 #include "all_cmd.hpp"
 #include "blas_restart.hpp"
 #include "common.hpp"
+#include "environment.hpp"
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
 
+#include "labrun/resources.hpp"
 #include "labrun/runtime.hpp"
 
 #include <c10/util/Exception.h>
@@ -21,7 +23,8 @@
 namespace {
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 ok; 1 bad data or I/O error; 2 bad command line; 3 training diverged (JSON still written);\n"
+    "Exit codes: 0 ok; 1 bad data, I/O error or not enough memory; 2 bad command line; 3 training diverged (JSON still "
+    "written);\n"
     "4 internal error.";
 
 // The first line of a message: libtorch's errors carry a C++ stack trace after it.
@@ -80,18 +83,24 @@ int run(int argc, char** argv) {
   }
 
   try {
+    check_process_inputs(argc, argv);
     if (version) {
       print_version();
       return kExitOk;
     }
-    if (factorise_command->parsed()) return run_factorise(factorise, /*with_pca=*/false);
-    if (pca_command->parsed()) return run_factorise(pca, /*with_pca=*/true);
-    if (mlp_command->parsed()) return run_mlp(mlp);
-    if (all_command->parsed()) return run_all(all);
-    return fail(kExitUsageError, "no subcommand given (see labrun --help)");
+    int code = -1;
+    if (factorise_command->parsed()) code = run_factorise(factorise, /*with_pca=*/false);
+    if (pca_command->parsed()) code = run_factorise(pca, /*with_pca=*/true);
+    if (mlp_command->parsed()) code = run_mlp(mlp);
+    if (all_command->parsed()) code = run_all(all);
+    if (code < 0) return fail(kExitUsageError, "no subcommand given (see labrun --help)");
+    print_notes();
+    return code;
   } catch (const UsageError& e) {
     return fail(kExitUsageError, e.what());
   } catch (const labrun::DataError& e) {
+    return fail(kExitDataError, e.what());
+  } catch (const labrun::ResourceError& e) {
     return fail(kExitDataError, e.what());
   } catch (const std::invalid_argument& e) {
     return fail(kExitUsageError, e.what());

@@ -16,7 +16,10 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
   add_at_least(command, checks, names("hidden"), options.hidden, 1, "Hidden units H, >= 1");
   add_at_least(command, checks, names("epochs", true), options.training.epochs, 0,
                "Full-batch gradient-descent epochs, >= 0");
-  add_positive(command, checks, names("lr", true), options.training.lr, "Learning rate, > 0");
+  const std::string lr = names("lr", true);
+  add_positive(command, checks, lr, options.training.lr,
+               "Learning rate, > 0 (and <= 3.4e38: the MLP trains in float32)");
+  checks.add([lr, &options] { require_float32(lr, options.training.lr, "the MLP trains in float32"); });
   add_at_least(command, checks, names("repeats"), options.repeats, 1,
                "Models trained from fresh initialisations, >= 1");
   command.add_option(names("train-size"), options.train_size, "The first rows that train; the rest validate")
@@ -75,11 +78,23 @@ void check_train_size_fits(const std::string& option, int64_t train_size, const 
 
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr) {
   if (result.diverged_runs == 0) return kExitOk;
+  const auto runs = static_cast<int64_t>(result.runs.size());
+  const std::string which =
+      result.diverged_runs == runs ? "every repeat" : fmt::format("{} of {} repeats", result.diverged_runs, runs);
   std::cerr << fmt::format(
-      "labrun: warning: training diverged in some repeats (a loss became NaN or Inf); try "
-      "a smaller {} than {}\n",
+      "labrun: warning: training diverged in {} (a loss became NaN or Inf); try a smaller {} than {}\n", which,
       lr_option, lr);
   return kExitDiverged;
+}
+
+double mlp_document_numbers(const MlpStudyOptions& options) {
+  return static_cast<double>(options.repeats) *
+         (8.0 + curve_numbers(options.training.epochs, options.training.record_every));
+}
+
+std::string mlp_size(const MlpStudyOptions& options) {
+  return fmt::format("{} repeats of a {}-unit MLP over {} epochs", options.repeats, options.hidden,
+                     options.training.epochs);
 }
 
 int run_mlp(const MlpCommand& command) {
@@ -88,6 +103,8 @@ int run_mlp(const MlpCommand& command) {
   const Dataset data = load_data(command.common, /*min_rows=*/2);
   check_train_size_fits("--train-size", command.study.train_size, data);
   MlpStudyOptions options = command.study;
+  require_memory_for(mlp_study_memory(data, options), mlp_document_numbers(options), mlp_size(options),
+                     "use fewer --repeats, a smaller --hidden or a larger --loss-every");
   use_best_blas_kernel(mlp_study_flops(data, options));
   options.seed = resolve_seed(command.common);
 

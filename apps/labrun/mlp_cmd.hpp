@@ -27,6 +27,10 @@ CLI::App* setup_mlp(CLI::App& app, MlpCommand& command);
 void check_train_size_fits(const std::string& option, int64_t train_size, const Dataset& data);
 // Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
 // or returns kExitOk.
+// The numbers the study puts in its document, and its size in words, for require_memory_for.
+double mlp_document_numbers(const MlpStudyOptions& options);
+std::string mlp_size(const MlpStudyOptions& options);
+
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr);
 
 int run_mlp(const MlpCommand& command);

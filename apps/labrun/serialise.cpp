@@ -222,6 +222,7 @@ json describe(const Dataset& data) {
               {"feature_columns", data.feature_columns},
               {"feature_names", data.feature_names},
               {"label_column", data.label_column ? json(*data.label_column) : json(nullptr)},
+              {"ignored_columns", data.ignored_columns},
               {"has_header", data.has_header}};
 }
 

@@ -1,0 +1,68 @@
+#include "environment.hpp"
+
+#include "common.hpp"
+
+#include "labrun/utf8.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace labrun::cli {
+namespace {
+
+// "l\xe4ngd": the bytes that are not printable ASCII as \xNN, at most 60 of them.
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, 60)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+  }
+  return text.size() > 60 ? out + "..." : out;
+}
+
+void check_thread_variable(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return;
+  // OpenMP's form: one count, or a list of them for nested levels ("4,2"); libtorch takes the first.
+  const std::string_view text(value);
+  bool valid = !text.empty();
+  for (std::size_t start = 0; valid && start <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view count = text.substr(start, comma - start);
+    const bool digits =
+        !count.empty() && count.size() <= 9 && count.find_first_not_of("0123456789") == std::string::npos;
+    const long threads = digits ? std::strtol(std::string(count).c_str(), nullptr, 10) : 0;
+    valid = threads >= 1 && threads <= thread_limit();
+    start = comma + 1;
+  }
+  if (!valid) {
+    throw UsageError(
+        fmt::format("{}='{}' must be a whole number from 1 to {} (4 x the CPUs here), or a list of them "
+                    "(\"4,2\"), or unset",
+                    name, escaped(text), thread_limit()));
+  }
+}
+
+}  // namespace
+
+int thread_limit() { return 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void check_process_inputs(int argc, char** argv) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  for (int i = 1; i < argc; ++i) {
+    if (const auto bad = invalid_utf8_offset(argv[i])) {
+      throw DataError(fmt::format("argument {} ('{}') is not UTF-8 at byte {}: labrun's output is UTF-8 JSON", i,
+                                  escaped(argv[i]), *bad + 1));
+    }
+  }
+  check_thread_variable("OMP_NUM_THREADS");
+  check_thread_variable("MKL_NUM_THREADS");
+}
+
+}  // namespace labrun::cli

@@ -1,0 +1,330 @@
+// Hostile input beyond one-line refusals (issue 16): what is at -o, signals while writing, thread
+// variables, divergence in the last update, columns that must never be dropped silently, numbers
+// at the edge of double's range. The one-line refusals are in cli_test.cpp's CliBadInput table.
+
+#include "cli_runner.hpp"
+#include "test_files.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using labrun::test::kIris;
+using labrun::test::labrun;
+using labrun::test::labrun_with;
+using labrun::test::Outcome;
+using labrun::test::quote;
+using labrun::test::read_file;
+using labrun::test::temp_dir;
+using labrun::test::write_file;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// Files whose names start with ".NAME.tmp.": labrun's temporary files for NAME.
+std::vector<std::string> temporaries(const std::string& dir, const std::string& name) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("." + name + ".tmp.", 0) == 0) found.push_back(file);
+  }
+  return found;
+}
+
+// Runs a shell command line (labrun's binary as $LABRUN), with the same Outcome as labrun().
+Outcome shell(const std::string& script, const std::string& dir) {
+  const std::string command = "LABRUN=" + quote(LABRUN_BINARY) + " sh -c " + quote(script) + " >" +
+                              quote(dir + "/stdout") + " 2>" + quote(dir + "/stderr") + " </dev/null";
+  const int status = std::system(command.c_str());
+  Outcome run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = read_file(dir + "/stdout");
+  run.err = read_file(dir + "/stderr");
+  return run;
+}
+
+bool is_one_error_line(const std::string& err) {
+  return err.rfind("labrun: error: ", 0) == 0 && err.find('\n') == err.size() - 1;
+}
+
+// --- What is at -o (kind 1) ---------------------------------------------------------------
+
+TEST(CliOutputTarget, ACharacterDeviceIsWrittenThroughNotReplaced) {
+  const std::string dir = temp_dir();
+  const Outcome full = labrun({"factorise", "--epochs", "1", "-o", "/dev/full"}, dir);
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_NE(full.err.find("No space left on device"), std::string::npos) << full.err;
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  const Outcome null = labrun({"factorise", "--epochs", "1", "-o", "/dev/null"}, dir);
+  EXPECT_EQ(null.exit_code, 0) << null.err;
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+}
+
+TEST(CliOutputTarget, AFifoGetsTheWholeDocument) {
+  const std::string dir = temp_dir();
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] { received = read_file(fifo); });
+  const Outcome run = labrun({"factorise", "--seed", "0", "--epochs", "3", "-o", fifo}, dir);
+  reader.join();
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(json::parse(received)["config"]["epochs"], 3);
+  EXPECT_TRUE(fs::is_fifo(fifo));
+}
+
+TEST(CliOutputTarget, ASymlinkStaysALinkAndItsTargetIsReplaced) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/target.json", "old");
+  fs::create_symlink("target.json", dir + "/link.json");
+  const Outcome run = labrun({"factorise", "--seed", "0", "--epochs", "2", "-o", dir + "/link.json"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/link.json"));
+  EXPECT_EQ(json::parse(read_file(dir + "/target.json"))["config"]["epochs"], 2);
+  EXPECT_TRUE(temporaries(dir, "target.json").empty());
+
+  // A link to nothing: the file is created where it points, and the link stays.
+  fs::create_symlink("new.json", dir + "/dangling.json");
+  ASSERT_EQ(labrun({"factorise", "--seed", "0", "--epochs", "2", "-o", dir + "/dangling.json"}, dir).exit_code, 0);
+  EXPECT_TRUE(fs::is_symlink(dir + "/dangling.json"));
+  EXPECT_TRUE(fs::is_regular_file(dir + "/new.json"));
+}
+
+TEST(CliOutputTarget, AReplacedFileKeepsItsModeAndItsHardLinks) {
+  const std::string dir = temp_dir();
+  const std::string file = dir + "/out.json";
+  write_file(file, "old");
+  ASSERT_EQ(::chmod(file.c_str(), 0640), 0);
+  ASSERT_EQ(labrun({"factorise", "--seed", "0", "--epochs", "1", "-o", file}, dir).exit_code, 0);
+  struct stat info {};
+  ASSERT_EQ(::stat(file.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0640u);
+
+  // A second name for the same file: written through, so both names see the new document.
+  fs::create_hard_link(file, dir + "/other-name.json");
+  ASSERT_EQ(labrun({"factorise", "--seed", "0", "--epochs", "4", "-o", file}, dir).exit_code, 0);
+  EXPECT_EQ(json::parse(read_file(dir + "/other-name.json"))["config"]["epochs"], 4);
+  EXPECT_EQ(fs::hard_link_count(file), 2u);
+}
+
+// Runs labrun as the unprivileged user 65534 (nobody), when the test runs as root with setpriv.
+bool can_drop_privileges() { return ::geteuid() == 0 && ::access("/usr/bin/setpriv", X_OK) == 0; }
+const std::string kAsNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+
+TEST(CliOutputTarget, AnotherUsersFilesAreRefusedOrKeepTheirOwner) {
+  if (!can_drop_privileges()) GTEST_SKIP() << "needs root and setpriv to act as another user";
+  const std::string dir = temp_dir();
+  ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);  // like /tmp: anyone may create files here
+  const std::string read_only = dir + "/read-only.json", shared = dir + "/shared.json";
+  write_file(read_only, "root's");
+  write_file(shared, "root's");
+  ASSERT_EQ(::chmod(read_only.c_str(), 0644), 0);
+  ASSERT_EQ(::chmod(shared.c_str(), 0666), 0);
+
+  // Not writable by this user: refused, as `>` refuses it (renaming over it would succeed).
+  const Outcome refused = shell(kAsNobody + "$LABRUN factorise --epochs 1 -o " + quote(read_only), dir);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("Permission denied"), std::string::npos) << refused.err;
+  EXPECT_EQ(read_file(read_only), "root's");
+
+  // Writable, but a new file could not be given root's ownership: written through, owner kept.
+  const Outcome written = shell(kAsNobody + "$LABRUN factorise --epochs 1 --seed 0 -o " + quote(shared), dir);
+  EXPECT_EQ(written.exit_code, 0) << written.err;
+  struct stat info {};
+  ASSERT_EQ(::stat(shared.c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 0u);
+  EXPECT_EQ(info.st_mode & 07777, 0666u);
+  EXPECT_EQ(json::parse(read_file(shared))["config"]["seed"], 0);
+  EXPECT_TRUE(temporaries(dir, "shared.json").empty());
+}
+
+TEST(CliOutputTarget, ABlockDeviceIsRefused) {
+  const std::string dir = temp_dir();
+  const std::string device = dir + "/disk";
+  if (::mknod(device.c_str(), S_IFBLK | 0600, makedev(7, 0)) != 0) GTEST_SKIP() << "cannot create a block device";
+  const Outcome run = labrun({"factorise", "--epochs", "1", "-o", device}, dir);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("is a block device"), std::string::npos) << run.err;
+  EXPECT_TRUE(is_one_error_line(run.err)) << run.err;
+  EXPECT_TRUE(fs::is_block_file(device));
+}
+
+// --- Signals and limits while writing (kind 11) ----------------------------------------------
+
+// Starts labrun writing a large document to dir/out.json, kills it with `signal` as soon as its
+// temporary file appears, and checks what is left: the old file and no temporary file.
+void kill_while_writing(int signal) {
+  const std::string dir = temp_dir();
+  const std::string out = dir + "/out.json";
+  write_file(out, "old");
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::freopen("/dev/null", "w", stderr);
+      ::execl(LABRUN_BINARY, LABRUN_BINARY, "mlp", "--seed", "0", "--epochs", "0", "--repeats", "40000", "-o",
+              out.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    bool killed = false;
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (!temporaries(dir, "out.json").empty()) {
+        ::kill(pid, signal);
+        killed = true;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        break;
+      }
+    }
+    if (!killed) {  // it finished before its temporary file was seen: try again
+      write_file(out, "old");
+      continue;
+    }
+    ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << status;
+    EXPECT_EQ(WTERMSIG(status), signal);
+    EXPECT_TRUE(temporaries(dir, "out.json").empty());
+    EXPECT_EQ(read_file(out), "old");
+    return;
+  }
+  GTEST_SKIP() << "the temporary file was never seen before labrun finished";
+}
+
+TEST(CliSignals, SigtermWhileWritingLeavesNoTemporaryFile) { kill_while_writing(SIGTERM); }
+TEST(CliSignals, SigintWhileWritingLeavesNoTemporaryFile) { kill_while_writing(SIGINT); }
+TEST(CliSignals, SighupWhileWritingLeavesNoTemporaryFile) { kill_while_writing(SIGHUP); }
+
+TEST(CliSignals, AFileSizeLimitIsAWriteErrorNotAKill) {
+  const std::string dir = temp_dir();
+  const Outcome run =
+      shell("ulimit -f 1 && exec $LABRUN factorise --seed 0 --loss-every 1 -o " + quote(dir + "/out.json"), dir);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("File too large"), std::string::npos) << run.err;
+  EXPECT_TRUE(temporaries(dir, "out.json").empty());
+  EXPECT_FALSE(fs::exists(dir + "/out.json"));
+}
+
+// --- The environment (kinds 2, 4, 13) ---------------------------------------------------------
+
+TEST(CliEnvironment, InvalidThreadVariablesAreRefusedWithoutAStackTrace) {
+  const std::string dir = temp_dir();
+  for (const std::string variable :
+       {"OMP_NUM_THREADS=0", "OMP_NUM_THREADS=abc", "OMP_NUM_THREADS=-2", "OMP_NUM_THREADS=100000", "MKL_NUM_THREADS=0",
+        "OMP_NUM_THREADS=", "OMP_NUM_THREADS=2,", "OMP_NUM_THREADS=2,0"}) {
+    const Outcome run = labrun_with({variable}, {"factorise", "--epochs", "1"}, dir);
+    EXPECT_EQ(run.exit_code, 2) << variable << ": " << run.err;
+    EXPECT_EQ(run.out, "");
+    // libgomp itself may print "libgomp: Invalid value ..." before labrun starts; labrun adds one line.
+    EXPECT_NE(run.err.find("labrun: error: " + variable.substr(0, variable.find('=')) + "='"), std::string::npos)
+        << run.err;
+    EXPECT_EQ(run.err.find("Exception raised from"), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.find("frame #"), std::string::npos) << run.err;
+  }
+  const Outcome fine = labrun_with({"OMP_NUM_THREADS=1"}, {"factorise", "--epochs", "1"}, dir);
+  EXPECT_EQ(fine.exit_code, 0) << fine.err;
+  EXPECT_EQ(json::parse(fine.out)["config"]["threads"], 1);
+  // OpenMP's list form for nested levels: libtorch takes the first.
+  const Outcome nested = labrun_with({"OMP_NUM_THREADS=2,1"}, {"factorise", "--epochs", "1"}, dir);
+  EXPECT_EQ(nested.exit_code, 0) << nested.err;
+  EXPECT_EQ(nested.err, "");
+}
+
+TEST(CliEnvironment, WorkBeyondAnAddressSpaceLimitIsRefusedBeforeItStarts) {
+#ifdef LABRUN_SANITIZE
+  GTEST_SKIP() << "AddressSanitizer's shadow memory needs more address space than the limit";
+#endif
+  const std::string dir = temp_dir();
+  // The issue's crash: 8 GB of address space, stdout and stderr on pipes, 10^7 repeats.
+  const Outcome run =
+      shell("ulimit -v 8000000 && $LABRUN all --seed 0 --mlp-epochs 1 --repeats 10000000 2>&1 | cat", dir);
+  EXPECT_EQ(run.out.rfind("labrun: error: ", 0), 0u) << run.out;
+  EXPECT_NE(run.out.find("needs about"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("(ulimit -v)"), std::string::npos) << run.out;
+  // And what fits still runs under the same limit.
+  const Outcome fits = shell("ulimit -v 8000000 && exec $LABRUN mlp --seed 0 --repeats 20 --epochs 2", dir);
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+}
+
+// --- Divergence in the last update (kind 3) ----------------------------------------------------
+
+TEST(CliDivergence, AnOverflowInTheLastUpdateIsADivergence) {
+  const std::string dir = temp_dir();
+  const Outcome factorise = labrun({"factorise", "--seed", "0", "--epochs", "1", "--lr", "1e308"}, dir);
+  EXPECT_EQ(factorise.exit_code, 3) << factorise.err;
+  const json gd = json::parse(factorise.out)["results"]["gd"];
+  EXPECT_TRUE(gd["loss"].is_null());
+  EXPECT_EQ(gd["diverged"], true);
+  EXPECT_EQ(gd["diverged_at_epoch"], 1);
+
+  // pca and all then skip the comparison instead of failing inside libtorch.
+  const Outcome pca = labrun({"pca", "--seed", "0", "--epochs", "1", "--lr", "1e308"}, dir);
+  EXPECT_EQ(pca.exit_code, 3) << pca.err;
+  EXPECT_TRUE(json::parse(pca.out)["results"]["comparison"].is_null());
+  const Outcome all = labrun({"all", "--seed", "0", "--factorise-epochs", "1", "--factorise-lr", "1e308"}, dir);
+  EXPECT_EQ(all.exit_code, 3) << all.err;
+
+  for (const char* engine : {"sequential", "batched"}) {
+    const Outcome mlp =
+        labrun({"mlp", "--seed", "0", "--epochs", "1", "--lr", "3e38", "--repeats", "2", "--engine", engine}, dir);
+    EXPECT_EQ(mlp.exit_code, 3) << engine << ": " << mlp.err;
+    EXPECT_NE(mlp.err.find("diverged in every repeat"), std::string::npos) << mlp.err;
+    for (const json& run : json::parse(mlp.out)["results"]["runs"]) EXPECT_EQ(run["diverged_at_epoch"], 1) << engine;
+  }
+}
+
+// --- Columns and numbers (kinds 7, 12) ---------------------------------------------------------
+
+TEST(CliColumns, AByteOrderMarkIsNotPartOfTheFirstColumn) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/bom.csv", "\xEF\xBB\xBF" + read_file(kIris));
+  const Outcome with_bom = labrun({"factorise", "--seed", "0", "--data", dir + "/bom.csv"}, dir);
+  const Outcome plain = labrun({"factorise", "--seed", "0", "--data", kIris}, dir);
+  ASSERT_EQ(with_bom.exit_code, 0) << with_bom.err;
+  EXPECT_EQ(with_bom.err, "");
+  const json a = json::parse(with_bom.out), b = json::parse(plain.out);
+  EXPECT_EQ(a["data"]["feature_columns"], json({0, 1, 2, 3}));
+  EXPECT_EQ(a["results"]["gd"]["loss"], b["results"]["gd"]["loss"]);
+}
+
+TEST(CliColumns, AColumnOfTextIsLeftOutAndSaidSo) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/named.csv", "name,x,y,z,kind\np,1,2,3,a\nq,2,3,5,b\nr,2,5,1,a\ns,4,1,1,b\n");
+  const Outcome run = labrun({"mlp", "--seed", "0", "--data", dir + "/named.csv", "--train-size", "2"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("labrun: note: " + dir + "/named.csv: column 0 holds text and is left out"), std::string::npos)
+      << run.err;
+  const json data = json::parse(run.out)["data"];
+  EXPECT_EQ(data["ignored_columns"], json({0}));
+  EXPECT_EQ(data["feature_columns"], json({1, 2, 3}));
+  EXPECT_EQ(data["label_column"], 4);
+}
+
+TEST(CliColumns, ANumberTooSmallForDoubleReadsAsZero) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/tiny.csv", "1e-400,1,2\n2,-3e-330,3\n3,2,4\n4,5,1\n");
+  write_file(dir + "/zero.csv", "0,1,2\n2,0,3\n3,2,4\n4,5,1\n");
+  const Outcome tiny = labrun({"factorise", "--seed", "0", "--rank", "1", "--data", dir + "/tiny.csv"}, dir);
+  const Outcome zero = labrun({"factorise", "--seed", "0", "--rank", "1", "--data", dir + "/zero.csv"}, dir);
+  ASSERT_EQ(tiny.exit_code, 0) << tiny.err;
+  EXPECT_EQ(json::parse(tiny.out)["results"]["gd"]["loss"], json::parse(zero.out)["results"]["gd"]["loss"]);
+  // Too large is still refused: it is infinite.
+  write_file(dir + "/huge.csv", "1e400,1,2\n2,3,3\n3,2,4\n");
+  const Outcome huge = labrun({"factorise", "--rank", "1", "--data", dir + "/huge.csv"}, dir);
+  EXPECT_EQ(huge.exit_code, 1);
+  EXPECT_NE(huge.err.find("non-finite value '1e400'"), std::string::npos) << huge.err;
+}
+
+}  // namespace
