@@ -570,6 +570,17 @@ INSTANTIATE_TEST_SUITE_P(
         // -o writes through a device rather than replacing it (kind 1).
         BadInput{
             "OutputToDevFull", {"factorise", "--epochs", "1", "-o", "/dev/full"}, "", 1, "No space left on device"},
+        BadInput{"OutputIsTheDataFile",
+                 {"factorise", "--data", "BAD", "-o", "BAD"},
+                 "1,2,3\n4,5,7\n2,2,2\n",
+                 2,
+                 "is the --data file"},
+        BadInput{"NewlineInPath", {"factorise", "--data", "a\nb.csv"}, "", 1, "a\\nb.csv: no such file"},
+        BadInput{"OutputPathTooLong",
+                 {"factorise", "--epochs", "1", "-o", std::string(5000, 'x')},
+                 "",
+                 1,
+                 "File name too long"},
         BadInput{"OutputIntoMissingDirectory",
                  {"factorise", "--epochs", "1", "-o", "DIR/no/such/out.json"},
                  "",

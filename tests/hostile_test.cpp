@@ -163,6 +163,16 @@ TEST(CliOutputTarget, ABlockDeviceIsRefused) {
   EXPECT_TRUE(fs::is_block_file(device));
 }
 
+TEST(CliOutputTarget, AStdoutThatCannotBeWrittenIsAnError) {
+  const std::string dir = temp_dir();
+  const Outcome full = shell("exec $LABRUN factorise --epochs 1 >/dev/full 2>" + quote(dir + "/err"), dir);
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_EQ(read_file(dir + "/err"), "labrun: error: cannot write to stdout: No space left on device\n");
+  const Outcome closed = shell("exec $LABRUN factorise --epochs 1 >&- 2>" + quote(dir + "/err"), dir);
+  EXPECT_EQ(closed.exit_code, 1);
+  EXPECT_EQ(read_file(dir + "/err"), "labrun: error: cannot write to stdout: Bad file descriptor\n");
+}
+
 // --- Signals and limits while writing (kind 11) ----------------------------------------------
 
 // Starts labrun writing a large document to dir/out.json, kills it with `signal` as soon as its

@@ -5,6 +5,7 @@
 #include "labrun/resources.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -116,6 +117,15 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
   }
   for (const int64_t column : options.features) {
     if (column < 0) throw UsageError("--features: column " + std::to_string(column) + " must be >= 0");
+  }
+  // -o onto the data file would replace the data with the results.
+  struct stat input {
+  }, output{};
+  if (!options.data_path.empty() && !options.output.empty() && options.output != "-" &&
+      ::stat(options.data_path.c_str(), &input) == 0 && ::stat(options.output.c_str(), &output) == 0 &&
+      input.st_dev == output.st_dev && input.st_ino == output.st_ino && S_ISREG(input.st_mode)) {
+    throw UsageError("-o " + options.output + " is the --data file " + options.data_path +
+                     ": writing the results there would replace the data; choose another output");
   }
   Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_csv(options.data_path, csv);
   if (!data.ignored_columns.empty()) {

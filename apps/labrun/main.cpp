@@ -30,8 +30,19 @@ constexpr const char* kExitCodes =
 // The first line of a message: libtorch's errors carry a C++ stack trace after it.
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// One line, whatever the message holds: control characters (a path may contain a newline) are
+// written as \n, \t, \xNN.
 int fail(int code, const std::string& message) {
-  std::cerr << "labrun: error: " << first_line(message) << "\n";
+  std::string line;
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      line += c;
+    } else {
+      line += c == '\n' ? "\\n" : c == '\t' ? "\\t" : fmt::format("\\x{:02x}", u);
+    }
+  }
+  std::cerr << "labrun: error: " << line << "\n";
   return code;
 }
 
@@ -105,7 +116,7 @@ int run(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     return fail(kExitUsageError, e.what());
   } catch (const c10::Error& e) {
-    return fail(kExitInternalError, std::string("libtorch: ") + e.what_without_backtrace());
+    return fail(kExitInternalError, first_line(std::string("libtorch: ") + e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
     return fail(kExitInternalError, "out of memory");
   } catch (const std::exception& e) {
