@@ -291,7 +291,8 @@ TEST(CliDivergence, AnOverflowInTheLastUpdateIsADivergence) {
         labrun({"mlp", "--seed", "0", "--epochs", "1", "--lr", "3e38", "--repeats", "2", "--engine", engine}, dir);
     EXPECT_EQ(mlp.exit_code, 3) << engine << ": " << mlp.err;
     EXPECT_NE(mlp.err.find("diverged in every repeat"), std::string::npos) << mlp.err;
-    for (const json& run : json::parse(mlp.out)["results"]["runs"]) EXPECT_EQ(run["diverged_at_epoch"], 1) << engine;
+    const json doc = json::parse(mlp.out);
+    for (const json& run : doc["results"]["runs"]) EXPECT_EQ(run["diverged_at_epoch"], 1) << engine;
   }
 }
 
