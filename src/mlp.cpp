@@ -149,6 +149,10 @@ double accuracy(const torch::Tensor& logits, const torch::Tensor& targets) {
   return (logits.argmax(1) == targets).to(torch::kFloat32).mean().item<double>();
 }
 
+int64_t correct(const torch::Tensor& logits, const torch::Tensor& targets) {
+  return (logits.argmax(1) == targets).sum().item<int64_t>();
+}
+
 double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidden, int64_t classes,
                  const MlpOptions& options) {
   const double forward = 2.0 * static_cast<double>(hidden) * static_cast<double>(inputs + classes);
@@ -193,8 +197,10 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
   run.final_loss = loss.defined()
                        ? loss.item<double>()
                        : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
-  run.train_accuracy = accuracy(mlp_logits(p, split.train_x), split.train_y);
-  run.val_accuracy = accuracy(mlp_logits(p, split.val_x), split.val_y);
+  run.train_correct = correct(mlp_logits(p, split.train_x), split.train_y);
+  run.val_correct = correct(mlp_logits(p, split.val_x), split.val_y);
+  run.train_accuracy = static_cast<double>(run.train_correct) / static_cast<double>(split.train_y.size(0));
+  run.val_accuracy = static_cast<double>(run.val_correct) / static_cast<double>(split.val_y.size(0));
   run.trained = MlpParams{p.W1.detach(), p.b1.detach(), p.W2.detach(), p.b2.detach()};
   return run;
 }
@@ -236,9 +242,11 @@ std::pair<torch::Tensor, torch::Tensor> batch_inputs(const std::vector<MlpSplit>
   return {torch::stack(xs).contiguous(), torch::stack(ys)};
 }
 
-std::vector<double> batched_accuracy(const Batched& m, const std::pair<torch::Tensor, torch::Tensor>& inputs) {
+// Each model's rows whose largest logit is at the true class.
+std::vector<int64_t> batched_correct(const Batched& m, const std::pair<torch::Tensor, torch::Tensor>& inputs) {
   const torch::Tensor logits = batched_logits(m, inputs.first);  // N x C x B
-  return to_doubles((logits.argmax(1) == inputs.second).to(torch::kFloat32).mean(1));
+  const torch::Tensor counts = (logits.argmax(1) == inputs.second).sum(1).to(torch::kLong).contiguous();
+  return {counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel()};
 }
 
 }  // namespace
@@ -307,8 +315,10 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
   torch::NoGradGuard no_grad;
   if (!losses.defined()) losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
   const std::vector<double> final_losses = to_doubles(losses);
-  const std::vector<double> train = batched_accuracy(m, {XT, targets});
-  const std::vector<double> val = batched_accuracy(m, batch_inputs(splits, /*validation=*/true));
+  const std::vector<int64_t> train = batched_correct(m, {XT, targets});
+  const std::vector<int64_t> val = batched_correct(m, batch_inputs(splits, /*validation=*/true));
+  const auto train_rows = static_cast<double>(splits.front().train_y.size(0));
+  const auto val_rows = static_cast<double>(splits.front().val_y.size(0));
   // Models whose last update overflowed: no epoch's loss shows it.
   const torch::Tensor finite =
       m.W1.isfinite().flatten(1).all(1) & m.W2.isfinite().flatten(1).all(1) & m.b1.isfinite() & m.b2.isfinite();
@@ -316,8 +326,10 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
   for (std::size_t n = 0; n < runs.size(); ++n) {
     if (finite_models[n] == 0.0 && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = options.epochs;
     runs[n].final_loss = final_losses[n];
-    runs[n].train_accuracy = train[n];
-    runs[n].val_accuracy = val[n];
+    runs[n].train_correct = train[n];
+    runs[n].val_correct = val[n];
+    runs[n].train_accuracy = static_cast<double>(train[n]) / train_rows;
+    runs[n].val_accuracy = static_cast<double>(val[n]) / val_rows;
   }
   return runs;
 }

@@ -87,6 +87,15 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
   return result;
 }
 
+std::optional<double> FactoriseStudyResult::relative_gap() const {
+  double norm2 = 0.0;
+  for (const double s : svd.singular_values) norm2 += s * s;
+  const double rounding =
+      static_cast<double>(std::max(A.size(0), A.size(1))) * std::numeric_limits<double>::epsilon() * norm2;
+  if (!(svd.loss > rounding)) return std::nullopt;
+  return gap() / svd.loss;
+}
+
 double factorise_study_flops(int64_t rows, int64_t columns, const FactoriseStudyOptions& options) {
   return factorise_flops(rows, columns, options.gd) + (options.pca ? 2.0 : 1.0) * svd_flops(rows, columns);
 }

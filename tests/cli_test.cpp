@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.4.0");
+  EXPECT_EQ(doc["schema_version"], "1.5.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -253,6 +254,28 @@ TEST(Cli, HelpListsOptionsAndExitCodes) {
   }
 }
 
+// Issue 15: bare `labrun` prints the help; help lines fit the terminal ($COLUMNS when stdout is
+// not one; 80 by default).
+TEST(Cli, BareLabrunPrintsTheHelpWrappedToTheTerminal) {
+  const std::string dir = temp_dir();
+  const Outcome bare = labrun({}, dir);
+  EXPECT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_NE(bare.out.find("factorise"), std::string::npos) << bare.out;
+  EXPECT_NE(bare.out.find("Exit codes"), std::string::npos) << bare.out;
+  for (const auto& [columns, args] : std::vector<std::pair<int, std::vector<std::string>>>{
+           {80, {"all", "--help"}}, {100, {"mlp", "--help"}}, {60, {}}, {80, {"factorise", "--help"}}}) {
+    const Outcome help = labrun_with({"COLUMNS=" + std::to_string(columns)}, args, dir);
+    EXPECT_EQ(help.exit_code, 0);
+    std::istringstream lines(help.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      // A line may run over only where one word (an option with its type) is longer than the room.
+      if (line.find(' ', line.find_first_not_of(' ')) == std::string::npos) continue;
+      EXPECT_LE(line.size(), static_cast<std::size_t>(columns)) << line;
+    }
+  }
+}
+
 TEST(Cli, PcaComparesTheLearnedFactorWithThePrincipalComponents) {
   const std::string dir = temp_dir();
   const Outcome run = labrun({"pca", "--seed", "0"}, dir);
@@ -322,6 +345,36 @@ TEST(Cli, MlpReportsEveryRunAndTheirSummary) {
   EXPECT_NEAR(r["summary"]["train_accuracy"]["mean"].get<double>(), mean, 1e-12);
   EXPECT_GT(r["seconds"].get<double>(), 0.0);
   EXPECT_EQ(r["classes"].size(), 3u);
+}
+
+// Issue 15: an accuracy is the exact fraction of its rows (77 of 100 is 0.77, not float32's
+// 0.7699999809265137), with the count beside it, for both engines.
+TEST(Cli, AccuraciesAreExactFractionsWithTheirCounts) {
+  const std::string dir = temp_dir();
+  for (const char* engine : {"batched", "sequential"}) {
+    const Outcome run = labrun({"mlp", "--seed", "3", "--repeats", "5", "--engine", engine}, dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json doc = json::parse(run.out);
+    const json& r = doc["results"];
+    for (const json& one : r["runs"]) {
+      EXPECT_EQ(one["train_accuracy"].get<double>(),
+                one["train_correct"].get<double>() / r["train_rows"].get<double>());
+      EXPECT_EQ(one["val_accuracy"].get<double>(), one["val_correct"].get<double>() / r["val_rows"].get<double>());
+      EXPECT_EQ(one["diverged"], false);
+    }
+    EXPECT_EQ(run.out.find("99999"), std::string::npos) << "float32 noise in an accuracy";
+  }
+}
+
+// Issue 15: on data of rank <= r the SVD's loss is rounding noise, and so would the ratio be.
+TEST(Cli, NoRelativeGapWhenTheOptimumIsZero) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/rank1.csv", "1,2,3\n2,4,6\n3,6,9\n-1,-2,-3\n5,10,15\n");
+  const Outcome run = labrun({"factorise", "--seed", "0", "--rank", "1", "--data", dir + "/rank1.csv"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json gap = json::parse(run.out)["results"]["gap"];
+  EXPECT_TRUE(gap["relative"].is_null()) << gap;
+  EXPECT_TRUE(gap["absolute"].is_number());
 }
 
 TEST(Cli, MlpEnginesAgreeAndReshuffleChangesTheSplit) {
@@ -421,9 +474,20 @@ TEST_P(CliBadInput, GivesOneLineAndItsExitCode) {
 INSTANTIATE_TEST_SUITE_P(
     AllCommands, CliBadInput,
     ::testing::Values(
-        BadInput{"NoSubcommand", {}, "", 2, "no subcommand"},
-        BadInput{"UnknownSubcommand", {"factorize"}, "", 2, "factorize"},
-        BadInput{"UnknownOption", {"factorise", "--bogus"}, "", 2, "--bogus"},
+        BadInput{"UnknownSubcommand", {"factorize"}, "", 2, "factorize; did you mean factorise? (see labrun --help)"},
+        BadInput{"UnknownOption", {"factorise", "--bogus"}, "", 2, "--bogus (see labrun factorise --help)"},
+        // Issue 15: what the user may have meant, and the subcommand's own help.
+        BadInput{"MisspeltOption",
+                 {"factorise", "--rnak", "3"},
+                 "",
+                 2,
+                 "; did you mean --rank? (see labrun factorise --help)"},
+        BadInput{"APartsOptionUnderAll",
+                 {"all", "--lr", "0.1"},
+                 "",
+                 2,
+                 "; did you mean --factorise-lr or --mlp-lr? (see labrun all --help)"},
+        BadInput{"MisspeltMlpOption", {"mlp", "--repeat", "3"}, "", 2, "did you mean --repeats?"},
         BadInput{"RankZero", {"factorise", "--rank", "0"}, "", 2, "--rank 0 must be >= 1"},
         BadInput{"RankTooLarge", {"factorise", "--rank", "4"}, "", 2, "--rank 4 must be < min(rows, columns) = 4"},
         BadInput{"RankNotANumber", {"factorise", "--rank", "two"}, "", 2, "--rank"},
@@ -488,12 +552,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"EmptyData", {"factorise", "--data", ""}, "", 2, "--data: the value is empty"},
         BadInput{"EmptyOutput", {"factorise", "-o", ""}, "", 2, "--output: the value is empty"},
         BadInput{"EmptyMlpLr", {"all", "--mlp-lr", ""}, "", 2, "--mlp-lr: the value is empty"},
-        // A seed beyond 2^64 - 1 is refused, not clamped (kind 8); so is anything but digits.
+        // A seed beyond 2^64 - 1 is refused, not clamped (issue 16, kind 8); so is anything but
+        // digits. Beyond 2^53 - 1 too, as JSON readers would not read it exactly (issue 15).
         BadInput{"SeedBeyond64Bits",
                  {"factorise", "--seed", "18446744073709551616"},
                  "",
                  2,
-                 "the seed '18446744073709551616' must be a whole number from 0 to 18446744073709551615"},
+                 "the seed '18446744073709551616' must be a whole number from 0 to 9007199254740991"},
+        BadInput{"SeedBeyondJsonIntegers",
+                 {"factorise", "--seed", "9007199254740992"},
+                 "",
+                 2,
+                 "must be a whole number from 0 to 9007199254740991 (2^53 - 1"},
         BadInput{"SeedNotWhole", {"factorise", "--seed", "1e3"}, "", 2, "the seed '1e3' must be a whole number"},
         // More threads than 4 per CPU are refused before libtorch tries to start them (kind 5).
         BadInput{"TooManyThreads", {"factorise", "--threads", "100000"}, "", 2, "--threads 100000 must be <= "},

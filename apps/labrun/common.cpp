@@ -59,17 +59,19 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
                   "Label column, counted from 0, or 'none' (default: the last column if it holds text)")
       ->type_name("N|none");
   // Checked as text, before CLI11 converts it: a conversion would clamp a seed beyond 2^64 - 1.
-  command.add_option("--seed", options.seed, "Random seed, >= 0 (default: drawn at random; always reported)")
+  // At most 2^53 - 1, so that every JSON reader (JavaScript's numbers, jq) reads it exactly.
+  command.add_option("--seed", options.seed, "Random seed, 0 to 2^53 - 1 (default: drawn at random; always reported)")
       ->check(CLI::Validator(
           [](const std::string& value) {
-            constexpr std::string_view kMax = "18446744073709551615";  // 2^64 - 1
+            constexpr std::string_view kMax = "9007199254740991";  // 2^53 - 1
             const bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
             const std::string_view significant =
                 std::string_view(value).substr(std::min(value.find_first_not_of('0'), value.size()));
             const bool fits =
                 significant.size() < kMax.size() || (significant.size() == kMax.size() && significant <= kMax);
             return digits && fits ? std::string()
-                                  : "the seed '" + value + "' must be a whole number from 0 to " + std::string(kMax);
+                                  : "the seed '" + value + "' must be a whole number from 0 to " + std::string(kMax) +
+                                        " (2^53 - 1, the largest every JSON reader reads exactly)";
           },
           ""))
       ->type_name("N");

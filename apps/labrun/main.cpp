@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "environment.hpp"
 #include "factorise_cmd.hpp"
+#include "help.hpp"
 #include "mlp_cmd.hpp"
 
 #include "labrun/resources.hpp"
@@ -24,8 +25,7 @@ namespace {
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok; 1 bad data, I/O error or not enough memory; 2 bad command line; 3 training diverged (JSON still "
-    "written);\n"
-    "4 internal error.";
+    "written); 4 internal error.";
 
 // The first line of a message: libtorch's errors carry a C++ stack trace after it.
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -67,6 +67,7 @@ int run(int argc, char** argv) {
       "Writes JSON on stdout or to -o FILE.",
       "labrun"};
   app.footer(kExitCodes);
+  app.formatter(wrapping_formatter(help_width()));  // before the subcommands, which copy it
   app.require_subcommand(0, 1);
   bool version = false;
   app.add_flag("--version", version, "Print labrun's and libtorch's versions, the BLAS and the thread count");
@@ -90,7 +91,15 @@ int run(int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    return fail(kExitUsageError, std::string(e.what()) + " (see labrun --help)");
+    // Name the subcommand's own help, and what the user may have meant.
+    const CLI::App* command = &app;
+    for (const CLI::App* sub : {factorise_command, pca_command, mlp_command, all_command}) {
+      if (sub->parsed()) command = sub;
+    }
+    const std::string help = command == &app ? "labrun --help" : "labrun " + command->get_name() + " --help";
+    const std::string close = did_you_mean(*command, command->remaining());
+    return fail(kExitUsageError,
+                std::string(e.what()) + (close.empty() ? "" : "; did you mean " + close + "?") + " (see " + help + ")");
   }
 
   try {
@@ -104,7 +113,10 @@ int run(int argc, char** argv) {
     if (pca_command->parsed()) code = run_factorise(pca, /*with_pca=*/true);
     if (mlp_command->parsed()) code = run_mlp(mlp);
     if (all_command->parsed()) code = run_all(all);
-    if (code < 0) return fail(kExitUsageError, "no subcommand given (see labrun --help)");
+    if (code < 0) {  // bare `labrun`: what it can do
+      std::cout << app.help();
+      return kExitOk;
+    }
     print_notes();
     return code;
   } catch (const UsageError& e) {

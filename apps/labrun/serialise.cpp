@@ -94,7 +94,10 @@ void to_json(json& j, const SubspaceComparison& comparison) {
 void to_json(json& j, const MlpResult& run) {
   j = json{{"train_accuracy", number(run.train_accuracy)},
            {"val_accuracy", number(run.val_accuracy)},
+           {"train_correct", run.train_correct},
+           {"val_correct", run.val_correct},
            {"final_loss", number(run.final_loss)},
+           {"diverged", run.diverged_at_epoch.has_value()},
            {"diverged_at_epoch", run.diverged_at_epoch ? json(*run.diverged_at_epoch) : json()}};
   if (!run.loss_curve.empty()) j["loss_curve"] = loss_curve(run.loss_curve);
 }
@@ -176,7 +179,7 @@ json factorise_results(const FactoriseStudyResult& result) {
       {"gd", result.gd},
       {"svd", result.svd},
       {"gap",
-       {{"absolute", number(gap)}, {"relative", result.svd.loss > 0.0 ? number(gap / result.svd.loss) : json()}}}};
+       {{"absolute", number(gap)}, {"relative", result.relative_gap() ? number(*result.relative_gap()) : json()}}}};
 }
 
 json pca_results(const FactoriseStudyResult& result, const Dataset& data) {

@@ -41,6 +41,9 @@ struct FactoriseStudyResult {
   std::optional<SubspaceComparison> comparison;  // with options.pca, unless training diverged
   // gd.loss - svd.loss: >= 0 up to rounding (Eckart-Young).
   double gap() const { return gd.loss - svd.loss; }
+  // gap() / svd.loss; nullopt when the optimum's loss is zero to rounding (the data has rank <=
+  // r: svd.loss <= max(m, n) eps ||A||_F^2), where the ratio would be noise over noise (1.6e23).
+  std::optional<double> relative_gap() const;
 };
 
 // Throws std::invalid_argument when the rank does not fit the data (1 <= rank < min(rows,
