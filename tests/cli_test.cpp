@@ -254,6 +254,46 @@ TEST(Cli, HelpListsOptionsAndExitCodes) {
   }
 }
 
+// Issue 15: --print-config writes the options (and the seed it would draw) as a config file;
+// --config reads it back into the same run; options on the command line win over the file's.
+TEST(Cli, PrintedConfigReadBackGivesTheSameRun) {
+  const std::string dir = temp_dir();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"factorise", "--rank", "3", "--epochs", "50", "--loss-form", "gram"},
+        std::vector<std::string>{"mlp", "--repeats", "3", "--engine", "sequential", "--reshuffle", "--epochs", "20"},
+        std::vector<std::string>{"all", "--repeats", "2", "--mlp-epochs", "10", "--factorise-epochs", "10"}}) {
+    std::vector<std::string> print = args;
+    print.push_back("--print-config");
+    const Outcome printed = labrun(print, dir);
+    ASSERT_EQ(printed.exit_code, 0) << printed.err;
+    EXPECT_EQ(printed.out.rfind("[" + args.front() + "]\n", 0), 0u) << printed.out;
+    EXPECT_NE(printed.out.find("\nseed="), std::string::npos) << "the seed the run would draw: " << printed.out;
+    write_file(dir + "/run.toml", printed.out);
+    const Outcome again = labrun({args.front(), "--config", dir + "/run.toml"}, dir);
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    const json doc = json::parse(again.out);
+    // The config of the run read back is the config printed: every option and the seed.
+    const std::string seed = printed.out.substr(printed.out.find("\nseed=") + 6);
+    EXPECT_EQ(doc["config"]["seed"], std::stoull(seed.substr(0, seed.find('\n'))));
+    std::vector<std::string> direct = args;
+    direct.insert(direct.end(), {"--seed", std::to_string(doc["config"]["seed"].get<uint64_t>())});
+    const json expected = json::parse(labrun(direct, dir).out);
+    json a = doc["config"], b = expected["config"];
+    a.erase("seed_given");
+    b.erase("seed_given");
+    EXPECT_EQ(a, b) << args.front();
+    if (args.front() == "mlp") {
+      EXPECT_EQ(doc["results"]["runs"], expected["results"]["runs"]);
+    }
+  }
+  // The command line wins over the file.
+  write_file(dir + "/ranks.toml", "[factorise]\nrank=3\nepochs=5\n");
+  const Outcome override = labrun({"factorise", "--config", dir + "/ranks.toml", "--rank", "1"}, dir);
+  ASSERT_EQ(override.exit_code, 0) << override.err;
+  EXPECT_EQ(json::parse(override.out)["config"]["rank"], 1);
+  EXPECT_EQ(json::parse(override.out)["config"]["epochs"], 5);
+}
+
 // Issue 15: bare `labrun` prints the help; help lines fit the terminal ($COLUMNS when stdout is
 // not one; 80 by default).
 TEST(Cli, BareLabrunPrintsTheHelpWrappedToTheTerminal) {
@@ -488,6 +528,16 @@ INSTANTIATE_TEST_SUITE_P(
                  2,
                  "; did you mean --factorise-lr or --mlp-lr? (see labrun all --help)"},
         BadInput{"MisspeltMlpOption", {"mlp", "--repeat", "3"}, "", 2, "did you mean --repeats?"},
+        BadInput{"ConfigWithAnUnknownKey",
+                 {"mlp", "--config", "BAD"},
+                 "[mlp]\nrepeat=3\n",
+                 2,
+                 "--config: no option 'mlp.repeat' (a config file holds a [factorise], [pca], [mlp] or [all] section); "
+                 "did you mean --repeats?"},
+        BadInput{
+            "ConfigWithABadValue", {"mlp", "--config", "BAD"}, "[mlp]\nrepeats=0\n", 2, "--repeats 0 must be >= 1"},
+        BadInput{"ConfigWithoutASection", {"factorise", "--config", "BAD"}, "rank=3\n", 2, "no option 'rank'"},
+        BadInput{"ConfigMissing", {"factorise", "--config", "DIR/none.toml"}, "", 2, "--config: File does not exist"},
         BadInput{"RankZero", {"factorise", "--rank", "0"}, "", 2, "--rank 0 must be >= 1"},
         BadInput{"RankTooLarge", {"factorise", "--rank", "4"}, "", 2, "--rank 4 must be < min(rows, columns) = 4"},
         BadInput{"RankNotANumber", {"factorise", "--rank", "two"}, "", 2, "--rank"},

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string_view>
@@ -81,6 +82,11 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
       ->type_name("FILE");
   add_choice(command, "--format", options.format, {Format::json, Format::text},
              "json: the whole document; text: a short human summary");
+  command
+      .add_flag("--print-config", options.print_config,
+                "Print these options (with the seed) as a config file and exit; run it again with --config FILE, "
+                "where options on the command line win")
+      ->configurable(false);
   checks.add([&options] {
     if (!options.threads) return;
     require_at_least("--threads", *options.threads, 1);
@@ -89,6 +95,49 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
           fmt::format("--threads {} must be <= {}, 4 x the {} CPUs here", *options.threads, limit, limit / 4));
     }
   });
+}
+
+namespace {
+
+bool is_plain(const std::string& value) {
+  if (value == "true" || value == "false") return true;
+  char* end = nullptr;
+  std::strtod(value.c_str(), &end);
+  return !value.empty() && end == value.c_str() + value.size();
+}
+
+// A TOML value: a number or boolean as it is, text quoted ("..." or, holding a double quote, '...').
+std::string config_value(const std::string& value) {
+  if (is_plain(value)) return value;
+  if (value.find('"') == std::string::npos) return '"' + value + '"';
+  if (value.find('\'') == std::string::npos) return "'" + value + "'";
+  throw UsageError("--print-config: the value " + value + " holds both kinds of quote; a config file cannot");
+}
+
+}  // namespace
+
+std::string config_text(const CLI::App& command, std::optional<uint64_t> seed) {
+  std::string text = "[" + command.get_name() + "]\n";
+  for (const CLI::Option* option : command.get_options()) {
+    if (!option->get_configurable() || option->get_lnames().empty() || option->get_lnames().front() == "help") {
+      continue;
+    }
+    const std::string& name = option->get_lnames().front();
+    std::vector<std::string> values = option->count() > 0 ? option->results() : std::vector<std::string>{};
+    if (values.empty() && !option->get_default_str().empty()) values = {option->get_default_str()};
+    if (name == "seed" && option->count() == 0 && seed) values = {std::to_string(*seed)};
+    if (values.empty()) continue;
+    if (option->get_expected_max() > 1) {
+      std::string list;
+      for (const std::string& v : values) list += (list.empty() ? "" : ", ") + config_value(v);
+      text += name + "=[" + list + "]\n";
+    } else if (option->get_expected_max() == 0) {  // a flag given
+      text += name + "=true\n";
+    } else {
+      text += name + "=" + config_value(values.back()) + "\n";
+    }
+  }
+  return text;
 }
 
 void refuse_empty_values(CLI::App& command) {

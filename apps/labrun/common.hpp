@@ -80,16 +80,18 @@ CLI::Option* add_choice(CLI::App& command, const std::string& name, Enum& value,
     names.emplace(to_string(v), v);
     listed += (listed.empty() ? "" : "|") + std::string(to_string(v));
   }
-  // The name becomes the enum's number, which CLI11 then assigns; anything else is refused.
+  // The option keeps the name as typed (so that --print-config writes names) and sets the enum.
   CLI::Validator by_name(
       [names, listed](std::string& input) {
-        const auto found = names.find(input);
-        if (found == names.end()) return "'" + input + "' is not one of " + listed;
-        input = std::to_string(static_cast<std::underlying_type_t<Enum>>(found->second));
-        return std::string();
+        return names.count(input) ? std::string() : "'" + input + "' is not one of " + listed;
       },
       "");
-  return command.add_option(name, value, help)->transform(by_name)->type_name(listed)->default_str(to_string(value));
+  return command
+      .add_option_function<std::string>(
+          name, [&value, names](const std::string& input) { value = names.at(input); }, help)
+      ->check(by_name)
+      ->type_name(listed)
+      ->default_str(to_string(value));
 }
 
 enum class Format { json, text };
@@ -103,10 +105,16 @@ struct CommonOptions {
   std::optional<int> threads;     // nullopt: libtorch's default
   std::string output;             // empty or "-": stdout
   Format format = Format::json;
+  bool print_config = false;  // print the options as a --config file and exit
 };
 
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks);
+
+// The options of `command` as a config file for --config (TOML: a [command] section of name=value
+// lines, given options and defaults, in declaration order), with `seed` when --seed was not given,
+// so that reading it back gives the same run.
+std::string config_text(const CLI::App& command, std::optional<uint64_t> seed);
 
 // Refuses an empty value ("--epochs ''") for every option of `command` that takes one, rather
 // than reading it as 0 or the default. Call it after the options are declared.

@@ -80,7 +80,15 @@ int run(int argc, char** argv) {
   CLI::App* mlp_command = setup_mlp(app, mlp);
   AllCommand all;
   CLI::App* all_command = setup_all(app, all);
-  for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command}) command->footer(kExitCodes);
+  // --config FILE belongs to labrun and reads the subcommand's [section]; a subcommand passes it up.
+  app.set_config("--config", "", "Read a subcommand's options from FILE, as --print-config writes it")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command}) {
+    command->footer(kExitCodes);
+    command->fallthrough();
+  }
 
   try {
     app.parse(argc, argv);
@@ -97,9 +105,18 @@ int run(int argc, char** argv) {
       if (sub->parsed()) command = sub;
     }
     const std::string help = command == &app ? "labrun --help" : "labrun " + command->get_name() + " --help";
-    const std::string close = did_you_mean(*command, command->remaining());
+    std::string message = e.what();
+    std::vector<std::string> unexpected = app.remaining(/*recurse=*/true);
+    // A key of the config file that no option has: "INI was not able to parse factorise.rnak".
+    constexpr std::string_view kConfigKey = "INI was not able to parse ";
+    if (message.rfind(kConfigKey, 0) == 0) {
+      const std::string key = message.substr(kConfigKey.size());
+      message = "--config: no option '" + key + "' (a config file holds a [factorise], [pca], [mlp] or [all] section)";
+      unexpected = {"--" + key.substr(key.rfind('.') + 1)};
+    }
+    const std::string close = did_you_mean(*command, unexpected);
     return fail(kExitUsageError,
-                std::string(e.what()) + (close.empty() ? "" : "; did you mean " + close + "?") + " (see " + help + ")");
+                message + (close.empty() ? "" : "; did you mean " + close + "?") + " (see " + help + ")");
   }
 
   try {
@@ -108,6 +125,19 @@ int run(int argc, char** argv) {
       print_version();
       return kExitOk;
     }
+    // --print-config: the options as a config file, with the seed the run would use.
+    const auto print_config = [](const CLI::App* command, const CommonOptions& common, const Checks& checks) {
+      checks.run();
+      std::cout << config_text(*command, resolve_seed(common));
+      return kExitOk;
+    };
+    if (factorise_command->parsed() && factorise.common.print_config) {
+      return print_config(factorise_command, factorise.common, factorise.checks);
+    }
+    if (pca_command->parsed() && pca.common.print_config) return print_config(pca_command, pca.common, pca.checks);
+    if (mlp_command->parsed() && mlp.common.print_config) return print_config(mlp_command, mlp.common, mlp.checks);
+    if (all_command->parsed() && all.common.print_config) return print_config(all_command, all.common, all.checks);
+
     int code = -1;
     if (factorise_command->parsed()) code = run_factorise(factorise, /*with_pca=*/false);
     if (pca_command->parsed()) code = run_factorise(pca, /*with_pca=*/true);
