@@ -1,6 +1,7 @@
 #include "labrun/dataset.hpp"
 
 #include "labrun/resources.hpp"
+#include "labrun/sha256.hpp"
 #include "labrun/utf8.hpp"
 
 #include <torch/torch.h>
@@ -185,6 +186,7 @@ std::string where(const std::string& source, int64_t line_number, int64_t column
 
 Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
   if (text.empty()) throw DataError(source + ": the file is empty");
+  const std::string_view whole_text = text;
   require_no_nul(text, 0, source);
   // A byte-order mark (Excel's "CSV UTF-8") is not part of the first cell.
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
@@ -233,6 +235,7 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
 
   Dataset data;
   data.source = source;
+  data.sha256 = sha256_hex(whole_text);
   data.has_header = has_header;
   if (options.label) {
     check_column(*options.label, "label");
@@ -345,7 +348,9 @@ Dataset read_csv(const std::string& path, const CsvOptions& options) {
     }
   }
   if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
-  return parse_csv(text, path, options);
+  Dataset data = parse_csv(text, path, options);
+  data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
+  return data;
 }
 
 std::string_view embedded_iris_text() {

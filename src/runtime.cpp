@@ -57,6 +57,7 @@ std::string blas_description(const std::string& path) {
 RuntimeInfo runtime_info() {
   RuntimeInfo info;
   info.labrun_version = LABRUN_VERSION;
+  info.build_commit = build_commit();
   info.libtorch_version = TORCH_VERSION;
   info.blas_library = loaded_blas_path();
   info.blas = blas_description(info.blas_library);

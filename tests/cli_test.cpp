@@ -43,7 +43,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.5.0");
+  EXPECT_EQ(doc["schema_version"], "1.6.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -385,6 +385,28 @@ TEST(Cli, MlpReportsEveryRunAndTheirSummary) {
   EXPECT_NEAR(r["summary"]["train_accuracy"]["mean"].get<double>(), mean, 1e-12);
   EXPECT_GT(r["seconds"].get<double>(), 0.0);
   EXPECT_EQ(r["classes"].size(), 3u);
+}
+
+// Issue 15: enough in the document to run it again: the command line, from where, when, the
+// build, and which data (absolute path and SHA-256 of its bytes).
+TEST(Cli, EveryDocumentSaysHowToRunItAgain) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"factorise", "--seed", "4", "--epochs", "3", "--data", kIris}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json doc = json::parse(run.out);
+  const json& provenance = doc["provenance"];
+  EXPECT_EQ(provenance["command_line"],
+            json({LABRUN_BINARY, "factorise", "--seed", "4", "--epochs", "3", "--data", kIris}));
+  EXPECT_TRUE(provenance["working_directory"].is_string());
+  EXPECT_EQ(provenance["started_utc"].get<std::string>().size(), 20u);  // 2026-11-29T16:55:12Z
+  EXPECT_EQ(provenance["started_utc"].get<std::string>().back(), 'Z');
+  EXPECT_EQ(doc["data"]["path"], kIris);
+  EXPECT_EQ(doc["data"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_FALSE(doc["environment"]["build_commit"].get<std::string>().empty());
+  // The embedded data is the same bytes, so the same digest.
+  const json embedded = json::parse(labrun({"factorise", "--seed", "4", "--epochs", "3"}, dir).out);
+  EXPECT_EQ(embedded["data"]["sha256"], doc["data"]["sha256"]);
+  EXPECT_TRUE(embedded["data"]["path"].is_null());
 }
 
 // Issue 15: an accuracy is the exact fraction of its rows (77 of 100 is 0.77, not float32's

@@ -1,5 +1,6 @@
 #include "labrun/dataset.hpp"
 #include "labrun/resources.hpp"
+#include "labrun/sha256.hpp"
 #include "labrun/utf8.hpp"
 
 #include "tensor_check.hpp"
@@ -134,6 +135,27 @@ TEST(Dataset, ANumberBelowDoublesRangeIsZeroAndOneAboveIsRefused) {
   EXPECT_TRUE(std::signbit(data.features[0][1].item<double>()));
   EXPECT_EQ(data.features[0][2].item<double>(), 4.9e-324);  // the smallest subnormal still reads as itself
   expect_error("1e309,1\n2,3\n", {"line 1, column 0", "non-finite value '1e309'"});
+}
+
+TEST(Sha256, MatchesTheStandardsTestVectors) {
+  // FIPS 180-4 examples, and lengths around the padding's edges (55, 56, 64 bytes: sha256sum).
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(55, 'a')), "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+  EXPECT_EQ(sha256_hex(std::string(56, 'a')), "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+  EXPECT_EQ(sha256_hex(std::string(64, 'a')), "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Dataset, RecordsTheDigestAndAbsolutePathOfWhatItRead) {
+  // data/iris.data is the UCI file: sha256sum gives this digest.
+  const Dataset iris = read_csv(LABRUN_SOURCE_DIR "/data/iris.data");
+  EXPECT_EQ(iris.sha256, sha256_hex(read_file(LABRUN_SOURCE_DIR "/data/iris.data")));
+  EXPECT_EQ(iris.sha256, load_embedded_iris().sha256);
+  EXPECT_TRUE(std::filesystem::path(iris.path).is_absolute());
+  EXPECT_TRUE(load_embedded_iris().path.empty());
 }
 
 TEST(Utf8, FindsTheFirstByteOfAnInvalidSequence) {

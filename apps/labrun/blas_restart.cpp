@@ -1,5 +1,7 @@
 #include "blas_restart.hpp"
 
+#include "environment.hpp"
+
 #include "labrun/blas_kernel.hpp"
 
 #include <unistd.h>
@@ -14,12 +16,9 @@
 namespace labrun::cli {
 namespace {
 
-char** g_argv = nullptr;
 std::optional<BlasKernelInfo> g_kernel;  // what use_best_blas_kernel decided
 
 }  // namespace
-
-void remember_command_line(int, char** argv) { g_argv = argv; }
 
 const std::optional<BlasKernelInfo>& blas_kernel_used() { return g_kernel; }
 
@@ -27,14 +26,15 @@ void use_best_blas_kernel(double work_flops) {
   const BlasSituation situation = blas_situation(work_flops);
   const BlasDecision decision = decide_blas_kernel(situation);
   g_kernel = blas_kernel_info(situation, decision);
-  if (!decision.restart || g_argv == nullptr) return;
+  char** argv = remembered_argv();
+  if (!decision.restart || argv == nullptr) return;
 
   const std::string from = situation.assume_loaded.value_or(situation.loaded);
   ::setenv("OPENBLAS_CORETYPE", decision.kernel.c_str(), 1);
   ::setenv("LABRUN_BLAS_RESTARTED", from.c_str(), 1);
   std::cout.flush();
   std::cerr.flush();
-  ::execv("/proc/self/exe", g_argv);
+  ::execv("/proc/self/exe", argv);
   // Still here: the restart failed. Go on with the kernel loaded, and say so.
   const int error = errno;
   ::unsetenv("OPENBLAS_CORETYPE");

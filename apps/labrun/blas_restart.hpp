@@ -9,9 +9,6 @@
 
 namespace labrun::cli {
 
-// Keeps argv for the restart; main calls it first.
-void remember_command_line(int argc, char** argv);
-
 // Decides for a run of `work_flops` of BLAS work and, when the decision says so, replaces this
 // process with labrun on the better kernel (same arguments, same environment plus
 // OPENBLAS_CORETYPE and the LABRUN_BLAS_RESTARTED guard). Returns when it does not restart, or

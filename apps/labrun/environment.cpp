@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -50,6 +52,35 @@ void check_thread_variable(const char* name) {
 }
 
 }  // namespace
+
+namespace {
+int g_argc = 0;
+char** g_argv = nullptr;
+std::string g_started;
+}  // namespace
+
+void remember_command_line(int argc, char** argv) {
+  g_argc = argc;
+  g_argv = argv;
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  g_started = text;
+}
+
+char** remembered_argv() { return g_argv; }
+
+std::vector<std::string> command_line() { return {g_argv, g_argv + g_argc}; }
+
+const std::string& started_utc() { return g_started; }
+
+std::string working_directory() {
+  std::error_code ec;
+  const std::string dir = std::filesystem::current_path(ec).string();
+  return ec || invalid_utf8_offset(dir) ? std::string() : dir;
+}
 
 int thread_limit() { return 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 

@@ -2,7 +2,18 @@
 // What labrun takes from its process besides the options: the arguments' encoding, the thread
 // variables libtorch reads, and the signals that would end it half-way through a file.
 
+#include <string>
+#include <vector>
+
 namespace labrun::cli {
+
+// Keeps argv (for a restart on a better BLAS kernel, and the document's provenance) and the time;
+// main calls it first.
+void remember_command_line(int argc, char** argv);
+char** remembered_argv();                 // nullptr before remember_command_line
+std::vector<std::string> command_line();  // argv[0] to argv[argc - 1]
+const std::string& started_utc();         // "2026-11-29T16:55:12Z", when it was remembered
+std::string working_directory();          // "" when it cannot be read
 
 // Checks, before any work: every argument is UTF-8 (labrun::DataError otherwise: arguments reach
 // the JSON), and OMP_NUM_THREADS and MKL_NUM_THREADS, when set, are whole numbers from 1 to

@@ -1,6 +1,7 @@
 #include "serialise.hpp"
 
 #include "blas_restart.hpp"
+#include "environment.hpp"
 
 #include <torch/torch.h>
 
@@ -34,6 +35,7 @@ json loss_curve(const std::vector<LossPoint>& curve) {
 
 void to_json(json& j, const RuntimeInfo& info) {
   j = json{{"labrun_version", info.labrun_version},
+           {"build_commit", info.build_commit},
            {"libtorch_version", info.libtorch_version},
            {"blas", info.blas},
            {"blas_library", info.blas_library},
@@ -220,6 +222,8 @@ json exercise_results(const ExerciseResult& result, const Dataset& data) {
 
 json describe(const Dataset& data) {
   return json{{"source", data.source},
+              {"path", data.path.empty() ? json(nullptr) : json(data.path)},
+              {"sha256", data.sha256},
               {"rows", data.rows()},
               {"columns", data.columns()},
               {"feature_columns", data.feature_columns},
@@ -233,9 +237,14 @@ json document(const std::string& command, json config, json data, json results) 
   RuntimeInfo info = runtime_info();
   if (blas_kernel_used()) info.blas_kernel = *blas_kernel_used();
   json environment = info;
-  return json{{"schema_version", kSchemaVersion},      {"command", command},
-              {"config", std::move(config)},           {"data", std::move(data)},
-              {"environment", std::move(environment)}, {"results", std::move(results)}};
+  // How to run it again: the command line, from where, when.
+  const std::string cwd = working_directory();
+  json provenance{{"command_line", command_line()},
+                  {"working_directory", cwd.empty() ? json(nullptr) : json(cwd)},
+                  {"started_utc", started_utc()}};
+  return json{{"schema_version", kSchemaVersion}, {"command", command},      {"provenance", std::move(provenance)},
+              {"config", std::move(config)},      {"data", std::move(data)}, {"environment", std::move(environment)},
+              {"results", std::move(results)}};
 }
 
 }  // namespace labrun::cli

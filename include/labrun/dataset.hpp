@@ -43,7 +43,9 @@ struct Dataset {
   std::vector<std::string> feature_names;  // header names, or "column N" without a header
   std::optional<int64_t> label_column;
   std::vector<int64_t> ignored_columns;  // columns of text, neither features nor the label
-  std::string source;                    // a path, or "embedded:iris.data"
+  std::string source;                    // a path as given, or "embedded:iris.data"
+  std::string path;                      // the file's absolute path; empty for the embedded data
+  std::string sha256;                    // of the bytes read, as 64 hexadecimal digits
   bool has_header = false;
 
   int64_t rows() const { return features.size(0); }

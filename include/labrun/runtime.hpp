@@ -7,8 +7,12 @@
 
 namespace labrun {
 
+// The git commit labrun was built from ("-dirty" with uncommitted changes; "unknown" outside git).
+const char* build_commit();
+
 struct RuntimeInfo {
   std::string labrun_version;
+  std::string build_commit;      // build_commit()
   std::string libtorch_version;  // of the headers labrun was compiled against
   std::string blas;              // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
   std::string blas_library;      // path of the BLAS shared object in this process, or "" if none
