@@ -8,6 +8,7 @@
 
 #include <locale.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 
 #include <cerrno>
@@ -100,7 +101,7 @@ struct Table {
 
 class Splitter {
  public:
-  explicit Splitter(const std::string& source) : source_(source) {}
+  Splitter(const std::string& source, char delimiter) : source_(source), delimiter_(delimiter) {}
 
   Table split(std::string_view text) {
     Table table;
@@ -146,7 +147,7 @@ class Splitter {
           }
           break;
         }
-        const auto comma = line.find(',', close);
+        const auto comma = line.find(delimiter_, close);
         if (!trim(line.substr(close + 1, comma - close - 1)).empty()) {
           fail(line_number, "text after the closing quote in column " + std::to_string(row.size()));
         }
@@ -155,7 +156,7 @@ class Splitter {
         pos = comma + 1;
         continue;
       }
-      const auto comma = line.find(',', pos);
+      const auto comma = line.find(delimiter_, pos);
       row.push_back(line.substr(pos, comma - pos));
       if (comma == std::string_view::npos) return;
       pos = comma + 1;
@@ -167,7 +168,47 @@ class Splitter {
   }
 
   const std::string& source_;
+  char delimiter_;
 };
+
+// Cells a delimiter makes of a line, quoted text aside.
+std::size_t count_outside_quotes(std::string_view line, char delimiter) {
+  std::size_t count = 0;
+  bool quoted = false;
+  for (const char c : line) {
+    if (c == '"') quoted = !quoted;
+    if (c == delimiter && !quoted) ++count;
+  }
+  return count;
+}
+
+// The delimiter that splits the first (up to 5) non-blank lines into the same number of cells,
+// more than one: a comma, then a semicolon, then a tab; a comma when none does.
+char detect_delimiter(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty() && lines.size() < 5) {
+    const auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!trim(line).empty()) lines.push_back(line);
+  }
+  for (const char candidate : {',', ';', '\t'}) {
+    const std::size_t first = lines.empty() ? 0 : count_outside_quotes(lines.front(), candidate);
+    const bool same = std::all_of(lines.begin(), lines.end(),
+                                  [&](std::string_view l) { return count_outside_quotes(l, candidate) == first; });
+    if (first > 0 && same) return candidate;
+  }
+  return ',';
+}
+
+// A cell that is a whole number (as pandas writes an index or integer labels).
+std::optional<int64_t> whole_number(std::string_view cell) {
+  const auto value = parse_number(cell);
+  if (!value || !std::isfinite(*value) || std::floor(*value) != *value || std::fabs(*value) > 9.0e15)
+    return std::nullopt;
+  return static_cast<int64_t>(*value);
+}
 
 // DataError at the first NUL byte of `chunk`, which follows `lines_before` line ends of the text.
 void require_no_nul(std::string_view chunk, int64_t lines_before, const std::string& source) {
@@ -201,7 +242,11 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
                     ") is not UTF-8: labrun reads UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)");
   }
 
-  const Table table = Splitter(source).split(text);
+  if (options.delimiter != 0 && options.delimiter != ',' && options.delimiter != ';' && options.delimiter != '\t') {
+    throw std::invalid_argument("parse_csv: the delimiter must be ',', ';', '\\t' or 0 (detect)");
+  }
+  const char delimiter = options.delimiter != 0 ? options.delimiter : detect_delimiter(text);
+  const Table table = Splitter(source, delimiter).split(text);
   if (table.rows() == 0) throw DataError(source + ": the file holds only blank lines");
   const auto width = static_cast<int64_t>(table.width);
 
@@ -233,20 +278,52 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
     }
   };
 
+  // A column by index or by header name.
+  const auto resolve = [&](const ColumnRef& ref, const char* what) {
+    if (ref.index) {
+      check_column(*ref.index, what);
+      return *ref.index;
+    }
+    std::string names;
+    for (std::size_t c = 0; has_header && c < table.width; ++c) {
+      const std::string name = unquote(table.cell(0, c));
+      if (name == ref.name) return static_cast<int64_t>(c);
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    throw DataError(source + ": no " + what + " column named '" + printable(ref.name) + "' " +
+                    (has_header ? "(the header names " + printable(names) + ")"
+                                : "(the file has no header row: give column indices, from 0)"));
+  };
+
   Dataset data;
   data.source = source;
   data.sha256 = sha256_hex(whole_text);
   data.has_header = has_header;
+  data.delimiter = delimiter;
   if (options.label) {
-    check_column(*options.label, "label");
-    data.label_column = options.label;
+    data.label_column = resolve(*options.label, "label");
   } else if (!options.no_label && !is_number(table.cell(first_row, table.width - 1))) {
     data.label_column = width - 1;
   }
 
   if (options.features.empty()) {
+    // pandas' DataFrame.to_csv() writes its index first, under an empty header cell.
+    if (has_header && width > 1 && data.label_column != 0 &&
+        (trim(unquote(table.cell(0, 0))).empty() || unquote(table.cell(0, 0)) == "Unnamed: 0")) {
+      std::vector<int64_t> values;
+      for (std::size_t r = first_row; r < table.rows(); ++r) {
+        const auto value = whole_number(table.cell(r, 0));
+        if (!value) break;
+        values.push_back(*value);
+      }
+      std::sort(values.begin(), values.end());
+      if (values.size() == static_cast<std::size_t>(rows) &&
+          std::adjacent_find(values.begin(), values.end()) == values.end()) {
+        data.index_column = 0;
+      }
+    }
     for (int64_t c = 0; c < width; ++c) {
-      if (c == data.label_column) continue;
+      if (c == data.label_column || c == data.index_column) continue;
       const auto column = static_cast<std::size_t>(c);
       if (is_number(table.cell(first_row, column))) {
         data.feature_columns.push_back(c);
@@ -268,17 +345,33 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
       throw DataError(source + ": no numeric column to read features from (line " +
                       std::to_string(table.line_numbers[first_row]) + " holds only text)");
     }
+    // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
+    const int64_t last = data.feature_columns.back();
+    if (!options.label && !options.no_label && !data.label_column && last == width - 1 &&
+        data.feature_columns.size() > 1) {
+      std::vector<int64_t> values;
+      for (std::size_t r = first_row; r < table.rows(); ++r) {
+        const auto value = whole_number(table.cell(r, static_cast<std::size_t>(last)));
+        if (!value) break;
+        values.push_back(*value);
+      }
+      std::sort(values.begin(), values.end());
+      const auto distinct = std::distance(values.begin(), std::unique(values.begin(), values.end()));
+      if (values.size() == static_cast<std::size_t>(rows) && distinct >= 2 && distinct <= 10 && 2 * distinct <= rows) {
+        data.looks_like_labels = last;
+      }
+    }
   } else {
-    for (const int64_t c : options.features) {
-      check_column(c, "feature");
+    for (const ColumnRef& ref : options.features) {
+      const int64_t c = resolve(ref, "feature");
       if (c == data.label_column) {
         throw DataError(source + ": column " + std::to_string(c) + " cannot be both a feature and the label");
       }
-      if (std::count(options.features.begin(), options.features.end(), c) > 1) {
+      if (std::count(data.feature_columns.begin(), data.feature_columns.end(), c) > 0) {
         throw DataError(source + ": feature column " + std::to_string(c) + " is listed twice");
       }
+      data.feature_columns.push_back(c);
     }
-    data.feature_columns = options.features;
   }
 
   const auto columns = static_cast<int64_t>(data.feature_columns.size());
@@ -316,13 +409,17 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
   return data;
 }
 
-Dataset read_csv(const std::string& path, const CsvOptions& options) {
+Dataset read_csv(const std::string& given, const CsvOptions& options) {
+  const bool from_stdin = given == "-";
+  const std::string path = from_stdin ? "stdin" : given;
   std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) throw DataError(path + ": no such file");
-  if (std::filesystem::is_directory(status)) throw DataError(path + ": is a directory, not a CSV file");
-
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!from_stdin) {
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status)) throw DataError(path + ": no such file");
+    if (std::filesystem::is_directory(status)) throw DataError(path + ": is a directory, not a CSV file");
+  }
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
+      from_stdin ? ::fdopen(::dup(STDIN_FILENO), "rb") : std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw DataError(path + ": cannot open: " + std::strerror(errno));
   // Parsing holds the text, a view of each cell and the values: about 8 bytes a byte of text.
   constexpr double kBytesPerByte = 8.0;
@@ -349,7 +446,7 @@ Dataset read_csv(const std::string& path, const CsvOptions& options) {
   }
   if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
   Dataset data = parse_csv(text, path, options);
-  data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (!from_stdin) data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
   return data;
 }
 

@@ -43,7 +43,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.6.0");
+  EXPECT_EQ(doc["schema_version"], "1.7.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -571,7 +571,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"NegativeLossEvery", {"factorise", "--loss-every", "-2"}, "", 2, "--loss-every -2"},
         BadInput{"ZeroThreads", {"factorise", "--threads", "0"}, "", 2, "--threads 0 must be >= 1"},
         BadInput{"NegativeSeed", {"factorise", "--seed", "-1"}, "", 2, "--seed"},
-        BadInput{"BadLabel", {"factorise", "--label", "x"}, "", 2, "--label 'x'"},
+        BadInput{"UnknownLabelName",
+                 {"factorise", "--label", "x"},
+                 "",
+                 1,
+                 "no label column named 'x' (the file has no header row"},
+        BadInput{"UnknownFeatureName",
+                 {"factorise", "--data", "BAD", "--features", "a,z"},
+                 "a,b,c\n1,2,3\n4,5,7\n2,2,2\n",
+                 1,
+                 "no feature column named 'z' (the header names a, b, c)"},
+        BadInput{"BadDelimiter", {"factorise", "--delimiter", "|"}, "", 2, "--delimiter"},
         BadInput{
             "MissingFile", {"factorise", "--data", "/nonexistent/x.csv"}, "", 1, "/nonexistent/x.csv: no such file"},
         BadInput{"Directory", {"factorise", "--data", "DIR"}, "", 1, "is a directory"},

@@ -137,6 +137,58 @@ TEST(Dataset, ANumberBelowDoublesRangeIsZeroAndOneAboveIsRefused) {
   expect_error("1e309,1\n2,3\n", {"line 1, column 0", "non-finite value '1e309'"});
 }
 
+// Issue 15: the files a pandas user has.
+TEST(Dataset, DetectsSemicolonAndTabAndTakesAForcedDelimiter) {
+  // A comma inside quotes does not count; the semicolons split every line alike.
+  EXPECT_EQ(parse_csv("a;b;\"kind, of\"\n1;2;x\n3;4;y\n", "t.csv").delimiter, ';');
+  const Dataset semi = parse_csv("a;b;kind\n1.5;2;x\n3;4;y\n", "t.csv");
+  EXPECT_EQ(semi.delimiter, ';');
+  EXPECT_EQ(semi.feature_names, (std::vector<std::string>{"a", "b"}));
+  const Dataset tabs = parse_csv("a\tb\tkind\n1\t2\tx\n3\t4\ty\n", "t.csv");
+  EXPECT_EQ(tabs.delimiter, '\t');
+  EXPECT_EQ(tabs.labels, (std::vector<std::string>{"x", "y"}));
+  CsvOptions forced;
+  forced.delimiter = ';';
+  EXPECT_EQ(parse_csv("1;2\n3;4\n", "t.csv", forced).columns(), 2);
+  forced.delimiter = '|';
+  EXPECT_THROW(parse_csv("1|2\n3|4\n", "t.csv", forced), std::invalid_argument);
+}
+
+TEST(Dataset, NamesColumnsByHeaderAsWellAsByIndex) {
+  CsvOptions options;
+  options.features = {"c", 0};
+  options.label = "kind";
+  const Dataset data = parse_csv("a,b,c,kind\n1,2,3,x\n4,5,6,y\n", "t.csv", options);
+  EXPECT_EQ(data.feature_columns, (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(data.label_column, 3);
+  options.features = {"d"};
+  expect_error("a,b,c,kind\n1,2,3,x\n4,5,6,y\n", {"no feature column named 'd' (the header names a, b, c, kind)"},
+               options);
+  expect_error("1,2,3,x\n4,5,6,y\n", {"the file has no header row"}, options);
+}
+
+TEST(Dataset, LeavesOutPandasIndexAndNotesCodedLabels) {
+  // DataFrame.to_csv(): the index first, under an empty header cell, here after a shuffle.
+  const Dataset indexed = parse_csv(",x,y,kind\n2,1.5,2,a\n0,3,4,b\n1,5,1,a\n", "t.csv");
+  EXPECT_EQ(indexed.index_column, 0);
+  EXPECT_EQ(indexed.feature_columns, (std::vector<int64_t>{1, 2}));
+  // Not an index: a repeated value, or a name above it.
+  EXPECT_FALSE(parse_csv(",x,kind\n1,1.5,a\n1,3,b\n", "t.csv").index_column);
+  EXPECT_FALSE(parse_csv("id,x,kind\n0,1.5,a\n1,3,b\n", "t.csv").index_column);
+  // A last column of a few whole numbers, no label asked for: read as a feature, and flagged.
+  std::string coded = "x,y,species\n";
+  for (int r = 0; r < 12; ++r)
+    coded += std::to_string(r) + ".5," + std::to_string(r % 5) + ".25," + std::to_string(r % 3) + "\n";
+  const Dataset flagged = parse_csv(coded, "t.csv");
+  EXPECT_EQ(flagged.looks_like_labels, 2);
+  EXPECT_EQ(flagged.feature_columns, (std::vector<int64_t>{0, 1, 2}));
+  CsvOptions as_label;
+  as_label.label = "species";
+  const Dataset labelled = parse_csv(coded, "t.csv", as_label);
+  EXPECT_FALSE(labelled.looks_like_labels);
+  EXPECT_EQ(labelled.labels.front(), "0");
+}
+
 TEST(Sha256, MatchesTheStandardsTestVectors) {
   // FIPS 180-4 examples, and lengths around the padding's edges (55, 56, 64 bytes: sha256sum).
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

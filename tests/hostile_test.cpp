@@ -15,9 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -321,6 +323,36 @@ TEST(CliColumns, AColumnOfTextIsLeftOutAndSaidSo) {
   EXPECT_EQ(data["ignored_columns"], json({0}));
   EXPECT_EQ(data["feature_columns"], json({1, 2, 3}));
   EXPECT_EQ(data["label_column"], 4);
+}
+
+// Issue 15: a pandas user's files: --data - reads stdin; pandas' index column and a column of
+// class codes are said on stderr; names work wherever indices do.
+TEST(CliColumns, PandasFilesFromStdinWithNamesAndNotes) {
+  const std::string dir = temp_dir();
+  std::string indexed = ",sl,sw,pl,pw,species\n";
+  std::istringstream iris(read_file(kIris));
+  std::string line;
+  for (int row = 0; std::getline(iris, line) && !line.empty(); ++row) {
+    std::replace(line.begin(), line.end(), ',', ';');
+    indexed += std::to_string(row) + ";" + line + "\n";
+  }
+  std::replace(indexed.begin(), indexed.begin() + static_cast<std::ptrdiff_t>(indexed.find('\n')), ',', ';');
+  write_file(dir + "/indexed.csv", indexed);
+  const Outcome run =
+      shell("exec $LABRUN factorise --seed 0 --data - --label species < " + quote(dir + "/indexed.csv"), dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("labrun: note: stdin: column 0 is pandas' index"), std::string::npos) << run.err;
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["data"]["source"], "stdin");
+  EXPECT_TRUE(doc["data"]["path"].is_null());
+  EXPECT_EQ(doc["data"]["delimiter"], ";");
+  EXPECT_EQ(doc["data"]["index_column"], 0);
+  EXPECT_EQ(doc["data"]["feature_names"], json({"sl", "sw", "pl", "pw"}));
+  // The same numbers as the plain Iris file: the index is not a feature.
+  const json plain = json::parse(labrun({"factorise", "--seed", "0"}, dir).out);
+  EXPECT_EQ(doc["results"]["gd"]["loss"], plain["results"]["gd"]["loss"]);
+  // stdin cannot be read twice: no BLAS restart for it, and it says so when it would matter.
+  EXPECT_TRUE(doc["environment"]["blas_kernel"]["decision"].is_string());
 }
 
 TEST(CliColumns, ANumberTooSmallForDoubleReadsAsZero) {

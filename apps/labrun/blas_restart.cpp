@@ -22,8 +22,9 @@ std::optional<BlasKernelInfo> g_kernel;  // what use_best_blas_kernel decided
 
 const std::optional<BlasKernelInfo>& blas_kernel_used() { return g_kernel; }
 
-void use_best_blas_kernel(double work_flops) {
-  const BlasSituation situation = blas_situation(work_flops);
+void use_best_blas_kernel(double work_flops, bool replayable) {
+  BlasSituation situation = blas_situation(work_flops);
+  situation.replayable = replayable;
   const BlasDecision decision = decide_blas_kernel(situation);
   g_kernel = blas_kernel_info(situation, decision);
   char** argv = remembered_argv();

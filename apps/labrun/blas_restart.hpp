@@ -14,7 +14,8 @@ namespace labrun::cli {
 // OPENBLAS_CORETYPE and the LABRUN_BLAS_RESTARTED guard). Returns when it does not restart, or
 // when the restart failed (said in the decision the JSON reports). Call it before anything is
 // written.
-void use_best_blas_kernel(double work_flops);
+// `replayable` is false when an input (stdin) cannot be read again by a second start.
+void use_best_blas_kernel(double work_flops, bool replayable = true);
 
 // What use_best_blas_kernel decided (with a failed restart's reason), for the JSON's environment;
 // nullopt before it is called.

@@ -48,17 +48,23 @@ CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& 
 }
 
 void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks) {
-  command.add_option("--data", options.data_path, "CSV file to read (default: the embedded UCI Iris data)")
+  command
+      .add_option("--data", options.data_path, "CSV file to read, - for stdin (default: the embedded UCI Iris data)")
       ->type_name("FILE");
   command
+      .add_option("--delimiter", options.delimiter,
+                  "The cell separator: auto (comma, semicolon or tab, from the first lines), ',', ';' or tab")
+      ->check(CLI::IsMember({"auto", ",", ";", "tab", "\t"}))
+      ->capture_default_str();
+  command
       .add_option("--features", options.features,
-                  "Comma-separated feature columns, counted from 0 (default: every numeric column)")
+                  "Comma-separated feature columns: indices from 0 or header names (default: every numeric column)")
       ->delimiter(',')
       ->type_name("LIST");
   command
       .add_option("--label", options.label,
-                  "Label column, counted from 0, or 'none' (default: the last column if it holds text)")
-      ->type_name("N|none");
+                  "Label column: an index from 0, a header name, or 'none' (default: the last column if it holds text)")
+      ->type_name("COLUMN|none");
   // Checked as text, before CLI11 converts it: a conversion would clamp a seed beyond 2^64 - 1.
   // At most 2^53 - 1, so that every JSON reader (JavaScript's numbers, jq) reads it exactly.
   command.add_option("--seed", options.seed, "Random seed, 0 to 2^53 - 1 (default: drawn at random; always reported)")
@@ -149,26 +155,28 @@ void refuse_empty_values(CLI::App& command) {
 }
 
 Dataset load_data(const CommonOptions& options, int64_t min_rows) {
+  // A column: digits are an index, anything else a header name ("-1" is neither).
+  const auto column = [](const std::string& option, const std::string& text) -> ColumnRef {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+      if (text.size() > 15) throw UsageError(option + ": column " + text + " is out of any file's range");
+      return ColumnRef(static_cast<int64_t>(std::stoll(text)));
+    }
+    if (!text.empty() && text[0] == '-' && text.find_first_not_of("0123456789", 1) == std::string::npos) {
+      throw UsageError(option + ": column " + text + " must be >= 0");
+    }
+    return ColumnRef(text);
+  };
   CsvOptions csv;
-  csv.features = options.features;
+  for (const std::string& feature : options.features) csv.features.push_back(column("--features", feature));
   csv.min_rows = min_rows;
   if (options.label == "none") {
     csv.no_label = true;
   } else if (!options.label.empty()) {
-    int64_t column = -1;
-    try {
-      std::size_t used = 0;
-      column = std::stoll(options.label, &used);
-      if (used != options.label.size()) column = -1;
-    } catch (const std::exception&) {
-      column = -1;
-    }
-    if (column < 0) throw UsageError("--label '" + options.label + "' must be a column index >= 0 or 'none'");
-    csv.label = column;
+    csv.label = column("--label", options.label);
   }
-  for (const int64_t column : options.features) {
-    if (column < 0) throw UsageError("--features: column " + std::to_string(column) + " must be >= 0");
-  }
+  csv.delimiter = options.delimiter == "auto"                               ? '\0'
+                  : options.delimiter == "tab" || options.delimiter == "\t" ? '\t'
+                                                                            : options.delimiter.front();
   // -o onto the data file would replace the data with the results.
   struct stat input {
   }, output{};
@@ -179,6 +187,18 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
                      ": writing the results there would replace the data; choose another output");
   }
   Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_csv(options.data_path, csv);
+  if (data.index_column) {
+    note(
+        fmt::format("{}: column {} is pandas' index (an empty header above distinct whole numbers) and is left out; "
+                    "give --features to read it",
+                    data.source, *data.index_column));
+  }
+  if (data.looks_like_labels) {
+    note(
+        fmt::format("{}: column {} holds only a few distinct whole numbers and is read as a feature; if it is a "
+                    "class label, say --label {}",
+                    data.source, *data.looks_like_labels, *data.looks_like_labels));
+  }
   if (!data.ignored_columns.empty()) {
     // Never silent: a column of text that is neither a feature nor the label.
     std::string columns;

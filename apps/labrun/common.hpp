@@ -98,12 +98,13 @@ enum class Format { json, text };
 const char* to_string(Format format);
 
 struct CommonOptions {
-  std::string data_path;          // empty: the embedded Iris data
-  std::vector<int64_t> features;  // empty: every numeric column
-  std::string label;              // empty: automatic; "none"; or a column index
-  std::optional<uint64_t> seed;   // nullopt: labrun picks one and reports it
-  std::optional<int> threads;     // nullopt: libtorch's default
-  std::string output;             // empty or "-": stdout
+  std::string data_path;              // empty: the embedded Iris data; "-": stdin
+  std::vector<std::string> features;  // indices or header names; empty: every numeric column
+  std::string label;                  // empty: automatic; "none"; a column index or header name
+  std::string delimiter = "auto";     // auto, ",", ";", "tab"
+  std::optional<uint64_t> seed;       // nullopt: labrun picks one and reports it
+  std::optional<int> threads;         // nullopt: libtorch's default
+  std::string output;                 // empty or "-": stdout
   Format format = Format::json;
   bool print_config = false;  // print the options as a --config file and exit
 };

@@ -105,7 +105,7 @@ int run_mlp(const MlpCommand& command) {
   MlpStudyOptions options = command.study;
   require_memory_for(mlp_study_memory(data, options), mlp_document_numbers(options), mlp_size(options),
                      "use fewer --repeats, a smaller --hidden or a larger --loss-every");
-  use_best_blas_kernel(mlp_study_flops(data, options));
+  use_best_blas_kernel(mlp_study_flops(data, options), /*replayable=*/command.common.data_path != "-");
   options.seed = resolve_seed(command.common);
 
   const MlpStudyResult result = mlp_study(data, options);

@@ -230,6 +230,8 @@ json describe(const Dataset& data) {
               {"feature_names", data.feature_names},
               {"label_column", data.label_column ? json(*data.label_column) : json(nullptr)},
               {"ignored_columns", data.ignored_columns},
+              {"index_column", data.index_column ? json(*data.index_column) : json(nullptr)},
+              {"delimiter", data.delimiter == '\t' ? "tab" : std::string(1, data.delimiter)},
               {"has_header", data.has_header}};
 }
 

@@ -25,11 +25,25 @@ class DataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A column named by its index (from 0) or by its header name.
+struct ColumnRef {
+  std::optional<int64_t> index;
+  std::string name;                                 // used when index is nullopt
+  ColumnRef(int64_t i) : index(i) {}                // NOLINT: a plain index reads naturally
+  ColumnRef(int i) : index(i) {}                    // NOLINT: so that 0 is an index, not a null name
+  ColumnRef(std::string n) : name(std::move(n)) {}  // NOLINT
+  ColumnRef(const char* n) : name(n) {}             // NOLINT
+};
+
 struct CsvOptions {
-  // Feature columns to read; empty: every numeric column except the label column.
-  std::vector<int64_t> features;
+  // Feature columns to read; empty: every numeric column except the label column (and a pandas
+  // index column).
+  std::vector<ColumnRef> features;
   // Label column; nullopt: the last column when it holds text, otherwise none.
-  std::optional<int64_t> label;
+  std::optional<ColumnRef> label;
+  // The cell separator: ',', ';' or '\t'; 0: detected from the first lines (the one of the three
+  // that splits them into the same number of cells, more than one; a comma when none does).
+  char delimiter = 0;
   // true: read no label column at all (label must then be nullopt).
   bool no_label = false;
   // Fewer data rows than this is an error.
@@ -43,9 +57,16 @@ struct Dataset {
   std::vector<std::string> feature_names;  // header names, or "column N" without a header
   std::optional<int64_t> label_column;
   std::vector<int64_t> ignored_columns;  // columns of text, neither features nor the label
-  std::string source;                    // a path as given, or "embedded:iris.data"
-  std::string path;                      // the file's absolute path; empty for the embedded data
-  std::string sha256;                    // of the bytes read, as 64 hexadecimal digits
+  // pandas' index column (an empty first header cell above distinct whole numbers, as
+  // DataFrame.to_csv() writes it), left out of the features.
+  std::optional<int64_t> index_column;
+  // A numeric last column that looks like class labels (a few distinct whole numbers) and was
+  // read as a feature, because no label was asked for: worth a note.
+  std::optional<int64_t> looks_like_labels;
+  char delimiter = ',';
+  std::string source;  // a path as given, or "embedded:iris.data"
+  std::string path;    // the file's absolute path; empty for the embedded data
+  std::string sha256;  // of the bytes read, as 64 hexadecimal digits
   bool has_header = false;
 
   int64_t rows() const { return features.size(0); }
@@ -64,7 +85,8 @@ struct Dataset {
 // fewer than options.min_rows rows.
 Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options = {});
 
-// Reads a file (or a pipe or device) and parses it as parse_csv does. Throws DataError when the path
+// Reads a file (or a pipe or device; "-" is standard input, named "stdin") and parses it as
+// parse_csv does. Throws DataError when the path
 // is missing, a directory or unreadable, or holds a NUL byte (found as it is read), and
 // ResourceError when the text would not fit in memory (a file's size is checked before reading).
 Dataset read_csv(const std::string& path, const CsvOptions& options = {});
