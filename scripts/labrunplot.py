@@ -1,6 +1,8 @@
 """Shared by labrun's plotting scripts: reading labrun's JSON, drawing its parts, saving figures.
 
-Runs under Debian's /usr/bin/python3 with python3-matplotlib; fails with one clear line otherwise.
+A module, not a command: report.py (the one-page report of any labrun document) and plot_pca.py
+(the part 1.3 figure) are the commands that use it. Runs under Debian's /usr/bin/python3 with
+python3-matplotlib; fails with one clear line otherwise.
 """
 import argparse
 import json
@@ -9,7 +11,7 @@ import os
 import sys
 import tempfile
 
-KNOWN_SCHEMA_MAJOR = 1
+KNOWN_SCHEMA_MAJOR = 2
 FORMATS = (".png", ".svg", ".pdf")
 
 
@@ -69,14 +71,27 @@ def load(path):
     return doc
 
 
+# Which commands' documents hold each part, and where (schema 2: `pca` and `all` hold the
+# factorisation once, with the PCA comparison beside it).
+PART_HOLDERS = {"factorise": {"factorise": None, "pca": None, "all": "factorise"},
+                "pca": {"pca": None, "all": "factorise"},
+                "mlp": {"mlp": None, "all": "mlp"}}
+
+
+def has_part(doc, name):
+    return doc.get("command") in PART_HOLDERS[name]
+
+
 def part(doc, name):
     """The results of one part ('factorise', 'pca', 'mlp'), from its own command or from `labrun all`."""
     results = doc.get("results")
-    if doc.get("command") == name and isinstance(results, dict):
-        return results
-    if doc.get("command") == "all" and isinstance(results, dict) and isinstance(results.get(name), dict):
-        return results[name]
-    raise PlotError(f"the document holds no '{name}' results (command: {doc.get('command')!r}); "
+    command = doc.get("command")
+    if command in PART_HOLDERS[name] and isinstance(results, dict):
+        key = PART_HOLDERS[name][command]
+        found = results if key is None else results.get(key)
+        if isinstance(found, dict) and (name != "pca" or "pca" in found):
+            return found
+    raise PlotError(f"the document holds no '{name}' results (command: {command!r}); "
                     f"make it with `labrun {name}` or `labrun all`")
 
 
@@ -129,8 +144,8 @@ def draw_pca(axes, pca_results):
     """Three panels: PCA scores, the learned U, and U mapped onto the scores by the linear map."""
     scores = field(pca_results, "pca", "scores")
     ratio = field(pca_results, "pca", "explained_variance_ratio")
-    U = field(pca_results, "factor", "U")
-    labels = pca_results.get("labels") or []
+    U = field(pca_results, "gd", "U")
+    labels = pca_results.get("row_classes") or []
     comparison = pca_results.get("comparison")
     if not scores or len(scores[0]) < 2:
         raise PlotError("the scatter plots need rank >= 2 (run labrun with --rank 2 or more)")
@@ -144,9 +159,11 @@ def draw_pca(axes, pca_results):
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
 
-    scatter(axes[0], scores, "Data on its first two principal axes",
+    rank = len(scores[0])
+    shown = "" if rank == 2 else f" (columns 1-2 of {rank})"
+    scatter(axes[0], scores, "Part 1.3: the data on its first\ntwo principal axes" + shown,
             f"PC1 ({100 * ratio[0]:.1f}% of variance)", f"PC2 ({100 * ratio[1]:.1f}% of variance)")
-    scatter(axes[1], U, "Rows of the learned U", "U[:, 0]", "U[:, 1]")
+    scatter(axes[1], U, "Part 1.3: rows of the learned U" + shown, "U[:, 0]", "U[:, 1]")
     axes[0].legend(fontsize=7, markerscale=1.5)
 
     ax = axes[2]
@@ -164,12 +181,22 @@ def draw_pca(axes, pca_results):
     angles = [a for a in field(comparison, "principal_angles") if finite(a)]
     largest = f"{max(angles):.1e}" if angles else "n/a"
     residual = comparison["alignment_residual"]
-    ax.set_title(f"U M against the scores\nmax angle {largest} rad, residual "
+    ax.set_title(f"U mapped onto the scores (U M){shown}\nmax angle {largest} rad, residual "
                  + (f"{residual:.1e}" if finite(residual) else "n/a"), fontsize=8)
     ax.set_xlabel("PC1", fontsize=8)
     ax.set_ylabel("PC2", fontsize=8)
     ax.tick_params(labelsize=7)
+    # What the marks are: circles the PCA scores, crosses the rows of U M.
+    ax.legend(fontsize=6, markerscale=1.2, loc="best")
 
 
 def finite(value):
     return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+if __name__ == "__main__":
+    argparse.ArgumentParser(prog="labrunplot.py", description=__doc__.split("\n\n")[0] + ".",
+                            epilog="Draw with: report.py [JSON|-] -o report.pdf, or plot_pca.py [JSON|-] -o pca.png "
+                                   "(each with --help).").parse_args()
+    print("labrunplot.py is a module: use report.py or plot_pca.py (see --help)", file=sys.stderr)
+    sys.exit(2)

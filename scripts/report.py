@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Writes the one-page A4 report of the whole exercise from `labrun all` JSON: the numbers of part
-1.2, the scatter plots of part 1.3, the accuracy spread of part 2.2, and observations written from
-this run's numbers.
+"""Writes a one-page A4 report from any labrun document: the numbers and loss curve of parts 1.1-1.2,
+the scatter plots of part 1.3, the accuracy spread of part 2.2, and observations written from this
+run's numbers. `labrun all` (its defaults) fills every panel; factorise, pca and mlp output fill
+their parts.
 
 Usage: labrun all | report.py [JSON|-] -o report.pdf
 """
@@ -27,6 +28,17 @@ def fmt(value, spec):
 def observations(factorise, pca, mlp, rank):
     """Sentences made from this run's numbers."""
     notes = []
+    if factorise is not None:
+        notes.extend(factorisation_notes(factorise, rank))
+    if pca is not None:
+        notes.extend(pca_notes(pca, rank))
+    if mlp is not None:
+        notes.extend(mlp_notes(mlp))
+    return notes
+
+
+def factorisation_notes(factorise, rank):
+    notes = []
     gd, svd, gap = factorise["gd"], factorise["svd"], factorise["gap"]
     if gd["diverged"]:
         notes.append(f"Gradient descent diverged at epoch {gd['diverged_at_epoch']}: the loss became infinite, so "
@@ -36,6 +48,11 @@ def observations(factorise, pca, mlp, rank):
                      f"{fmt(100 * gap['relative'], '.3f') if finite(gap['relative']) else 'n/a'}% above the rank-{rank} "
                      f"truncated SVD's {fmt(svd['loss'], '.4f')}, which no rank-{rank} matrix can beat "
                      f"(Eckart-Young): {gd['epochs_run']} epochs of plain gradient descent nearly reach the optimum.")
+    return notes
+
+
+def pca_notes(pca, rank):
+    notes = []
     comparison = pca["comparison"]
     if comparison is not None:
         angles = [a for a in comparison["principal_angles"] if finite(a)]
@@ -49,6 +66,11 @@ def observations(factorise, pca, mlp, rank):
             f"scores with a relative residual of {fmt(100 * comparison['alignment_residual'], '.2f')}%. "
             f"U's columns are not orthogonal (largest |cos| {fmt(coherence, '.2f')}): minimising the reconstruction "
             f"error finds PCA's subspace, not its orthogonal, variance-ordered basis.")
+    return notes
+
+
+def mlp_notes(mlp):
+    notes = []
     runs = mlp["runs"]
     val = [r["val_accuracy"] for r in runs if finite(r["val_accuracy"])]
     train = [r["train_accuracy"] for r in runs if finite(r["train_accuracy"])]
@@ -72,19 +94,30 @@ def observations(factorise, pca, mlp, rank):
     return notes
 
 
+def absent(ax, what, command):
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, f"{what}: not in this document\n(`labrun {command}` or `labrun all` makes it)", ha="center",
+            va="center", fontsize=7, color="0.4", transform=ax.transAxes)
+
+
 def draw(plt, doc):
-    if doc.get("command") != "all":
-        raise PlotError(f"the report needs `labrun all` output, not `labrun {doc.get('command')}`")
-    factorise = labrunplot.part(doc, "factorise")
-    pca = labrunplot.part(doc, "pca")
-    mlp = labrunplot.part(doc, "mlp")
+    command = doc.get("command")
+    if command not in ("factorise", "pca", "mlp", "all"):
+        raise PlotError(f"not a document of a labrun command: command {command!r}")
+    # `labrun all` holds every part; a part's own command, its part.
+    factorise = labrunplot.part(doc, "factorise") if labrunplot.has_part(doc, "factorise") else None
+    pca = labrunplot.part(doc, "pca") if labrunplot.has_part(doc, "pca") else None
+    mlp = labrunplot.part(doc, "mlp") if labrunplot.has_part(doc, "mlp") else None
     config = field(doc, "config")
-    rank = field(config, "factorise", "rank")
-    for name, part, keys in (("factorise", factorise, ("gd", "svd", "gap")), ("pca", pca, ("pca", "factor", "comparison")),
+    factorise_config = config.get("factorise", config) if factorise else None
+    mlp_config = config.get("mlp", config) if mlp else None
+    rank = field(factorise_config, "rank") if factorise else None
+    for name, part, keys in (("factorise", factorise, ("gd", "svd", "gap")), ("pca", pca, ("pca", "gd", "comparison")),
                              ("mlp", mlp, ("runs", "summary"))):
-        for key in keys:
+        holder = labrunplot.PART_HOLDERS[name].get(command)
+        for key in keys if part is not None else ():
             if key not in part:
-                raise PlotError(f"missing field results.{name}.{key}")
+                raise PlotError(f"missing field results.{holder + '.' if holder else ''}{key}")
 
     fig = plt.figure(figsize=A4_INCHES)
     grid = fig.add_gridspec(5, 3, height_ratios=[0.75, 1.2, 1.1, 0.5, 1.2], hspace=0.6, wspace=0.38,
@@ -92,39 +125,70 @@ def draw(plt, doc):
     data = doc["data"]
     fig.suptitle("Lab 2, PyTorch autograd: results", fontsize=14, fontweight="bold", y=0.985)
     fig.text(0.5, 0.962, f"labrun {doc['environment']['labrun_version']}, libtorch {doc['environment']['libtorch_version']}; "
-             f"seed {config['seed']}; data {data['source']} ({data['rows']} x {data['columns']})",
+             f"`labrun {command}`, seed {config['seed']}; data {data['source']} ({data['rows']} x {data['columns']})",
              ha="center", fontsize=8, color="0.3")
 
-    # Part 1.2: the numbers, and the loss curve when recorded.
+    # Parts 1.1-1.2: the numbers, and the loss curve when recorded.
+    if factorise is None:
+        absent(fig.add_subplot(grid[0, :]), "Parts 1.1-1.2 (the factorisation)", "factorise")
+    else:
+        draw_factorisation(fig, grid, factorise, rank)
+
+    # Part 1.3: the scatter plots and the aligned overlay.
+    if pca is None:
+        absent(fig.add_subplot(grid[1, :]), "Part 1.3 (PCA)", "pca")
+    else:
+        labrunplot.draw_pca([fig.add_subplot(grid[1, i]) for i in range(3)], pca)
+
+    if mlp is None:
+        absent(fig.add_subplot(grid[2:4, :]), "Part 2 (the MLP)", "mlp")
+    else:
+        draw_mlp(fig, grid, mlp, mlp_config)
+
+    # Observations.
+    ax = fig.add_subplot(grid[4, :])
+    ax.set_axis_off()
+    lines = []
+    for note in observations(factorise, pca, mlp, rank):
+        wrapped = textwrap.wrap(note, 112)
+        lines.append("- " + wrapped[0])
+        lines.extend("  " + line for line in wrapped[1:])
+    ax.text(0, 1, "Observations (from this run's numbers)\n" + "\n".join(lines), va="top", ha="left", fontsize=8,
+            family="DejaVu Sans", linespacing=1.45, transform=ax.transAxes)
+    return fig
+
+
+def draw_factorisation(fig, grid, factorise, rank):
     gd, svd, gap = factorise["gd"], factorise["svd"], factorise["gap"]
     ax = fig.add_subplot(grid[0, :2])
     ax.set_axis_off()
-    rows = [["gradient descent", fmt(gd["loss"], ".6f"), f"{gd['epochs_run']} epochs, {gd['seconds']:.3f} s"],
-            [f"truncated SVD (rank {rank})", fmt(svd["loss"], ".6f"), "Eckart-Young optimum"],
+    rows = [["gradient descent (1.1)", fmt(gd["loss"], ".6f"), f"{gd['epochs_run']} epochs, {gd['seconds']:.3f} s"],
+            [f"rank-{rank} SVD (1.2)", fmt(svd["loss"], ".6f"), "optimum: Eckart-Young"],
             ["gap", fmt(gap["absolute"], ".6f"),
              f"{fmt(100 * gap['relative'], '.4f')}% relative" if finite(gap["relative"]) else "n/a"],
-            ["singular values", ", ".join(f"{v:.4g}" for v in svd["singular_values"][:6]), ""]]
-    table = ax.table(cellText=rows, colLabels=["Part 1.2", "||A - U V^T||^2", ""], loc="center", cellLoc="left",
-                     colWidths=[0.36, 0.34, 0.3])
+            ["singular values", ", ".join(f"{v:.4g}" for v in svd["singular_values"][:5]), ""]]
+    table = ax.table(cellText=rows, colLabels=["Parts 1.1-1.2", "||A - U V^T||^2", ""], loc="center",
+                     cellLoc="left", colWidths=[0.31, 0.36, 0.33])
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
+    table.set_fontsize(7.5)
     table.scale(1, 1.3)
     ax = fig.add_subplot(grid[0, 2])
     curve = gd.get("loss_curve")
     if curve:
-        ax.semilogy(curve["epoch"], [v if finite(v) else float("nan") for v in curve["loss"]], lw=1)
-        ax.axhline(svd["loss"], color="0.5", ls="--", lw=0.8, label="SVD")
-        ax.set_title("factorisation loss", fontsize=8)
+        ax.semilogy(curve["epoch"], [v if finite(v) else float("nan") for v in curve["loss"]], lw=1,
+                    label="gradient descent")
+        ax.axhline(svd["loss"], color="0.5", ls="--", lw=0.8, label="SVD optimum")
+        ax.set_title("Part 1.1: factorisation loss", fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
+        ax.set_ylabel("||A - U V^T||^2 (log)", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=6)
     else:
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no loss curve\n(--loss-every K)", ha="center", va="center", fontsize=7, color="0.4")
 
-    # Part 1.3: the scatter plots and the aligned overlay.
-    labrunplot.draw_pca([fig.add_subplot(grid[1, i]) for i in range(3)], pca)
 
+def draw_mlp(fig, grid, mlp, mlp_config):
     # Part 2.2: accuracy over the repeats.
     runs = mlp["runs"]
     ax = fig.add_subplot(grid[2, :2])
@@ -140,14 +204,15 @@ def draw(plt, doc):
     ax.set_xlim(0, 1)
     ax.set_xlabel("accuracy (black bar: median; dotted: 0.7)", fontsize=7)
     ax.tick_params(labelsize=7)
-    ax.set_title(f"Part 2.2: accuracy of {len(runs)} MLP runs", fontsize=9)
+    ax.set_title(f"Part 2.2: accuracy of {len(runs)} MLP runs (dots: runs)", fontsize=9)
     ax = fig.add_subplot(grid[2, 2])
     curves = [r["loss_curve"] for r in runs if "loss_curve" in r]
     if curves:
         for c in curves[:50]:
             ax.plot(c["epoch"], [v if finite(v) else float("nan") for v in c["loss"]], lw=0.6, alpha=0.5)
-        ax.set_title(f"MLP loss curves ({min(len(curves), 50)} shown)", fontsize=8)
+        ax.set_title(f"Part 2.1: MLP loss curves ({min(len(curves), 50)} shown)", fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
+        ax.set_ylabel("cross-entropy", fontsize=7)
         ax.tick_params(labelsize=6)
     else:
         ax.set_axis_off()
@@ -166,22 +231,9 @@ def draw(plt, doc):
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.25)
-    mlp_config = config["mlp"]
     ax.text(0.5, -0.18, f"MLP: {mlp_config['hidden']} hidden units, {mlp_config['epochs']} epochs, lr {mlp_config['lr']}, "
             f"normalise {mlp_config['normalise']}, shuffle {mlp_config['shuffle']}, {mlp_config['engine']} engine, "
             f"{mlp['seconds']:.2f} s", ha="center", fontsize=7, color="0.3", transform=ax.transAxes)
-
-    # Observations.
-    ax = fig.add_subplot(grid[4, :])
-    ax.set_axis_off()
-    lines = []
-    for note in observations(factorise, pca, mlp, rank):
-        wrapped = textwrap.wrap(note, 112)
-        lines.append("- " + wrapped[0])
-        lines.extend("  " + line for line in wrapped[1:])
-    ax.text(0, 1, "Observations (from this run's numbers)\n" + "\n".join(lines), va="top", ha="left", fontsize=8,
-            family="DejaVu Sans", linespacing=1.45, transform=ax.transAxes)
-    return fig
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -43,7 +44,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "1.7.0");
+  EXPECT_EQ(doc["schema_version"], "2.0.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -332,11 +333,11 @@ TEST(Cli, PcaComparesTheLearnedFactorWithThePrincipalComponents) {
   for (const auto& ratio : r["pca"]["explained_variance_ratio"]) ratio_sum += ratio.get<double>();
   EXPECT_NEAR(ratio_sum, 1.0, 1e-12);
   EXPECT_EQ(r["pca"]["explained_variance"].size(), 4u);
-  EXPECT_EQ(r["factor"]["U"].size(), 150u);
-  EXPECT_EQ(r["factor"]["U"][0].size(), 2u);
-  EXPECT_NEAR(r["factor"]["loss"].get<double>(), kGdLoss, kGdLossRelative * kGdLoss);
-  ASSERT_EQ(r["labels"].size(), 150u);
-  EXPECT_EQ(r["labels"][0], "Iris-setosa");
+  EXPECT_EQ(r["gd"]["U"].size(), 150u);
+  EXPECT_EQ(r["gd"]["U"][0].size(), 2u);
+  EXPECT_NEAR(r["gd"]["loss"].get<double>(), kGdLoss, kGdLossRelative * kGdLoss);
+  ASSERT_EQ(r["row_classes"].size(), 150u);
+  EXPECT_EQ(r["row_classes"][0], "Iris-setosa");
   EXPECT_EQ(r["comparison"]["principal_angles"].size(), 2u);
   for (const auto& angle : r["comparison"]["principal_angles"]) EXPECT_LT(angle.get<double>(), 0.01);
   EXPECT_LT(r["comparison"]["alignment_residual"].get<double>(), 0.01);
@@ -409,6 +410,28 @@ TEST(Cli, EveryDocumentSaysHowToRunItAgain) {
   EXPECT_TRUE(embedded["data"]["path"].is_null());
 }
 
+// Issue 15: text and JSON from one run; the text says what it leaves out; a matrix is one row a line.
+TEST(Cli, TextBesideJsonAndMatricesOneRowPerLine) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun({"mlp", "--seed", "0", "--repeats", "25", "--summary", "-o", dir + "/mlp.json"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(json::parse(read_file(dir + "/mlp.json"))["results"]["runs"].size(), 25u);
+  EXPECT_NE(run.err.find("repeat    train      val"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("... and 5 more runs, not shown here: --format json has every run"), std::string::npos)
+      << run.err;
+
+  const Outcome pca = labrun({"pca", "--seed", "0"}, dir);
+  ASSERT_EQ(pca.exit_code, 0) << pca.err;
+  EXPECT_LT(std::count(pca.out.begin(), pca.out.end(), '\n'), 500) << "one number a line?";
+  const json doc = json::parse(pca.out);
+  const std::string first_row = doc["results"]["gd"]["U"][0].dump();  // "[0.01699...,-0.8242...]"
+  EXPECT_NE(pca.out.find("\n        [" + doc["results"]["gd"]["U"][0][0].dump() + ", " +
+                         doc["results"]["gd"]["U"][0][1].dump() + "],\n"),
+            std::string::npos)
+      << first_row;
+}
+
 // Issue 15: an accuracy is the exact fraction of its rows (77 of 100 is 0.77, not float32's
 // 0.7699999809265137), with the count beside it, for both engines.
 TEST(Cli, AccuraciesAreExactFractionsWithTheirCounts) {
@@ -477,26 +500,24 @@ TEST(Cli, TextFormatPrintsTablesInsteadOfJson) {
 
 TEST(Cli, AllRunsEveryPartFromOneSeed) {
   const std::string dir = temp_dir();
-  const Outcome run = labrun({"all", "--seed", "6", "--repeats", "3"}, dir);
+  const Outcome run = labrun({"all", "--seed", "6", "--repeats", "3", "--loss-every", "0"}, dir);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   json all = json::parse(run.out);
   EXPECT_EQ(all["command"], "all");
   EXPECT_EQ(all["config"]["seed"], 6);
   EXPECT_EQ(all["config"]["factorise"]["rank"], 2);
   EXPECT_EQ(all["config"]["mlp"]["repeats"], 3);
-  // The factorisation draws first from the seeded stream, so parts 1.1 to 1.3 equal their own commands.
+  // The factorisation draws first from the seeded stream, so parts 1.1 to 1.3 equal `labrun pca`,
+  // once (schema 2: no part twice), and parts 1.1-1.2 equal `labrun factorise`.
   json factorise = json::parse(labrun({"factorise", "--seed", "6"}, dir).out)["results"];
   json pca = json::parse(labrun({"pca", "--seed", "6"}, dir).out)["results"];
-  for (json* results : {&all["results"]["factorise"], &factorise}) {
+  for (json* results : {&all["results"]["factorise"], &factorise, &pca}) {
     (*results)["gd"].erase("seconds");
     (*results)["gd"].erase("seconds_per_epoch");
   }
-  for (json* results : {&all["results"]["pca"], &pca}) {
-    (*results)["factor"].erase("seconds");
-    (*results)["factor"].erase("seconds_per_epoch");
-  }
-  EXPECT_EQ(all["results"]["factorise"], factorise);
-  EXPECT_EQ(all["results"]["pca"], pca);
+  EXPECT_EQ(all["results"]["factorise"], pca);
+  EXPECT_FALSE(all["results"].contains("pca"));
+  for (const char* key : {"gd", "svd", "gap"}) EXPECT_EQ(pca[key], factorise[key]) << key;
   EXPECT_EQ(all["results"]["mlp"]["runs"].size(), 3u);
   EXPECT_TRUE(all["results"]["mlp"]["summary"]["val_accuracy"]["mean"].is_number());
 }

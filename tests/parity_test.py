@@ -79,7 +79,8 @@ def all_parity(args):
     failures = 0
     for seed in args.cases:
         python = run_json([sys.executable, args.reference, "all", "--seed", seed])
-        ours = run_json([args.labrun, "all", "--seed", seed, "--engine", "sequential"])["results"]
+        ours = run_json([args.labrun, "all", "--seed", seed, "--engine", "sequential",
+                         "--repeats", str(len(python["mlp"]["runs"]))])["results"]
         gd, want = ours["factorise"]["gd"]["loss"], python["factorise"]["gd_loss"]
         norm_a = math.sqrt(sum(v * v for v in ours["factorise"]["svd"]["singular_values"]))
         bound = factorisation_loss_tolerance(drift(1000, 150, U64), norm_a, want)

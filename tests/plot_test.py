@@ -46,11 +46,11 @@ def main():
     with open(doc_path) as f:
         doc = json.load(f)
     expect_error("malformed JSON", "{not json", "not valid JSON")
-    expect_error("unknown major version", json.dumps(dict(doc, schema_version="2.0.0")), "not supported")
+    expect_error("unknown major version", json.dumps(dict(doc, schema_version="3.0.0")), "not supported")
     expect_error("wrong command", json.dumps(dict(doc, command="factorise")), "no 'pca' results")
     broken = json.loads(json.dumps(doc))
-    del broken["results"]["factor"]["U"]
-    expect_error("missing field", json.dumps(broken), "missing field factor.U")
+    del broken["results"]["gd"]["U"]
+    expect_error("missing field", json.dumps(broken), "missing field gd.U")
     expect_error("bad extension", json.dumps(doc), "must end in one of", output="x.gif")
 
     return checks.finish()

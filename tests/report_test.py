@@ -31,12 +31,14 @@ def main():
     checks = ScriptChecks("report.py")
     args, report, check = checks.args, checks.script, checks.check
 
-    # `labrun all | report.py - -o report.pdf`, with and without loss curves.
-    for extra in ([], ["--loss-every", "10"]):
+    # `labrun all | report.py - -o report.pdf`: its defaults (loss curves, 200 runs), without loss
+    # curves; and each part's own command (issue 15: every subcommand's output has a picture).
+    for extra in (["all"], ["all", "--loss-every", "0", "--repeats", "20"], ["factorise"], ["pca", "--rank", "3"],
+                  ["mlp", "--loss-every", "10"]):
         pdf = os.path.join(args.workdir, "report.pdf")
         if os.path.exists(pdf):
             os.unlink(pdf)
-        labrun = subprocess.Popen([args.labrun, "all", "--seed", "0", "--repeats", "20"] + extra, stdout=subprocess.PIPE)
+        labrun = subprocess.Popen([args.labrun, extra[0], "--seed", "0"] + extra[1:], stdout=subprocess.PIPE)
         done = subprocess.run(report + ["-", "-o", pdf], stdin=labrun.stdout, capture_output=True, text=True)
         labrun.wait()
         ok = done.returncode == 0 and labrun.returncode == 0 and os.path.exists(pdf)
@@ -53,13 +55,20 @@ def main():
     with open(os.path.join(args.workdir, "factorise.json"), "w") as f:
         subprocess.run([args.labrun, "factorise", "--seed", "1"], stdout=f, check=True)
 
+    # Every script has a working --help, labrunplot.py (a module) included.
+    for script in ("report.py", "plot_pca.py", "labrunplot.py"):
+        done = subprocess.run([sys.executable, os.path.join(args.scripts, script), "--help"], capture_output=True,
+                              text=True)
+        check(f"{script} --help", done.returncode == 0 and "usage:" in done.stdout and len(done.stdout) > 100,
+              done.stdout + done.stderr)
+
     def expect_error(name, text, message):
         checks.expect_error(name, text, message, "never.pdf")
 
     expect_error("malformed JSON", '{"schema_version": "1.0.0", ', "not valid JSON")
     expect_error("empty input", "", "not valid JSON")
-    expect_error("unknown major version", json.dumps(dict(doc, schema_version="2.1.0")), "not supported")
-    expect_error("a single part", open(os.path.join(args.workdir, "factorise.json")).read(), "needs `labrun all` output, not `labrun factorise`")
+    expect_error("unknown major version", json.dumps(dict(doc, schema_version="3.1.0")), "not supported")
+    expect_error("not a command's document", json.dumps(dict(doc, command="sweep")), "not a document of a labrun command")
     missing = json.loads(json.dumps(doc))
     del missing["results"]["mlp"]
     expect_error("a missing part", json.dumps(missing), "no 'mlp' results")

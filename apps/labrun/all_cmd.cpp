@@ -14,6 +14,11 @@ CLI::App* setup_all(CLI::App& app, AllCommand& command) {
       "all",
       "Run every part (1.1 to 2.2) in one process from one seed and write one document: results.factorise, "
       "results.pca, results.mlp");
+  // Defaults that fill the one-page report: both loss curves, and enough MLP runs to show their
+  // spread (the batched engine trains 200 in a fraction of a second).
+  command.exercise.factorise.gd.record_every = 10;
+  command.exercise.mlp.training.record_every = 10;
+  command.exercise.mlp.repeats = 200;
   add_factorise_options(*sub, command.exercise.factorise, command.checks, OptionNames{"factorise-"});
   add_mlp_options(*sub, command.exercise.mlp, command.checks, OptionNames{"mlp-"});
   // One option for both loss curves, as the report draws them side by side.
@@ -47,10 +52,8 @@ int run_all(const AllCommand& command) {
 
   const ExerciseResult result = exercise(data, options);
   const Provenance provenance{options.seed, command.common.seed.has_value()};
-  write_output(
-      render(document("all", exercise_config(options, provenance), describe(data), exercise_results(result, data)),
-             command.common.format),
-      command.common.output);
+  emit(document("all", exercise_config(options, provenance), describe(data), exercise_results(result, data)),
+       command.common);
   const int factorise_code = factorise_exit_code(result.factorise.gd, "--factorise-lr", options.factorise.gd.lr);
   const int mlp_code = mlp_exit_code(result.mlp, "--mlp-lr", options.mlp.training.lr);
   return factorise_code != kExitOk ? factorise_code : mlp_code;

@@ -88,6 +88,9 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
       ->type_name("FILE");
   add_choice(command, "--format", options.format, {Format::json, Format::text},
              "json: the whole document; text: a short human summary");
+  command.add_flag(
+      "--summary", options.summary,
+      "Also print the text summary on stderr (with -o FILE: the JSON in FILE, the tables on the terminal)");
   command
       .add_flag("--print-config", options.print_config,
                 "Print these options (with the seed) as a config file and exit; run it again with --config FILE, "

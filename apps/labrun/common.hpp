@@ -107,6 +107,7 @@ struct CommonOptions {
   std::string output;                 // empty or "-": stdout
   Format format = Format::json;
   bool print_config = false;  // print the options as a --config file and exit
+  bool summary = false;       // also the text summary on stderr
 };
 
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.

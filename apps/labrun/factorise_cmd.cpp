@@ -100,11 +100,10 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
 
   const FactoriseStudyResult result = factorise_study(data, options);
   const Provenance provenance{seed, command.common.seed.has_value()};
-  const json out =
-      with_pca
-          ? document("pca", factorise_config(options, &provenance), describe(data), pca_results(result, data))
-          : document("factorise", factorise_config(options, &provenance), describe(data), factorise_results(result));
-  write_output(render(out, command.common.format), command.common.output);
+  emit(with_pca
+           ? document("pca", factorise_config(options, &provenance), describe(data), pca_results(result, data))
+           : document("factorise", factorise_config(options, &provenance), describe(data), factorise_results(result)),
+       command.common);
   return factorise_exit_code(result.gd, "--lr", options.gd.lr);
 }
 

@@ -110,9 +110,7 @@ int run_mlp(const MlpCommand& command) {
 
   const MlpStudyResult result = mlp_study(data, options);
   const Provenance provenance{options.seed, command.common.seed.has_value()};
-  write_output(render(document("mlp", mlp_config(options, &provenance), describe(data), mlp_results(result)),
-                      command.common.format),
-               command.common.output);
+  emit(document("mlp", mlp_config(options, &provenance), describe(data), mlp_results(result)), command.common);
   return mlp_exit_code(result, "--lr", options.training.lr);
 }
 

@@ -62,6 +62,8 @@ void to_json(json& j, const FactoriseResult& result) {
            {"diverged", result.diverged()},
            {"diverged_at_epoch", result.diverged_at_epoch ? json(*result.diverged_at_epoch) : json(nullptr)}};
   if (!result.loss_curve.empty()) j["loss_curve"] = loss_curve(result.loss_curve);
+  if (result.U.defined()) j["U"] = cli::matrix(result.U);
+  if (result.V.defined()) j["V"] = cli::matrix(result.V);
 }
 
 void to_json(json& j, const TruncatedSvd& svd) {
@@ -185,13 +187,11 @@ json factorise_results(const FactoriseStudyResult& result) {
 }
 
 json pca_results(const FactoriseStudyResult& result, const Dataset& data) {
-  json factor = result.gd;
-  factor["U"] = matrix(result.gd.U);
-  factor["V"] = matrix(result.gd.V);
-  return json{{"pca", result.pca ? json(*result.pca) : json()},
-              {"factor", std::move(factor)},
-              {"labels", data.labels},
-              {"comparison", result.comparison ? json(*result.comparison) : json()}};
+  json results = factorise_results(result);
+  results["pca"] = result.pca ? json(*result.pca) : json();
+  results["comparison"] = result.comparison ? json(*result.comparison) : json();
+  results["row_classes"] = data.labels;
+  return results;
 }
 
 json mlp_results(const MlpStudyResult& result) {
@@ -215,9 +215,8 @@ json mlp_results(const MlpStudyResult& result) {
 }
 
 json exercise_results(const ExerciseResult& result, const Dataset& data) {
-  return json{{"factorise", factorise_results(result.factorise)},
-              {"pca", pca_results(result.factorise, data)},
-              {"mlp", mlp_results(result.mlp)}};
+  // Parts 1.1 to 1.3 are one study: the factorisation once, with its PCA comparison.
+  return json{{"factorise", pca_results(result.factorise, data)}, {"mlp", mlp_results(result.mlp)}};
 }
 
 json describe(const Dataset& data) {

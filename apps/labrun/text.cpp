@@ -1,7 +1,10 @@
 #include "text.hpp"
 
+#include "output.hpp"
+
 #include <fmt/format.h>
 
+#include <iostream>
 #include <string>
 
 namespace labrun::cli {
@@ -34,7 +37,7 @@ std::string factorise_text(const json& r) {
 
 std::string pca_text(const json& r) {
   std::string out = "explained variance ratio: " + list(r.at("pca").at("explained_variance_ratio"), "{:.4f}") + "\n";
-  out += fmt::format("learned factor U: loss {}\n", num(r.at("factor").at("loss"), "{:.6f}"));
+  out += fmt::format("learned factor U: loss {}\n", num(r.at("gd").at("loss"), "{:.6f}"));
   const json& c = r.at("comparison");
   if (c.is_null()) return out + "no comparison: training diverged\n";
   out += "principal angles (rad): " + list(c.at("principal_angles"), "{:.3g}") + "\n";
@@ -46,13 +49,16 @@ std::string pca_text(const json& r) {
 std::string mlp_text(const json& r) {
   std::string out;
   const json& runs = r.at("runs");
-  if (runs.size() <= 20) {
-    out += fmt::format("{:>6} {:>8} {:>8} {:>10}\n", "repeat", "train", "val", "loss");
-    for (const auto& run : runs) {
-      out += fmt::format("{:>6} {:>8} {:>8} {:>10}\n", run.at("repeat").get<int64_t>(),
-                         num(run.at("train_accuracy"), "{:.3f}"), num(run.at("val_accuracy"), "{:.3f}"),
-                         num(run.at("final_loss"), "{:.4f}"));
-    }
+  constexpr std::size_t kShown = 20;
+  out += fmt::format("{:>6} {:>8} {:>8} {:>10}\n", "repeat", "train", "val", "loss");
+  for (std::size_t i = 0; i < runs.size() && i < kShown; ++i) {
+    const json& run = runs[i];
+    out += fmt::format("{:>6} {:>8} {:>8} {:>10}{}\n", run.at("repeat").get<int64_t>(),
+                       num(run.at("train_accuracy"), "{:.3f}"), num(run.at("val_accuracy"), "{:.3f}"),
+                       num(run.at("final_loss"), "{:.4f}"), run.at("diverged").get<bool>() ? "  DIVERGED" : "");
+  }
+  if (runs.size() > kShown) {
+    out += fmt::format("   ... and {} more runs, not shown here: --format json has every run\n", runs.size() - kShown);
   }
   out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}   ({} runs, {} s)\n", "accuracy", "mean", "std", "min",
                      "median", "max", runs.size(), num(r.at("seconds"), "{:.3f}"));
@@ -67,6 +73,53 @@ std::string mlp_text(const json& r) {
 
 }  // namespace
 
+namespace {
+
+// An array of numbers, strings, booleans and nulls: one line.
+bool is_flat(const json& value) {
+  if (!value.is_array()) return false;
+  for (const json& item : value) {
+    if (item.is_structured()) return false;
+  }
+  return true;
+}
+
+void dump_into(std::string& out, const json& value, int indent) {
+  const std::string pad(static_cast<std::size_t>(indent + 2), ' ');
+  if (value.is_object() && !value.empty()) {
+    out += "{\n";
+    std::size_t i = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++i) {
+      out += pad + json(it.key()).dump() + ": ";
+      dump_into(out, it.value(), indent + 2);
+      out += i + 1 < value.size() ? ",\n" : "\n";
+    }
+    out += std::string(static_cast<std::size_t>(indent), ' ') + "}";
+  } else if (value.is_array() && !value.empty() && !is_flat(value)) {
+    out += "[\n";
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      out += pad;
+      dump_into(out, value[i], indent + 2);
+      out += i + 1 < value.size() ? ",\n" : "\n";
+    }
+    out += std::string(static_cast<std::size_t>(indent), ' ') + "]";
+  } else if (value.is_array()) {
+    out += "[";
+    for (std::size_t i = 0; i < value.size(); ++i) out += (i ? ", " : "") + value[i].dump();
+    out += "]";
+  } else {
+    out += value.dump();
+  }
+}
+
+}  // namespace
+
+std::string compact_dump(const json& document) {
+  std::string out;
+  dump_into(out, document, 0);
+  return out;
+}
+
 std::string text_summary(const json& doc) {
   const std::string command = doc.at("command");
   const json& r = doc.at("results");
@@ -79,14 +132,19 @@ std::string text_summary(const json& doc) {
   if (command == "mlp") out += mlp_text(r);
   if (command == "all") {
     out += "\n[part 1.1-1.2]\n" + factorise_text(r.at("factorise"));
-    out += "\n[part 1.3]\n" + pca_text(r.at("pca"));
+    out += "\n[part 1.3]\n" + pca_text(r.at("factorise"));
     out += "\n[part 2]\n" + mlp_text(r.at("mlp"));
   }
   return out;
 }
 
+void emit(const json& document, const CommonOptions& common) {
+  write_output(render(document, common.format), common.output);
+  if (common.summary) std::cerr << text_summary(document);
+}
+
 std::string render(const json& document, Format format) {
-  return format == Format::text ? text_summary(document) : document.dump(2) + "\n";
+  return format == Format::text ? text_summary(document) : compact_dump(document) + "\n";
 }
 
 }  // namespace labrun::cli
