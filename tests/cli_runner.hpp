@@ -25,19 +25,30 @@ inline std::string quote(const std::string& arg) {
 }
 
 // Runs labrun with `environment` ("NAME=value" each) added to the test's own.
-inline Outcome labrun_with(const std::vector<std::string>& environment, const std::vector<std::string>& args,
-                           const std::string& dir) {
-  std::string command = environment.empty() ? "" : "env ";
-  for (const auto& variable : environment) command += quote(variable) + " ";
-  command += quote(LABRUN_BINARY);
-  for (const auto& arg : args) command += " " + quote(arg);
-  command += " >" + quote(dir + "/stdout") + " 2>" + quote(dir + "/stderr") + " </dev/null";
+// Runs a shell command line with stdout and stderr caught in dir and stdin empty.
+inline Outcome run_command(const std::string& command_line, const std::string& dir) {
+  const std::string command =
+      command_line + " >" + quote(dir + "/stdout") + " 2>" + quote(dir + "/stderr") + " </dev/null";
   const int status = std::system(command.c_str());
   Outcome run;
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   run.out = read_file(dir + "/stdout");
   run.err = read_file(dir + "/stderr");
   return run;
+}
+
+inline Outcome labrun_with(const std::vector<std::string>& environment, const std::vector<std::string>& args,
+                           const std::string& dir) {
+  std::string command = environment.empty() ? "" : "env ";
+  for (const auto& variable : environment) command += quote(variable) + " ";
+  command += quote(LABRUN_BINARY);
+  for (const auto& arg : args) command += " " + quote(arg);
+  return run_command(command, dir);
+}
+
+// Runs a shell script with labrun's binary as $LABRUN (for pipes, redirections and ulimit).
+inline Outcome shell(const std::string& script, const std::string& dir) {
+  return run_command("LABRUN=" + quote(LABRUN_BINARY) + " sh -c " + quote(script), dir);
 }
 
 inline Outcome labrun(const std::vector<std::string>& args, const std::string& dir) {

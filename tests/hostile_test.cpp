@@ -32,6 +32,7 @@ using labrun::test::labrun_with;
 using labrun::test::Outcome;
 using labrun::test::quote;
 using labrun::test::read_file;
+using labrun::test::shell;
 using labrun::test::temp_dir;
 using labrun::test::write_file;
 using nlohmann::json;
@@ -45,18 +46,6 @@ std::vector<std::string> temporaries(const std::string& dir, const std::string& 
     if (file.rfind("." + name + ".tmp.", 0) == 0) found.push_back(file);
   }
   return found;
-}
-
-// Runs a shell command line (labrun's binary as $LABRUN), with the same Outcome as labrun().
-Outcome shell(const std::string& script, const std::string& dir) {
-  const std::string command = "LABRUN=" + quote(LABRUN_BINARY) + " sh -c " + quote(script) + " >" +
-                              quote(dir + "/stdout") + " 2>" + quote(dir + "/stderr") + " </dev/null";
-  const int status = std::system(command.c_str());
-  Outcome run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.out = read_file(dir + "/stdout");
-  run.err = read_file(dir + "/stderr");
-  return run;
 }
 
 bool is_one_error_line(const std::string& err) {
