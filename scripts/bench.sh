@@ -4,6 +4,10 @@
 # the targets of the performance issue.
 #   scripts/bench.sh [path/to/lab2_reference.py]   (default: ../shared/reference/lab2_reference.py)
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then  # the comment above is the help
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 reference=${1:-"$root/../shared/reference/lab2_reference.py"}
 [[ -f "$reference" ]] || { echo "bench.sh: no reference script at $reference" >&2; exit 1; }

@@ -3,9 +3,17 @@
 # all targets or the ones named after the preset:  scripts/build.sh [PRESET [TARGET...]]
 # Progress goes to stderr, so that `scripts/run.sh ... > out.json` keeps stdout for labrun's JSON.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then  # the comment above is the help
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 preset=${1:-release}
 shift || true
+case "$preset" in
+  release|debug|asan|fuzz) ;;
+  *) echo "build.sh: unknown preset '$preset' (known: release, debug, asan, fuzz; see --help)" >&2; exit 2 ;;
+esac
 targets=()
 [[ $# -gt 0 ]] && targets=(--target "$@")
 

@@ -3,8 +3,16 @@
 # corpus in tests/fuzz/corpus. A crash stops it with a non-zero exit and leaves the input in
 # build/fuzz/artifacts/: fix it, then keep the input in tests/fuzz/regressions/.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then  # the comment above is the help
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds=${1:-60}
+if [[ ! "$seconds" =~ ^[1-9][0-9]{0,5}$ ]]; then
+  echo "fuzz.sh: '$seconds' is not a number of seconds from 1 to 999999 (see --help)" >&2
+  exit 2
+fi
 "$root/scripts/setup.sh" --fuzz
 "$root/scripts/build.sh" fuzz csv_fuzzer
 cd "$root"

@@ -8,6 +8,10 @@
 #                              scripts' tests need matplotlib, jsonschema and poppler's pdfinfo)
 #   scripts/setup.sh --fuzz    that, plus clang-14 and its libFuzzer runtime
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then  # the comment above is the help
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+  exit 0
+fi
 
 packages=(
   g++ cmake make ccache

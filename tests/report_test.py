@@ -55,12 +55,36 @@ def main():
     with open(os.path.join(args.workdir, "factorise.json"), "w") as f:
         subprocess.run([args.labrun, "factorise", "--seed", "1"], stdout=f, check=True)
 
-    # Every script has a working --help, labrunplot.py (a module) included.
-    for script in ("report.py", "plot_pca.py", "labrunplot.py"):
-        done = subprocess.run([sys.executable, os.path.join(args.scripts, script), "--help"], capture_output=True,
-                              text=True)
-        check(f"{script} --help", done.returncode == 0 and "usage:" in done.stdout and len(done.stdout) > 100,
-              done.stdout + done.stderr)
+    # Every script has a working --help (labrunplot.py, a module, too) that does nothing else.
+    for script in sorted(os.listdir(args.scripts)):
+        if script.endswith(".py"):
+            command = [sys.executable, os.path.join(args.scripts, script), "--help"]
+        elif script.endswith(".sh") and script != "run.sh":  # run.sh passes --help to labrun, after building
+            command = ["bash", os.path.join(args.scripts, script), "--help"]
+        else:
+            continue
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        check(f"{script} --help", done.returncode == 0 and len(done.stdout) > 100, done.stdout + done.stderr)
+
+    # The page says what it shows (issue 15): part labels, the loss plot's axis and both curves,
+    # what circles and crosses are, singular values in full, which of U's columns above rank 2.
+    sys.path.insert(0, args.scripts)
+    import labrunplot  # noqa: E402
+    import report  # noqa: E402
+    plt = labrunplot.import_pyplot("report_test.py")
+    import matplotlib.text  # noqa: E402
+    rank3 = json.loads(subprocess.run([args.labrun, "all", "--seed", "0", "--rank", "3", "--repeats", "20"],
+                                      capture_output=True, text=True, check=True).stdout)
+    figure = report.draw(plt, rank3)
+    texts = [t.get_text() for t in figure.findobj(matplotlib.text.Text)]
+    texts += [cell.get_text().get_text() for ax in figure.axes for table in ax.tables
+              for cell in table.get_celld().values()]
+    texts = " | ".join(t for t in texts if t)
+    for wanted in ("Part 1.1: factorisation loss", "||A - U V^T||^2 (log)", "gradient descent", "SVD optimum",
+                   "PCA scores", "U M, Iris-setosa", "Part 1.3", "Part 2.1", "Part 2.2", "(columns 1-2 of 3)",
+                   "optimum: Eckart-Young", ", ".join(f"{v:.4g}" for v in rank3["results"]["factorise"]["svd"]
+                                                       ["singular_values"])):
+        check(f"the page shows {wanted!r}", wanted in texts, texts[:300])
 
     def expect_error(name, text, message):
         checks.expect_error(name, text, message, "never.pdf")
