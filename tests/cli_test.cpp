@@ -447,8 +447,10 @@ TEST(Cli, AccuraciesAreExactFractionsWithTheirCounts) {
                 one["train_correct"].get<double>() / r["train_rows"].get<double>());
       EXPECT_EQ(one["val_accuracy"].get<double>(), one["val_correct"].get<double>() / r["val_rows"].get<double>());
       EXPECT_EQ(one["diverged"], false);
+      // k of 100 or 50 rows prints as "0.77", never float32's "0.7699999809265137".
+      EXPECT_LE(one["train_accuracy"].dump().size(), 4u) << one["train_accuracy"].dump();
+      EXPECT_LE(one["val_accuracy"].dump().size(), 4u) << one["val_accuracy"].dump();
     }
-    EXPECT_EQ(run.out.find("99999"), std::string::npos) << "float32 noise in an accuracy";
   }
 }
 
