@@ -37,24 +37,6 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, last - first + 1);
 }
 
-// A cell's text, safe to put on one line of an error message.
-std::string printable(std::string_view cell) {
-  constexpr std::size_t kMax = 40;
-  std::string out;
-  for (const char c : cell.substr(0, kMax)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
-    }
-  }
-  if (cell.size() > kMax) out += "...";
-  return out;
-}
-
 // A number as pandas reads it: optional blanks and sign, decimal or exponent notation.
 // Returns nullopt when the whole cell is not a number; NaN and Inf are returned as such.
 std::optional<double> parse_number(std::string_view cell) {
@@ -210,6 +192,19 @@ std::optional<int64_t> whole_number(std::string_view cell) {
   return static_cast<int64_t>(*value);
 }
 
+// A column's data cells, sorted, when every one is a whole number; nullopt otherwise.
+std::optional<std::vector<int64_t>> sorted_whole_numbers(const Table& table, std::size_t first_row,
+                                                         std::size_t column) {
+  std::vector<int64_t> values;
+  for (std::size_t r = first_row; r < table.rows(); ++r) {
+    const auto value = whole_number(table.cell(r, column));
+    if (!value) return std::nullopt;
+    values.push_back(*value);
+  }
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
 // DataError at the first NUL byte of `chunk`, which follows `lines_before` line ends of the text.
 void require_no_nul(std::string_view chunk, int64_t lines_before, const std::string& source) {
   const auto nul = chunk.find('\0');
@@ -310,17 +305,8 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
     // pandas' DataFrame.to_csv() writes its index first, under an empty header cell.
     if (has_header && width > 1 && data.label_column != 0 &&
         (trim(unquote(table.cell(0, 0))).empty() || unquote(table.cell(0, 0)) == "Unnamed: 0")) {
-      std::vector<int64_t> values;
-      for (std::size_t r = first_row; r < table.rows(); ++r) {
-        const auto value = whole_number(table.cell(r, 0));
-        if (!value) break;
-        values.push_back(*value);
-      }
-      std::sort(values.begin(), values.end());
-      if (values.size() == static_cast<std::size_t>(rows) &&
-          std::adjacent_find(values.begin(), values.end()) == values.end()) {
-        data.index_column = 0;
-      }
+      const auto values = sorted_whole_numbers(table, first_row, 0);
+      if (values && std::adjacent_find(values->begin(), values->end()) == values->end()) data.index_column = 0;
     }
     for (int64_t c = 0; c < width; ++c) {
       if (c == data.label_column || c == data.index_column) continue;
@@ -349,16 +335,9 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
     const int64_t last = data.feature_columns.back();
     if (!options.label && !options.no_label && !data.label_column && last == width - 1 &&
         data.feature_columns.size() > 1) {
-      std::vector<int64_t> values;
-      for (std::size_t r = first_row; r < table.rows(); ++r) {
-        const auto value = whole_number(table.cell(r, static_cast<std::size_t>(last)));
-        if (!value) break;
-        values.push_back(*value);
-      }
-      std::sort(values.begin(), values.end());
-      const auto distinct = std::distance(values.begin(), std::unique(values.begin(), values.end()));
-      if (values.size() == static_cast<std::size_t>(rows) && distinct >= 2 && distinct <= 10 && 2 * distinct <= rows) {
-        data.looks_like_labels = last;
+      if (auto values = sorted_whole_numbers(table, first_row, static_cast<std::size_t>(last))) {
+        const auto distinct = std::distance(values->begin(), std::unique(values->begin(), values->end()));
+        if (distinct >= 2 && distinct <= 10 && 2 * distinct <= rows) data.looks_like_labels = last;
       }
     }
   } else {

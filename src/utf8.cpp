@@ -1,5 +1,7 @@
 #include "labrun/utf8.hpp"
 
+#include <cstdio>
+
 namespace labrun {
 
 std::optional<std::size_t> invalid_utf8_offset(std::string_view text) {
@@ -36,6 +38,22 @@ std::optional<std::size_t> invalid_utf8_offset(std::string_view text) {
     i += length;
   }
   return std::nullopt;
+}
+
+std::string printable(std::string_view text, std::size_t max) {
+  std::string out;
+  for (const char c : text.substr(0, max)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+      out += escaped;
+    }
+  }
+  if (text.size() > max) out += "...";
+  return out;
 }
 
 }  // namespace labrun

@@ -18,16 +18,6 @@
 namespace labrun::cli {
 namespace {
 
-// "l\xe4ngd": the bytes that are not printable ASCII as \xNN, at most 60 of them.
-std::string escaped(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, 60)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
-  }
-  return text.size() > 60 ? out + "..." : out;
-}
-
 void check_thread_variable(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr) return;
@@ -47,7 +37,7 @@ void check_thread_variable(const char* name) {
     throw UsageError(
         fmt::format("{}='{}' must be a whole number from 1 to {} (4 x the CPUs here), or a list of them "
                     "(\"4,2\"), or unset",
-                    name, escaped(text), thread_limit()));
+                    name, printable(text, 60), thread_limit()));
   }
 }
 
@@ -89,7 +79,7 @@ void check_process_inputs(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (const auto bad = invalid_utf8_offset(argv[i])) {
       throw DataError(fmt::format("argument {} ('{}') is not UTF-8 at byte {}: labrun's output is UTF-8 JSON", i,
-                                  escaped(argv[i]), *bad + 1));
+                                  printable(argv[i], 60), *bad + 1));
     }
   }
   check_thread_variable("OMP_NUM_THREADS");

@@ -12,9 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <string>
-#include <vector>
 
 namespace labrun::cli {
 namespace {

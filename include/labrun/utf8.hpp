@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace labrun {
@@ -12,5 +13,9 @@ namespace labrun {
 // overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequence), or nullopt when
 // all of `text` is valid.
 std::optional<std::size_t> invalid_utf8_offset(std::string_view text);
+
+// Text safe to put on one line of an error message: printable ASCII as it is, every other byte as
+// \xNN, at most `max` bytes of it, then "...".
+std::string printable(std::string_view text, std::size_t max = 40);
 
 }  // namespace labrun
