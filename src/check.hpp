@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace labrun::detail {
 
@@ -48,6 +49,17 @@ inline void require_finite_positive(const char* function, const char* name, doub
   std::ostringstream what;
   what << name << " " << value << " must be finite and > 0";
   invalid(function, what.str());
+}
+
+// Epoch counts ascending within [0, epochs].
+inline void require_checkpoints(const char* function, const std::vector<int64_t>& checkpoints, int64_t epochs) {
+  for (std::size_t i = 0; i < checkpoints.size(); ++i) {
+    const int64_t e = checkpoints[i];
+    if (e < 0 || e > epochs || (i > 0 && e <= checkpoints[i - 1])) {
+      invalid(function, "checkpoints must ascend within [0, epochs = " + std::to_string(epochs) + "]; " +
+                            std::to_string(e) + " does not");
+    }
+  }
 }
 
 // X holds data's feature columns (in their order), converted or scaled for training: every value

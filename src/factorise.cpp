@@ -69,6 +69,7 @@ double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options) {
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
   check_arguments(A, options.rank, options.epochs, options.lr);
   detail::require_at_least("gd_factorise_ad", "record_every", options.record_every, 0);
+  detail::require_checkpoints("gd_factorise_ad", options.checkpoints, options.epochs);
   const int64_t m = A.size(0);
   const int64_t n = A.size(1);
   const int64_t r = options.rank;
@@ -93,7 +94,15 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   // transpose view for autograd to record (and differentiate) every epoch.
   torch::Tensor Vt = torch::rand({n, r}, generator, draw).to(A.device()).t().contiguous().requires_grad_();
 
+  std::size_t next = 0;  // the next checkpoint
+  const auto checkpoint = [&](int64_t e) {
+    for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
+      const double loss = factor_squared_error(A, U.detach(), Vt.detach().t());
+      result.checkpoints.push_back({options.checkpoints[next], loss, result.diverged() || !std::isfinite(loss)});
+    }
+  };
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    if (next < options.checkpoints.size() && options.checkpoints[next] == epoch) checkpoint(epoch);
     // Forward: loss = ||A - U V^T||^2 (or its mean), in the chosen form.
     torch::Tensor loss = options.form == LossForm::residual ? torch::mse_loss(U.mm(Vt), A, reduction)
                                                             : gram_loss(A, A_norm2, U, Vt, reduction);
@@ -126,6 +135,8 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   result.loss = factor_squared_error(A, result.U, result.V);
   // The last update can be the one that overflows: its loss is never an epoch's.
   if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
+  // The rest: at the end, or every one after a divergence stopped the training (as such runs stop).
+  checkpoint(options.epochs);
   return result;
 }
 

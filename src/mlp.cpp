@@ -38,6 +38,18 @@ void check_options(const MlpOptions& options) {
                                      " must be <= 3.4e38, float32's largest number: the MLP trains in float32");
   }
   detail::require_at_least("train_mlp", "record_every", options.record_every, 0);
+  detail::require_checkpoints("train_mlp", options.checkpoints, options.epochs);
+}
+
+// Is epoch count `e` the next checkpoint?
+bool checkpoint_at(const MlpOptions& options, std::size_t next, int64_t e) {
+  return next < options.checkpoints.size() && options.checkpoints[next] == e;
+}
+
+// The shares of correct rows, exactly: 77 of 100 is 0.77.
+void set_accuracies(MlpCheckpoint& c, int64_t train_rows, int64_t val_rows) {
+  c.train_accuracy = static_cast<double>(c.train_correct) / static_cast<double>(train_rows);
+  c.val_accuracy = static_cast<double>(c.val_correct) / static_cast<double>(val_rows);
 }
 
 bool records(const MlpOptions& options, int64_t epoch) {
@@ -172,14 +184,34 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
   MlpParams p{initial.W1.detach().clone().requires_grad_(), initial.b1.detach().clone().requires_grad_(),
               initial.W2.detach().clone().requires_grad_(), initial.b2.detach().clone().requires_grad_()};
   MlpResult run;
+  const auto train_rows = split.train_y.size(0), val_rows = split.val_y.size(0);
+  // The model as a run of `e` epochs would report it, with that run's last loss.
+  const auto evaluate = [&](int64_t e, double loss) {
+    torch::NoGradGuard no_grad;
+    MlpCheckpoint c;
+    c.epochs = e;
+    c.loss = loss;
+    const bool finite = p.W1.isfinite().all().item<bool>() && p.W2.isfinite().all().item<bool>() &&
+                        p.b1.isfinite().all().item<bool>() && p.b2.isfinite().all().item<bool>();
+    c.diverged = !finite || (run.diverged_at_epoch && *run.diverged_at_epoch < e);
+    c.train_correct = correct(mlp_logits(p, split.train_x), split.train_y);
+    c.val_correct = correct(mlp_logits(p, split.val_x), split.val_y);
+    set_accuracies(c, train_rows, val_rows);
+    return c;
+  };
+  std::size_t next = 0;                                      // the next checkpoint
+  double previous = std::numeric_limits<double>::quiet_NaN();  // the last epoch's loss, when a checkpoint needs it
   torch::Tensor loss;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     // Forward: logits = relu(X W1 + b1) W2 + b2, loss = cross_entropy (batch mean).
     loss = torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y);
-    if (records(options, epoch) || !run.diverged_at_epoch) {
+    const bool checkpoint = checkpoint_at(options, next, epoch);
+    if (records(options, epoch) || !run.diverged_at_epoch || checkpoint || checkpoint_at(options, next, epoch + 1)) {
       const double value = loss.item<double>();
       if (records(options, epoch)) run.loss_curve.push_back({epoch, value});
-      if (!std::isfinite(value)) run.diverged_at_epoch = epoch;
+      if (!std::isfinite(value) && !run.diverged_at_epoch) run.diverged_at_epoch = epoch;
+      if (checkpoint) run.checkpoints.push_back(evaluate(epoch, epoch == 0 ? value : previous)), ++next;
+      previous = value;
     }
     // Backward.
     loss.backward();
@@ -197,10 +229,11 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
   run.final_loss = loss.defined()
                        ? loss.item<double>()
                        : torch::cross_entropy_loss(mlp_logits(p, split.train_x), split.train_y).item<double>();
+  if (checkpoint_at(options, next, options.epochs)) run.checkpoints.push_back(evaluate(options.epochs, run.final_loss));
   run.train_correct = correct(mlp_logits(p, split.train_x), split.train_y);
   run.val_correct = correct(mlp_logits(p, split.val_x), split.val_y);
-  run.train_accuracy = static_cast<double>(run.train_correct) / static_cast<double>(split.train_y.size(0));
-  run.val_accuracy = static_cast<double>(run.val_correct) / static_cast<double>(split.val_y.size(0));
+  run.train_accuracy = static_cast<double>(run.train_correct) / static_cast<double>(train_rows);
+  run.val_accuracy = static_cast<double>(run.val_correct) / static_cast<double>(val_rows);
   run.trained = MlpParams{p.W1.detach(), p.b1.detach(), p.W2.detach(), p.b2.detach()};
   return run;
 }
@@ -289,17 +322,47 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
   const auto [XT, targets] = batch_inputs(splits, /*validation=*/false);
 
   std::vector<MlpResult> runs(static_cast<std::size_t>(N));
+  const auto val_inputs = batch_inputs(splits, /*validation=*/true);
+  const int64_t train_rows = splits.front().train_y.size(0), val_rows = splits.front().val_y.size(0);
+  // Every model as a run of `e` epochs would report it, with that run's last losses.
+  const auto evaluate = [&](int64_t e, const std::vector<double>& losses) {
+    torch::NoGradGuard no_grad;
+    const std::vector<int64_t> train = batched_correct(m, {XT, targets});
+    const std::vector<int64_t> val = batched_correct(m, val_inputs);
+    // Models whose last update overflowed: no epoch's loss shows it.
+    const std::vector<double> finite = to_doubles(m.W1.isfinite().flatten(1).all(1) &
+                                                  m.W2.isfinite().flatten(1).all(1) & m.b1.isfinite() & m.b2.isfinite());
+    std::vector<MlpCheckpoint> checkpoints(runs.size());
+    for (std::size_t n = 0; n < runs.size(); ++n) {
+      MlpCheckpoint& c = checkpoints[n];
+      c.epochs = e;
+      c.loss = losses[n];
+      c.diverged = finite[n] == 0.0 || (runs[n].diverged_at_epoch && *runs[n].diverged_at_epoch < e);
+      c.train_correct = train[n];
+      c.val_correct = val[n];
+      set_accuracies(c, train_rows, val_rows);
+    }
+    return checkpoints;
+  };
+  const auto add = [&runs](std::vector<MlpCheckpoint>&& checkpoints) {
+    for (std::size_t n = 0; n < runs.size(); ++n) runs[n].checkpoints.push_back(checkpoints[n]);
+  };
+  std::size_t next = 0;          // the next checkpoint
+  std::vector<double> previous;  // the last epoch's losses, when a checkpoint needs them
   torch::Tensor losses;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     // Forward: every model's loss, its own batch mean; their sum keeps the gradients apart.
     losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
     const bool record = records(options, epoch);
-    if (record || !losses.isfinite().all().item<bool>()) {
-      const std::vector<double> values = to_doubles(losses);
+    const bool checkpoint = checkpoint_at(options, next, epoch);
+    if (record || checkpoint || checkpoint_at(options, next, epoch + 1) || !losses.isfinite().all().item<bool>()) {
+      std::vector<double> values = to_doubles(losses);
       for (std::size_t n = 0; n < values.size(); ++n) {
         if (record) runs[n].loss_curve.push_back({epoch, values[n]});
         if (!std::isfinite(values[n]) && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = epoch;
       }
+      if (checkpoint) add(evaluate(epoch, epoch == 0 ? values : previous)), ++next;
+      previous = std::move(values);
     }
     // Backward: autograd::grad hands the gradients back rather than accumulating them in .grad,
     // so there are none to clear.
@@ -314,22 +377,16 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
 
   torch::NoGradGuard no_grad;
   if (!losses.defined()) losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
-  const std::vector<double> final_losses = to_doubles(losses);
-  const std::vector<int64_t> train = batched_correct(m, {XT, targets});
-  const std::vector<int64_t> val = batched_correct(m, batch_inputs(splits, /*validation=*/true));
-  const auto train_rows = static_cast<double>(splits.front().train_y.size(0));
-  const auto val_rows = static_cast<double>(splits.front().val_y.size(0));
-  // Models whose last update overflowed: no epoch's loss shows it.
-  const torch::Tensor finite =
-      m.W1.isfinite().flatten(1).all(1) & m.W2.isfinite().flatten(1).all(1) & m.b1.isfinite() & m.b2.isfinite();
-  const std::vector<double> finite_models = to_doubles(finite);
+  const std::vector<MlpCheckpoint> last = evaluate(options.epochs, to_doubles(losses));
   for (std::size_t n = 0; n < runs.size(); ++n) {
-    if (finite_models[n] == 0.0 && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = options.epochs;
-    runs[n].final_loss = final_losses[n];
-    runs[n].train_correct = train[n];
-    runs[n].val_correct = val[n];
-    runs[n].train_accuracy = static_cast<double>(train[n]) / train_rows;
-    runs[n].val_accuracy = static_cast<double>(val[n]) / val_rows;
+    const MlpCheckpoint& c = last[n];
+    if (c.diverged && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = options.epochs;
+    runs[n].final_loss = c.loss;
+    runs[n].train_correct = c.train_correct;
+    runs[n].val_correct = c.val_correct;
+    runs[n].train_accuracy = c.train_accuracy;
+    runs[n].val_accuracy = c.val_accuracy;
+    if (checkpoint_at(options, next, options.epochs)) runs[n].checkpoints.push_back(c);
   }
   return runs;
 }

@@ -100,87 +100,142 @@ double factorise_study_flops(int64_t rows, int64_t columns, const FactoriseStudy
   return factorise_flops(rows, columns, options.gd) + (options.pca ? 2.0 : 1.0) * svd_flops(rows, columns);
 }
 
+double student_t975(int64_t df) {
+  // Exact to 9 digits up to 30 degrees of freedom; beyond, the Cornish-Fisher expansion in 1 / df
+  // around the normal quantile (error below 1e-7 at 31).
+  static constexpr double kTable[] = {12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836, 2.446911851,
+                                      2.364624252,  2.306004135, 2.262157163, 2.228138852, 2.200985160, 2.178812830,
+                                      2.160368656,  2.144786688, 2.131449546, 2.119905299, 2.109815578, 2.100922040,
+                                      2.093024054,  2.085963447, 2.079613845, 2.073873068, 2.068657610, 2.063898562,
+                                      2.059538553,  2.055529439, 2.051830516, 2.048407142, 2.045229642, 2.042272456};
+  if (df < 1) return std::numeric_limits<double>::quiet_NaN();
+  if (df <= 30) return kTable[df - 1];
+  const double z = 1.959963984540054, v = static_cast<double>(df);
+  const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z, z9 = z7 * z * z;
+  const double g1 = (z3 + z) / 4.0;
+  const double g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
+  const double g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
+  const double g4 = (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / 92160.0;
+  return z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
+}
+
 Summary summarise(std::vector<double> values) {
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-  if (values.empty()) return {nan, nan, nan, nan, nan};
+  Summary s{static_cast<int64_t>(values.size()), nan, nan, nan, nan, nan, nan, nan, nan, nan};
+  if (values.empty() || std::any_of(values.begin(), values.end(), [](double v) { return std::isnan(v); })) return s;
   const auto n = static_cast<double>(values.size());
-  Summary s;
   s.mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
-  double squares = 0.0;
-  for (const double v : values) squares += (v - s.mean) * (v - s.mean);
-  s.std = values.size() > 1 ? std::sqrt(squares / (n - 1.0)) : nan;
+  if (values.size() > 1) {  // in the runs' order, as numpy would sum them
+    double squares = 0.0;
+    for (const double v : values) squares += (v - s.mean) * (v - s.mean);
+    s.std = std::sqrt(squares / (n - 1.0));
+    const double half = student_t975(s.n - 1) * s.std / std::sqrt(n);
+    s.ci95_low = s.mean - half;
+    s.ci95_high = s.mean + half;
+  }
   std::sort(values.begin(), values.end());
+  // numpy.quantile's default: linear between the order statistics around p (n - 1).
+  const auto quantile = [&values](double p) {
+    const double position = p * static_cast<double>(values.size() - 1);
+    const auto below = static_cast<std::size_t>(position);
+    const double above = below + 1 < values.size() ? values[below + 1] : values[below];
+    return values[below] + (position - static_cast<double>(below)) * (above - values[below]);
+  };
+  s.min = values.front();
+  s.q1 = quantile(0.25);
   const std::size_t mid = values.size() / 2;
   s.median = values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2.0;
-  s.min = values.front();
+  s.q3 = quantile(0.75);
   s.max = values.back();
   return s;
 }
 
-MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options) {
+MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, const MlpStudyHooks& hooks) {
   constexpr const char* kFunction = "mlp_study";
   detail::require_at_least(kFunction, "hidden", options.hidden, 1);
   detail::require_at_least(kFunction, "repeats", options.repeats, 1);
+  detail::require_at_least(kFunction, "chunk", options.chunk, 1);
+  const int64_t first = options.first_repeat;
+  const int64_t end = options.end_repeat.value_or(options.repeats);
+  if (first < 0 || end > options.repeats || first > end) {
+    detail::invalid(kFunction, "repeats [" + std::to_string(first) + ", " + std::to_string(end) +
+                                   ") must lie within [0, repeats = " + std::to_string(options.repeats) + ")");
+  }
   if (options.train_size < 1 || options.train_size >= data.rows()) {
     detail::invalid(kFunction, "train_size " + std::to_string(options.train_size) +
                                    " must leave rows to train on and to validate: 1 <= it < " +
                                    std::to_string(data.rows()) + ", the rows of " + data.source);
   }
-  require_memory(mlp_study_memory(data, options), "the MLP study on " + data.source);
+  require_memory(mlp_study_memory(data, options, !hooks.on_run), "the MLP study on " + data.source);
 
-  // Row orders: numpy's RandomState(seed mod 2^32), as pandas' df.sample(frac=1, random_state=seed).
+  // Row orders: numpy's RandomState(seed mod 2^32), as pandas' df.sample(frac=1, random_state=seed);
+  // with per_repeat, repeat r takes the stream's r-th permutation.
   RowShuffler shuffler(static_cast<uint32_t>(options.seed));
   std::vector<int64_t> identity(static_cast<std::size_t>(data.rows()));
   std::iota(identity.begin(), identity.end(), int64_t{0});
-  std::vector<MlpSplit> splits;
-  const int64_t orders = options.shuffle == Shuffle::per_repeat ? options.repeats : 1;
-  for (int64_t r = 0; r < orders; ++r) {
-    splits.push_back(prepare_split(data,
-                                   options.shuffle == Shuffle::none ? identity : shuffler.permutation(data.rows()),
-                                   options.normalise, options.train_size));
-  }
-
+  const auto next_split = [&] {
+    return prepare_split(data, options.shuffle == Shuffle::none ? identity : shuffler.permutation(data.rows()),
+                         options.normalise, options.train_size);
+  };
+  const MlpSplit shared = next_split();  // the only one, or repeat 0's
+  const auto classes = static_cast<int64_t>(shared.classes.size());
   // Initial weights: repeat r draws its W1, then its W2.
   at::Generator generator =
       options.generator ? *options.generator : at::make_generator<at::CPUGeneratorImpl>(options.seed);
-  const auto classes = static_cast<int64_t>(splits.front().classes.size());
-  std::vector<MlpParams> models;
-  for (int64_t r = 0; r < options.repeats; ++r) {
-    models.push_back(init_params(data.columns(), options.hidden, classes, generator));
-  }
 
   MlpStudyResult result;
-  const auto start = std::chrono::steady_clock::now();
-  if (options.engine == Engine::batched) {
-    result.runs = train_mlp_batched(splits, models, options.training);
-  } else {
-    for (std::size_t r = 0; r < models.size(); ++r) {
-      result.runs.push_back(train_mlp(splits[splits.size() > 1 ? r : 0], models[r], options.training));
-    }
-  }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.classes = shared.classes;
+  result.train_rows = options.train_size;
+  result.val_rows = data.rows() - options.train_size;
+  if (hooks.on_start) hooks.on_start(result);
 
-  for (std::size_t r = 0; r < result.runs.size(); ++r) {
-    if (result.runs[r].diverged_at_epoch == 0) {
-      throw DataError(data.source + ": the loss of repeat " + std::to_string(r) +
-                      "'s initial model is not finite, before any update: the data's scale is beyond float32; " +
-                      "scale the data or normalise it");
-    }
+  // The repeats before `first` draw what they would, for the ones after to draw what they would.
+  const bool per_repeat = options.shuffle == Shuffle::per_repeat;
+  for (int64_t r = 0; r < first; ++r) {
+    if (per_repeat && r > 0) shuffler.permutation(data.rows());
+    init_params(data.columns(), options.hidden, classes, generator);
   }
 
   std::vector<double> train, val, loss;
-  for (const MlpResult& run : result.runs) {
-    train.push_back(run.train_accuracy);
-    val.push_back(run.val_accuracy);
-    loss.push_back(run.final_loss);
-    result.diverged_runs += run.diverged_at_epoch ? 1 : 0;
+  const auto start = std::chrono::steady_clock::now();
+  const auto seconds = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const int64_t chunk = options.engine == Engine::batched ? options.chunk : 1;
+  for (int64_t begin = first; begin < end; begin += chunk) {
+    const int64_t count = std::min(chunk, end - begin);
+    std::vector<MlpSplit> splits;
+    std::vector<MlpParams> models;
+    for (int64_t r = begin; r < begin + count; ++r) {
+      if (per_repeat || splits.empty()) splits.push_back(per_repeat && r > 0 ? next_split() : shared);
+      models.push_back(init_params(data.columns(), options.hidden, classes, generator));
+    }
+    std::vector<MlpResult> runs = options.engine == Engine::batched
+                                      ? train_mlp_batched(splits, models, options.training)
+                                      : std::vector<MlpResult>{train_mlp(splits.front(), models.front(), options.training)};
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const int64_t r = begin + static_cast<int64_t>(i);
+      if (runs[i].diverged_at_epoch == 0) {
+        throw DataError(data.source + ": the loss of repeat " + std::to_string(r) +
+                        "'s initial model is not finite, before any update: the data's scale is beyond float32; " +
+                        "scale the data or normalise it");
+      }
+      train.push_back(runs[i].train_accuracy);
+      val.push_back(runs[i].val_accuracy);
+      loss.push_back(runs[i].final_loss);
+      result.diverged_runs += runs[i].diverged_at_epoch ? 1 : 0;
+      if (hooks.on_run) {
+        hooks.on_run(r, std::move(runs[i]));
+      } else {
+        result.runs.push_back(std::move(runs[i]));
+      }
+    }
+    if (hooks.on_progress) hooks.on_progress({begin + count - first, end - first, seconds()});
   }
+  result.seconds = seconds();
   result.train_accuracy = summarise(std::move(train));
   result.val_accuracy = summarise(std::move(val));
   result.final_loss = summarise(std::move(loss));
-  result.classes = splits.front().classes;
-  result.train_rows = options.train_size;
-  result.val_rows = data.rows() - options.train_size;
   return result;
 }
 
@@ -215,23 +270,26 @@ double factorise_study_memory(int64_t rows, int64_t columns, const FactoriseStud
   return matrices + factors + curve_points(options.gd.epochs, options.gd.record_every) * sizeof(LossPoint);
 }
 
-double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options) {
+double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options, bool keeps_runs) {
   const auto rows = static_cast<double>(data.rows());
   const auto D = static_cast<double>(data.columns());
   const auto H = static_cast<double>(options.hidden);
   const double C = std::max(2.0, std::min(rows, D + 1.0));  // the classes are known after the split
   const double B = static_cast<double>(options.train_size);
   const auto N = static_cast<double>(std::max<int64_t>(options.repeats, 0));
-  const double orders = options.shuffle == Shuffle::per_repeat ? N : 1.0;
-  // Per model: its parameters (initial, trained, gradients, stacked copies) and tensor overheads,
-  // its result; per row of a batch, the activations autograd keeps (relu's input and output, the
-  // logits, their softmax and gradients). Measured: 21.6 KiB a model at H = 12, 120 KiB at
-  // H = 120 (docs/performance.md); this says 29 and 183.
+  const double at_once = options.engine == Engine::batched ? std::min(N, static_cast<double>(options.chunk)) : 1.0;
+  const double orders = options.shuffle == Shuffle::per_repeat ? at_once + 1.0 : 1.0;
+  // Per model trained at once: its parameters (initial, trained, gradients, stacked copies) and
+  // tensor overheads; per row of a batch, the activations autograd keeps (relu's input and
+  // output, the logits, their softmax and gradients). Measured: 21.6 KiB a model at H = 12, 120
+  // KiB at H = 120 (docs/performance.md); this says 29 and 183. Per run kept: its result and
+  // loss curve; per run handed over, the three figures summarised at the end.
   const double parameters = (D * H + H * C + 2.0) * 4.0 * 8.0 + 5.0 * 1024.0;
   const double activations = 4.0 * B * (3.0 * H + 6.0 * C);
-  const double result = curve_points(options.training.epochs, options.training.record_every) * sizeof(LossPoint);
-  const double models = options.engine == Engine::batched ? N * (parameters + activations + result)
-                                                          : N * (parameters + result) + activations;
+  const double checkpoints = static_cast<double>(options.training.checkpoints.size());
+  const double result = curve_points(options.training.epochs, options.training.record_every) * sizeof(LossPoint) +
+                        (1.0 + checkpoints) * sizeof(MlpCheckpoint) + 256.0;
+  const double models = at_once * (parameters + activations + result) + N * (keeps_runs ? result : 3.0 * 8.0);
   return orders * rows * D * 4.0 * 5.0 + models;
 }
 
@@ -241,7 +299,7 @@ double exercise_memory(const Dataset& data, const ExerciseOptions& options) {
   return std::max(factorise_study_memory(data.rows(), data.columns(), factorise), mlp_study_memory(data, options.mlp));
 }
 
-ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options) {
+ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, const MlpStudyHooks& mlp_hooks) {
   // One stream, as the exercise's script after one torch.manual_seed: U and V, then the MLP's weights.
   const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   FactoriseStudyOptions factorise = options.factorise;
@@ -252,7 +310,7 @@ ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options) {
   mlp.generator = generator;
   ExerciseResult result;
   result.factorise = factorise_study(data, factorise);
-  result.mlp = mlp_study(data, mlp);
+  result.mlp = mlp_study(data, mlp, mlp_hooks);
   return result;
 }
 

@@ -44,7 +44,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "2.0.0");
+  EXPECT_EQ(doc["schema_version"], "2.1.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -739,7 +739,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "singular values 1 and 2 (1.41421 and 1.41421) are equal to rounding"},
         // Work that cannot fit in memory is refused before it starts, with what it needs (kinds 4, 6).
         BadInput{"HugeHidden", {"mlp", "--hidden", "1099511627776"}, "", 1, "needs about"},
-        BadInput{"HugeRepeats", {"all", "--mlp-epochs", "1", "--repeats", "10000000"}, "", 1, "10000000 repeats"},
+        BadInput{"HugeRepeats", {"all", "--mlp-epochs", "1", "--repeats", "10000000000"}, "", 1, "10000000000 repeats"},
         BadInput{"HugeLossCurve", {"factorise", "--epochs", "100000000000", "--loss-every", "1"}, "", 1, "needs about"},
         BadInput{"EndlessZeros", {"factorise", "--data", "/dev/zero"}, "", 1, "/dev/zero: line 1 holds a NUL byte"},
         BadInput{"EndlessRandom", {"mlp", "--data", "/dev/urandom"}, "", 1, "holds a NUL byte"},

@@ -5,7 +5,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace labrun {
 namespace {
@@ -93,6 +97,124 @@ TEST(Studies, MlpStudyRunsEitherEngineOnTheSameDraws) {
   EXPECT_NE(reshuffled.runs[1].final_loss, batched.runs[1].final_loss);
 }
 
+// Runs equal field by field: the same computation on the same kernel, bit for bit.
+void expect_same_run(const MlpResult& a, const MlpResult& b, const std::string& where) {
+  EXPECT_EQ(a.final_loss, b.final_loss) << where;
+  EXPECT_EQ(a.train_correct, b.train_correct) << where;
+  EXPECT_EQ(a.val_correct, b.val_correct) << where;
+  EXPECT_EQ(a.diverged_at_epoch, b.diverged_at_epoch) << where;
+}
+
+TEST(Studies, AModelIsTheSameInAnyChunkAndAnyShare) {
+  const Dataset iris = load_embedded_iris();
+  for (const Shuffle shuffle : {Shuffle::once, Shuffle::per_repeat}) {
+    MlpStudyOptions options;
+    options.seed = 5;
+    options.repeats = 11;
+    options.training.epochs = 30;
+    options.shuffle = shuffle;
+    const MlpStudyResult whole = mlp_study(iris, options);  // one chunk
+    options.chunk = 4;                                      // 4 + 4 + 3
+    std::vector<std::pair<int64_t, MlpResult>> handed;
+    std::vector<Progress> progress;
+    MlpStudyHooks hooks;
+    hooks.on_run = [&](int64_t repeat, MlpResult&& run) { handed.emplace_back(repeat, std::move(run)); };
+    hooks.on_progress = [&](const Progress& p) { progress.push_back(p); };
+    const MlpStudyResult chunked = mlp_study(iris, options, hooks);
+    EXPECT_TRUE(chunked.runs.empty());  // handed over, not kept
+    ASSERT_EQ(handed.size(), 11u);
+    for (std::size_t r = 0; r < 11; ++r) {
+      EXPECT_EQ(handed[r].first, static_cast<int64_t>(r));
+      expect_same_run(handed[r].second, whole.runs[r], "chunked, repeat " + std::to_string(r));
+    }
+    ASSERT_EQ(progress.size(), 3u);
+    EXPECT_EQ(progress.back().done, 11);
+    EXPECT_EQ(progress.back().total, 11);
+    // The summary of the handed-over runs is the summary of the kept ones.
+    EXPECT_EQ(chunked.val_accuracy.mean, whole.val_accuracy.mean);
+    EXPECT_EQ(chunked.final_loss.q3, whole.final_loss.q3);
+    // A share: repeats 6 to 9 are the whole study's repeats 6 to 9.
+    options.first_repeat = 6;
+    options.end_repeat = 9;
+    const MlpStudyResult share = mlp_study(iris, options);
+    ASSERT_EQ(share.runs.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) expect_same_run(share.runs[i], whole.runs[6 + i], "share");
+    options.first_repeat = 10;
+    options.end_repeat = 12;
+    EXPECT_THROW(mlp_study(iris, options), std::invalid_argument);
+  }
+}
+
+TEST(Studies, CheckpointsAreWhatShorterRunsReport) {
+  const Dataset iris = load_embedded_iris();
+  for (const Engine engine : {Engine::sequential, Engine::batched}) {
+    MlpStudyOptions options;
+    options.seed = 2;
+    options.repeats = 3;
+    options.engine = engine;
+    options.training.epochs = 40;
+    options.training.lr = 0.5;
+    options.training.checkpoints = {0, 1, 7, 40};
+    const MlpStudyResult long_run = mlp_study(iris, options);
+    for (const int64_t epochs : {0, 1, 7, 40}) {
+      MlpStudyOptions shorter = options;
+      shorter.training.epochs = epochs;
+      shorter.training.checkpoints.clear();
+      const MlpStudyResult short_run = mlp_study(iris, shorter);
+      for (std::size_t r = 0; r < 3; ++r) {
+        const auto& c = long_run.runs[r].checkpoints;
+        const auto it = std::find_if(c.begin(), c.end(), [&](const MlpCheckpoint& p) { return p.epochs == epochs; });
+        ASSERT_NE(it, c.end());
+        const MlpResult& s = short_run.runs[r];
+        const std::string where = std::string(to_string(engine)) + ", epochs " + std::to_string(epochs);
+        EXPECT_EQ(it->loss, s.final_loss) << where;
+        EXPECT_EQ(it->train_correct, s.train_correct) << where;
+        EXPECT_EQ(it->val_correct, s.val_correct) << where;
+        EXPECT_EQ(it->val_accuracy, s.val_accuracy) << where;
+        EXPECT_EQ(it->diverged, s.diverged_at_epoch.has_value()) << where;
+      }
+    }
+    MlpStudyOptions bad = options;
+    bad.training.checkpoints = {7, 1};
+    EXPECT_THROW(mlp_study(iris, bad), std::invalid_argument);
+    bad.training.checkpoints = {41};
+    EXPECT_THROW(mlp_study(iris, bad), std::invalid_argument);
+  }
+  // A diverging run: checkpoints after the divergence say so, as the shorter runs do.
+  MlpStudyOptions wild;
+  wild.repeats = 2;
+  wild.training.epochs = 30;
+  wild.training.lr = 1e30;
+  wild.training.checkpoints = {0, 30};
+  const MlpStudyResult diverged = mlp_study(iris, wild);
+  EXPECT_FALSE(diverged.runs[0].checkpoints.front().diverged);
+  EXPECT_TRUE(diverged.runs[0].checkpoints.back().diverged);
+}
+
+TEST(Studies, FactorisationCheckpointsAreWhatShorterRunsReport) {
+  const torch::Tensor A = centre_columns(load_embedded_iris().features);
+  FactoriseOptions options;
+  options.seed = 4;
+  options.epochs = 50;
+  options.checkpoints = {0, 10, 50};
+  const FactoriseResult long_run = gd_factorise_ad(A, options);
+  ASSERT_EQ(long_run.checkpoints.size(), 3u);
+  for (const FactoriseCheckpoint& c : long_run.checkpoints) {
+    FactoriseOptions shorter = options;
+    shorter.epochs = c.epochs;
+    shorter.checkpoints.clear();
+    EXPECT_EQ(c.loss, gd_factorise_ad(A, shorter).loss) << c.epochs << " epochs";
+    EXPECT_FALSE(c.diverged);
+  }
+  // Diverging at some epoch: every checkpoint from there on is diverged, as the shorter runs are.
+  options.lr = 10.0;
+  const FactoriseResult wild = gd_factorise_ad(A, options);
+  ASSERT_TRUE(wild.diverged());
+  EXPECT_TRUE(wild.checkpoints.back().diverged);
+  options.checkpoints = {60};
+  EXPECT_THROW(gd_factorise_ad(A, options), std::invalid_argument);
+}
+
 TEST(Studies, MlpStudyRefusesWhatCannotTrain) {
   const Dataset iris = load_embedded_iris();
   MlpStudyOptions options;
@@ -163,6 +285,32 @@ TEST(Studies, SummaryStatistics) {
   EXPECT_EQ(one.median, 7.0);
   EXPECT_TRUE(std::isnan(one.std));
   EXPECT_TRUE(std::isnan(summarise({}).mean));
+  EXPECT_EQ(summarise({}).n, 0);
+  // Quartiles as numpy.quantile([1, 2, 3, 4], [0.25, 0.75]) = 1.75, 3.25.
+  EXPECT_EQ(s.n, 4);
+  EXPECT_DOUBLE_EQ(s.q1, 1.75);
+  EXPECT_DOUBLE_EQ(s.q3, 3.25);
+  EXPECT_EQ(one.q1, 7.0);
+  // The mean's 95% interval: 2.5 -+ t(0.975, 3) sqrt(5/3) / 2.
+  const double half = 3.182446305 * std::sqrt(5.0 / 3.0) / 2.0;
+  EXPECT_NEAR(s.ci95_low, 2.5 - half, 1e-9);
+  EXPECT_NEAR(s.ci95_high, 2.5 + half, 1e-9);
+  EXPECT_TRUE(std::isnan(one.ci95_low));
+  // A NaN (a diverged run's loss) leaves nothing to order: every figure is NaN, n stays.
+  const Summary with_nan = summarise({1.0, std::nan(""), 3.0});
+  EXPECT_EQ(with_nan.n, 3);
+  EXPECT_TRUE(std::isnan(with_nan.min) && std::isnan(with_nan.median) && std::isnan(with_nan.mean));
+}
+
+TEST(Studies, StudentsTQuantile) {
+  // Tables (scipy.stats.t.ppf(0.975, df)): the table's end, the expansion's start, and beyond.
+  EXPECT_NEAR(student_t975(1), 12.706204736, 1e-9);
+  EXPECT_NEAR(student_t975(30), 2.042272456, 1e-9);
+  EXPECT_NEAR(student_t975(31), 2.039513446, 1e-6);
+  EXPECT_NEAR(student_t975(40), 2.021075390, 1e-6);
+  EXPECT_NEAR(student_t975(120), 1.979930405, 1e-7);
+  EXPECT_NEAR(student_t975(1000000), 1.959966, 1e-6);
+  EXPECT_TRUE(std::isnan(student_t975(0)));
 }
 
 TEST(Studies, TheExerciseDrawsBothPartsFromOneStream) {

@@ -107,11 +107,15 @@ void to_json(json& j, const MlpResult& run) {
 }
 
 void to_json(json& j, const Summary& s) {
-  j = json{{"mean", number(s.mean)},
+  j = json{{"n", s.n},
+           {"mean", number(s.mean)},
            {"std", number(s.std)},
            {"min", number(s.min)},
            {"max", number(s.max)},
-           {"median", number(s.median)}};
+           {"median", number(s.median)},
+           {"q1", number(s.q1)},
+           {"q3", number(s.q3)},
+           {"ci95", {number(s.ci95_low), number(s.ci95_high)}}};
 }
 
 }  // namespace labrun

@@ -49,6 +49,9 @@ struct FactoriseOptions {
   // Every `record_every` epochs (and at the last epoch) the epoch's loss goes to the result's
   // loss_curve; 0 records nothing.
   int64_t record_every = 0;
+  // Epoch counts, ascending, each in [0, epochs], at which the factors' loss is also computed as a
+  // run of that many epochs reports it (FactoriseResult::loss), from the one training.
+  std::vector<int64_t> checkpoints;
   // Called after each epoch's forward pass with the epoch (from 0) and its loss, in the training
   // reduction. Empty: not called.
   std::function<void(int64_t epoch, double loss)> observer;
@@ -58,6 +61,13 @@ struct FactoriseOptions {
 // three GEMMs of 2 m n r (U V^T and the two gradients) in the residual form, two in the Gram form
 // (A V and A^T dAV), and one for the final loss. For deciding whether a faster kernel pays.
 double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options);
+
+// The factors after `epochs` updates, as a run with that many epochs reports them.
+struct FactoriseCheckpoint {
+  int64_t epochs = 0;
+  double loss = 0.0;  // ||A - U V^T||_F^2, always the sum
+  bool diverged = false;
+};
 
 struct FactoriseResult {
   torch::Tensor U;                    // m x r, detached
@@ -70,6 +80,7 @@ struct FactoriseResult {
   // trained factors' loss is (the last update overflowed).
   std::optional<int64_t> diverged_at_epoch;
   bool diverged() const { return diverged_at_epoch.has_value(); }
+  std::vector<FactoriseCheckpoint> checkpoints;  // one per FactoriseOptions::checkpoints
 };
 
 // The exercise's function: U, V uniform in [0, 1) (torch::rand in A's dtype, U drawn before V) from

@@ -71,6 +71,20 @@ struct MlpOptions {
   int64_t epochs = 100;
   double lr = 0.01;
   int64_t record_every = 0;  // every K epochs and the last one into loss_curve; 0: none
+  // Epoch counts, ascending, each in [0, epochs], at which the model is also evaluated: what a run
+  // of that many epochs would report, from the one training (so an epochs axis costs one run).
+  std::vector<int64_t> checkpoints;
+};
+
+// A model after `epochs` updates, as a run with that many epochs reports it (see MlpResult).
+struct MlpCheckpoint {
+  int64_t epochs = 0;
+  int64_t train_correct = 0;
+  int64_t val_correct = 0;
+  double train_accuracy = 0.0;
+  double val_accuracy = 0.0;
+  double loss = 0.0;  // the loss of epoch `epochs` - 1 (of the initial model for 0)
+  bool diverged = false;
 };
 
 struct MlpResult {
@@ -85,6 +99,7 @@ struct MlpResult {
   // The first epoch whose loss was NaN or Inf; `epochs` when only the trained parameters are not
   // finite (the last update overflowed).
   std::optional<int64_t> diverged_at_epoch;
+  std::vector<MlpCheckpoint> checkpoints;  // one per MlpOptions::checkpoints
   // The trained parameters (detached), from train_mlp; the batched engine leaves them undefined,
   // as it trains thousands of models at once.
   MlpParams trained;

@@ -17,6 +17,7 @@
 #include <ATen/core/Generator.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,19 +80,57 @@ struct MlpStudyOptions {
   // generator is given: repeat r draws its W1, then its W2.
   uint64_t seed = 0;
   std::optional<at::Generator> generator;  // a handle: shares the caller's state
+  // Models the batched engine trains at once: its memory follows the chunk, not the repeats. Each
+  // model's numbers are the same whatever the chunk (the engine computes models independently).
+  int64_t chunk = 1024;
+  // Only repeats [first_repeat, end_repeat) (default: every one): a share of a study, as a shard or a
+  // resumed study trains it. Repeat r is the same model whichever share trains it: the draws of
+  // the repeats before it are made and discarded.
+  int64_t first_repeat = 0;
+  std::optional<int64_t> end_repeat;
 };
 
-// mean, std (n - 1; NaN for one value), min, median, max; all NaN for no values.
+// How far a study has got: runs done of the runs it trains, and the seconds since it started.
+struct Progress {
+  int64_t done = 0;
+  int64_t total = 0;
+  double seconds = 0.0;
+};
+using ProgressCallback = std::function<void(const Progress&)>;
+
+// The distribution of one figure over runs: mean, std (n - 1), min, quartiles (numpy's default,
+// linear interpolation between order statistics), max, and the 95% confidence interval of the
+// mean, mean -+ t(0.975, n - 1) std / sqrt(n) (Student's t). NaN where undefined: every figure for
+// no values; std and the interval for one. Any NaN value makes every figure NaN but n.
 struct Summary {
-  double mean = 0.0, std = 0.0, min = 0.0, median = 0.0, max = 0.0;
+  int64_t n = 0;
+  double mean = 0.0, std = 0.0, min = 0.0, q1 = 0.0, median = 0.0, q3 = 0.0, max = 0.0;
+  double ci95_low = 0.0, ci95_high = 0.0;
 };
 Summary summarise(std::vector<double> values);
+
+// The 0.975 quantile of Student's t distribution with `df` >= 1 degrees of freedom (12.706 for 1,
+// 1.960 in the limit), to 1e-6 relative.
+double student_t975(int64_t df);
+
+struct MlpStudyResult;
+
+// What a study reports as it goes. Each may be empty.
+struct MlpStudyHooks {
+  // Each run as it finishes, in order of its repeat. When given, the runs are handed over here and
+  // not kept (MlpStudyResult::runs stays empty): memory does not grow with the repeats.
+  std::function<void(int64_t repeat, MlpResult&& run)> on_run;
+  // After each chunk (batched) or model (sequential).
+  ProgressCallback on_progress;
+  // Before the first run, once the split is made: its classes, train and validation rows.
+  std::function<void(const MlpStudyResult& head)> on_start;
+};
 
 struct MlpStudyResult {
   std::vector<std::string> classes;  // of the first split: class index -> label
   int64_t train_rows = 0;
   int64_t val_rows = 0;
-  std::vector<MlpResult> runs;  // one per repeat, in order
+  std::vector<MlpResult> runs;  // one per repeat trained, in order; empty with MlpStudyHooks::on_run
   Summary train_accuracy, val_accuracy, final_loss;
   double seconds = 0.0;       // the training, every repeat
   int64_t diverged_runs = 0;  // runs whose loss became NaN or Inf
@@ -100,12 +139,13 @@ struct MlpStudyResult {
 // Throws DataError for data the MLP cannot train on (no labels, one class, a constant column to
 // normalise, values beyond float32), std::invalid_argument for an option out of range and
 // ResourceError when it cannot fit in memory.
-MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options);
+MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, const MlpStudyHooks& hooks = {});
 
 // Its BLAS work in floating-point operations: none with the batched engine, whose kernels are
 // labrun's own.
 double mlp_study_flops(const Dataset& data, const MlpStudyOptions& options);
-double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options);
+// With `keeps_runs` false, as with MlpStudyHooks::on_run: the runs are handed over, not kept.
+double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options, bool keeps_runs = true);
 
 struct ExerciseOptions {
   FactoriseStudyOptions factorise;  // PCA is always part of it; seeds and generators are set here
@@ -118,7 +158,7 @@ struct ExerciseResult {
   MlpStudyResult mlp;
 };
 
-ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options);
+ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, const MlpStudyHooks& mlp_hooks = {});
 double exercise_flops(const Dataset& data, const ExerciseOptions& options);
 double exercise_memory(const Dataset& data, const ExerciseOptions& options);
 

@@ -1,0 +1,166 @@
+#pragma once
+// Studies over a grid of settings, each repeated over seeds: the options of one part crossed,
+// every setting trained `repeats` times, each run evaluated at several epoch counts.
+//
+//   axes      the swept options, in the order given; the grid is their product with the first
+//             axis varying slowest. The epochs axis costs one training, not one per value: each
+//             run trains to the largest count and is evaluated at every count on the way
+//             (MlpOptions::checkpoints, FactoriseOptions::checkpoints).
+//   setting   a value of every axis but epochs: what one training needs. Settings are numbered
+//             0 .. settings() - 1 in grid order.
+//   run       a setting and a repeat 0 .. repeats - 1, numbered setting * repeats + repeat; its
+//             figures at each epochs value. MLP: repeat r is the r-th model of
+//             `labrun mlp --seed S --repeats R` with that setting (one stream of draws, so every
+//             setting starts from the same initial weights where the shapes agree); factorisation:
+//             repeat r is `labrun factorise --seed S+r`.
+//   cell      a setting and an epochs value: what the summary describes.
+//   shard     i of N (from 1): the runs numbered [(i-1) T / N, i T / N) of T, contiguous.
+
+#include "labrun/dataset.hpp"
+#include "labrun/studies.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace labrun {
+
+using AxisValue = std::variant<int64_t, double, std::string>;
+std::string to_string(const AxisValue& value);  // 12, 0.1, "var" (shortest round-trip for doubles)
+
+struct Axis {
+  std::string name;  // the option's name: "lr", "hidden", ...
+  std::vector<AxisValue> values;
+  bool operator==(const Axis& other) const { return name == other.name && values == other.values; }
+};
+
+// The study's shape: what a shard, a resumed study and a merge must agree on.
+struct StudyPlan {
+  std::string part;                  // "mlp" or "factorise"
+  std::vector<Axis> axes;            // swept options; epochs among them when it is swept
+  std::vector<int64_t> epochs;       // ascending: the checkpoints
+  std::vector<std::string> metrics;  // the figures of a checkpoint, in order
+  int64_t repeats = 1;
+  uint64_t seed = 0;
+
+  int64_t settings() const;  // the product of the axes' sizes, epochs left out
+  int64_t runs() const { return settings() * repeats; }
+  int64_t cells() const { return settings() * static_cast<int64_t>(epochs.size()); }
+  // The setting's value on every axis but epochs, in axis order.
+  std::vector<std::pair<std::string, AxisValue>> setting(int64_t index) const;
+  // "lr=0.1 hidden=12": the setting's values, epochs left out; "" for a grid of epochs alone.
+  std::string key(int64_t setting) const;
+  bool operator==(const StudyPlan& other) const;
+};
+
+// A run's figures after `epochs` epochs, in StudyPlan::metrics order; NaN where undefined.
+struct Checkpoint {
+  int64_t epochs = 0;
+  bool diverged = false;
+  std::vector<double> values;
+};
+
+struct RunRecord {
+  int64_t setting = 0;
+  int64_t repeat = 0;
+  uint64_t seed = 0;  // the seed its draws come from (MLP: the study's; factorisation: seed + repeat)
+  std::vector<Checkpoint> checkpoints;  // one per StudyPlan::epochs
+  int64_t run(const StudyPlan& plan) const { return setting * plan.repeats + repeat; }
+};
+
+// A list of values for every option a part can sweep; an empty list is not swept (the base's
+// value holds). Values must be distinct.
+struct MlpSweep {
+  MlpStudyOptions base;  // repeats, seed, chunk and the options not swept
+  std::vector<double> lr;
+  std::vector<int64_t> epochs;
+  std::vector<int64_t> hidden;
+  std::vector<int64_t> train_size;
+  std::vector<Normalise> normalise;
+  std::vector<Engine> engine;
+  std::vector<Shuffle> shuffle;
+};
+
+struct FactoriseSweep {
+  FactoriseStudyOptions base;  // rank, epochs, lr, ... when not swept; pca is not part of a sweep
+  int64_t repeats = 1;
+  uint64_t seed = 0;
+  std::vector<int64_t> rank;
+  std::vector<double> lr;
+  std::vector<int64_t> epochs;
+  std::vector<Reduction> reduction;
+  std::vector<LossForm> form;
+  std::vector<Dtype> dtype;
+};
+
+// The plan of a sweep on `data`, every setting checked first: throws std::invalid_argument naming
+// the axis and the value for an empty axis, a repeated value, or a value the data or the part
+// cannot take (a rank >= the columns, a train size >= the rows, lr <= 0, ...).
+StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep);
+StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep);
+
+// The options that train `setting` (epochs: the largest of the plan's).
+MlpStudyOptions setting_options(const MlpSweep& sweep, const StudyPlan& plan, int64_t setting);
+FactoriseStudyOptions setting_options(const FactoriseSweep& sweep, const StudyPlan& plan, int64_t setting);
+
+// Runs [begin, end) by number.
+struct RunSpan {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+// Shard `index` (1 .. count) of the plan's runs. Throws std::invalid_argument out of range.
+RunSpan shard_span(const StudyPlan& plan, int64_t index, int64_t count);
+
+struct SweepHooks {
+  std::function<void(RunRecord&& run)> on_run;  // each run as it finishes, in order of number
+  ProgressCallback on_progress;                  // runs done of the runs in the spans
+};
+
+// Trains the runs in `spans` (ascending, disjoint), handing each to hooks.on_run. Memory follows
+// one chunk of models (MlpStudyOptions::chunk), not the number of runs. Throws as mlp_study and
+// factorise_study do.
+void run_sweep(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan, const std::vector<RunSpan>& spans,
+               const SweepHooks& hooks);
+void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan,
+               const std::vector<RunSpan>& spans, const SweepHooks& hooks);
+
+// The peak memory of run_sweep in bytes, on the high side (the largest setting's chunk).
+double sweep_memory(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan);
+double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan);
+
+struct CellSummary {
+  int64_t setting = 0;
+  int64_t epochs = 0;
+  int64_t runs = 0;
+  int64_t diverged = 0;
+  std::vector<Summary> metrics;  // in StudyPlan::metrics order
+};
+
+// The figures of a study's runs, 8 bytes a figure, summarised per cell in order of repeat whatever
+// order they came in, so that one process, a resumed one and a merge of shards summarise alike.
+class StudySummary {
+ public:
+  explicit StudySummary(const StudyPlan& plan);
+  // Bytes it holds at most: a figure per metric, checkpoint and run.
+  static double memory(const StudyPlan& plan);
+  // Throws std::invalid_argument for a run outside the plan, of the wrong shape, or added twice.
+  void add(const RunRecord& run);
+  bool has(int64_t run) const { return present_[static_cast<std::size_t>(run)]; }
+  int64_t count() const { return count_; }
+  // One per cell (setting, then epochs), over the runs added.
+  std::vector<CellSummary> cells() const;
+
+ private:
+  StudyPlan plan_;
+  std::vector<double> values_;  // [run][checkpoint][metric]
+  std::vector<bool> present_, diverged_;  // [run], [run][checkpoint]
+  int64_t count_ = 0;
+};
+
+// The runs the spans hold that `done` does not: what a resumed study still has to train.
+std::vector<RunSpan> missing_runs(const std::vector<RunSpan>& spans, const StudySummary& done);
+
+}  // namespace labrun

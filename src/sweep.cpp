@@ -1,0 +1,406 @@
+#include "labrun/sweep.hpp"
+
+#include "check.hpp"
+#include "labrun/resources.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <stdexcept>
+
+namespace labrun {
+
+std::string to_string(const AxisValue& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  // The shortest text that reads back as the same double: 0.1, not 0.10000000000000001.
+  const double d = std::get<double>(value);
+  char buffer[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, d);
+    if (std::strtod(buffer, nullptr) == d) break;
+  }
+  return buffer;
+}
+
+int64_t StudyPlan::settings() const {
+  int64_t n = 1;
+  for (const Axis& axis : axes) {
+    if (axis.name != "epochs") n *= static_cast<int64_t>(axis.values.size());
+  }
+  return n;
+}
+
+std::vector<std::pair<std::string, AxisValue>> StudyPlan::setting(int64_t index) const {
+  std::vector<std::pair<std::string, AxisValue>> values;
+  // Mixed radix, the last axis fastest.
+  for (auto axis = axes.rbegin(); axis != axes.rend(); ++axis) {
+    if (axis->name == "epochs") continue;
+    const auto size = static_cast<int64_t>(axis->values.size());
+    values.emplace_back(axis->name, axis->values[static_cast<std::size_t>(index % size)]);
+    index /= size;
+  }
+  std::reverse(values.begin(), values.end());
+  return values;
+}
+
+std::string StudyPlan::key(int64_t index) const {
+  std::string key;
+  for (const auto& [name, value] : setting(index)) key += (key.empty() ? "" : " ") + name + "=" + to_string(value);
+  return key;
+}
+
+bool StudyPlan::operator==(const StudyPlan& other) const {
+  return part == other.part && axes == other.axes && epochs == other.epochs && metrics == other.metrics &&
+         repeats == other.repeats && seed == other.seed;
+}
+
+namespace {
+
+constexpr const char* kPlan = "plan_sweep";
+
+// An axis of the values given, or none for an empty list; refuses repeated values.
+template <class T, class Convert>
+void add_axis(StudyPlan& plan, const std::string& name, const std::vector<T>& values, Convert convert) {
+  if (values.empty()) return;
+  Axis axis{name, {}};
+  std::set<std::string> seen;
+  for (const T& v : values) {
+    const AxisValue value = convert(v);
+    if (!seen.insert(to_string(value)).second) {
+      detail::invalid(kPlan, name + " lists " + to_string(value) + " twice: each value of an axis once");
+    }
+    axis.values.push_back(value);
+  }
+  plan.axes.push_back(std::move(axis));
+}
+
+const auto kInteger = [](int64_t v) { return AxisValue(v); };
+const auto kReal = [](double v) { return AxisValue(v); };
+const auto kName = [](auto v) { return AxisValue(std::string(to_string(v))); };
+
+// The epochs axis's values, ascending, or the one value not swept.
+std::vector<int64_t> checkpoints(const std::vector<int64_t>& swept, int64_t base) {
+  std::vector<int64_t> epochs = swept.empty() ? std::vector<int64_t>{base} : swept;
+  std::sort(epochs.begin(), epochs.end());
+  for (const int64_t e : epochs) detail::require_at_least(kPlan, "epochs", e, 0);
+  return epochs;
+}
+
+void check_lr(double lr, bool float32) {
+  detail::require_finite_positive(kPlan, "lr", lr);
+  if (float32 && lr > std::numeric_limits<float>::max()) {
+    detail::invalid(kPlan, "lr " + to_string(AxisValue(lr)) + " must be <= 3.4e38 where training is in float32");
+  }
+}
+
+template <class Enum>
+Enum enum_value(const std::string& name, std::initializer_list<Enum> values) {
+  for (const Enum v : values) {
+    if (name == to_string(v)) return v;
+  }
+  throw std::logic_error("no value named " + name);
+}
+
+}  // namespace
+
+StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep) {
+  StudyPlan plan;
+  plan.part = "mlp";
+  plan.repeats = sweep.base.repeats;
+  plan.seed = sweep.base.seed;
+  plan.metrics = {"train_accuracy", "val_accuracy", "loss"};
+  detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
+  add_axis(plan, "lr", sweep.lr, kReal);
+  add_axis(plan, "epochs", sweep.epochs, kInteger);
+  add_axis(plan, "hidden", sweep.hidden, kInteger);
+  add_axis(plan, "train_size", sweep.train_size, kInteger);
+  add_axis(plan, "normalise", sweep.normalise, kName);
+  add_axis(plan, "engine", sweep.engine, kName);
+  add_axis(plan, "shuffle", sweep.shuffle, kName);
+  plan.epochs = checkpoints(sweep.epochs, sweep.base.training.epochs);
+  for (const double lr : sweep.lr.empty() ? std::vector<double>{sweep.base.training.lr} : sweep.lr) check_lr(lr, true);
+  for (const int64_t h : sweep.hidden.empty() ? std::vector<int64_t>{sweep.base.hidden} : sweep.hidden) {
+    detail::require_at_least(kPlan, "hidden", h, 1);
+  }
+  for (const int64_t t : sweep.train_size.empty() ? std::vector<int64_t>{sweep.base.train_size} : sweep.train_size) {
+    if (t < 1 || t >= data.rows()) {
+      detail::invalid(kPlan, "train_size " + std::to_string(t) + " must leave rows to train on and to validate: 1 <= it < " +
+                                 std::to_string(data.rows()) + ", the rows of " + data.source);
+    }
+  }
+  return plan;
+}
+
+StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
+  StudyPlan plan;
+  plan.part = "factorise";
+  plan.repeats = sweep.repeats;
+  plan.seed = sweep.seed;
+  plan.metrics = {"loss", "gap", "relative_gap"};
+  detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
+  // Seeds seed .. seed + repeats - 1 must stay below 2^53 (the seeds labrun takes and reports).
+  if (sweep.seed + static_cast<uint64_t>(plan.repeats) - 1 >= (uint64_t{1} << 53)) {
+    detail::invalid(kPlan, "seeds " + std::to_string(sweep.seed) + " + repeats must stay below 2^53");
+  }
+  add_axis(plan, "rank", sweep.rank, kInteger);
+  add_axis(plan, "lr", sweep.lr, kReal);
+  add_axis(plan, "epochs", sweep.epochs, kInteger);
+  add_axis(plan, "reduction", sweep.reduction, kName);
+  add_axis(plan, "form", sweep.form, kName);
+  add_axis(plan, "dtype", sweep.dtype, kName);
+  plan.epochs = checkpoints(sweep.epochs, sweep.base.gd.epochs);
+  const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
+                                           : std::count(sweep.dtype.begin(), sweep.dtype.end(), Dtype::float32) > 0;
+  for (const double lr : sweep.lr.empty() ? std::vector<double>{sweep.base.gd.lr} : sweep.lr) check_lr(lr, float32);
+  const int64_t limit = std::min(data.rows(), data.columns());
+  for (const int64_t r : sweep.rank.empty() ? std::vector<int64_t>{sweep.base.gd.rank} : sweep.rank) {
+    if (r < 1 || r >= limit) {
+      detail::invalid(kPlan, "rank " + std::to_string(r) + " must be in [1, min(rows, columns)) = [1, " +
+                                 std::to_string(limit) + ") for " + data.source);
+    }
+  }
+  return plan;
+}
+
+MlpStudyOptions setting_options(const MlpSweep& sweep, const StudyPlan& plan, int64_t setting) {
+  MlpStudyOptions options = sweep.base;
+  for (const auto& [name, value] : plan.setting(setting)) {
+    if (name == "lr") options.training.lr = std::get<double>(value);
+    if (name == "hidden") options.hidden = std::get<int64_t>(value);
+    if (name == "train_size") options.train_size = std::get<int64_t>(value);
+    const auto* text = std::get_if<std::string>(&value);
+    if (name == "normalise") options.normalise = enum_value(*text, {Normalise::var, Normalise::std, Normalise::none});
+    if (name == "engine") options.engine = enum_value(*text, {Engine::sequential, Engine::batched});
+    if (name == "shuffle") options.shuffle = enum_value(*text, {Shuffle::once, Shuffle::per_repeat, Shuffle::none});
+  }
+  options.training.epochs = plan.epochs.back();
+  options.training.checkpoints = plan.epochs;
+  options.training.record_every = 0;
+  return options;
+}
+
+FactoriseStudyOptions setting_options(const FactoriseSweep& sweep, const StudyPlan& plan, int64_t setting) {
+  FactoriseStudyOptions options = sweep.base;
+  for (const auto& [name, value] : plan.setting(setting)) {
+    if (name == "rank") options.gd.rank = std::get<int64_t>(value);
+    if (name == "lr") options.gd.lr = std::get<double>(value);
+    const auto* text = std::get_if<std::string>(&value);
+    if (name == "reduction") options.gd.reduction = enum_value(*text, {Reduction::sum, Reduction::mean});
+    if (name == "form") options.gd.form = enum_value(*text, {LossForm::residual, LossForm::gram});
+    if (name == "dtype") options.dtype = enum_value(*text, {Dtype::float64, Dtype::float32});
+  }
+  options.gd.epochs = plan.epochs.back();
+  options.gd.checkpoints = plan.epochs;
+  options.gd.record_every = 0;
+  options.gd.observer = nullptr;
+  options.gd.generator.reset();
+  options.pca = false;
+  return options;
+}
+
+RunSpan shard_span(const StudyPlan& plan, int64_t index, int64_t count) {
+  if (count < 1 || index < 1 || index > count) {
+    detail::invalid("shard_span", "shard " + std::to_string(index) + "/" + std::to_string(count) +
+                                      ": shards are numbered 1 to N, N >= 1");
+  }
+  const int64_t runs = plan.runs();
+  // i T / N without overflow: (q N + r) i / N = q i + r i / N, with r i < N^2.
+  if (count > (int64_t{1} << 31)) detail::invalid("shard_span", "at most 2^31 shards");
+  const auto bound = [runs, count](int64_t i) { return runs / count * i + runs % count * i / count; };
+  return {bound(index - 1), bound(index)};
+}
+
+namespace {
+
+// The spans cut at settings: (setting, first repeat, end repeat) in order.
+template <class Visit>
+void for_each_setting_share(const StudyPlan& plan, const std::vector<RunSpan>& spans, Visit visit) {
+  for (const RunSpan& span : spans) {
+    for (int64_t run = span.begin; run < span.end;) {
+      const int64_t setting = run / plan.repeats;
+      const int64_t end = std::min(span.end, (setting + 1) * plan.repeats);
+      visit(setting, run - setting * plan.repeats, end - setting * plan.repeats);
+      run = end;
+    }
+  }
+}
+
+int64_t span_runs(const std::vector<RunSpan>& spans) {
+  int64_t n = 0;
+  for (const RunSpan& s : spans) n += s.end - s.begin;
+  return n;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+void run_sweep(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan, const std::vector<RunSpan>& spans,
+               const SweepHooks& hooks) {
+  require_memory(sweep_memory(data, sweep, plan), "the MLP sweep on " + data.source);
+  const int64_t total = span_runs(spans);
+  int64_t done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for_each_setting_share(plan, spans, [&](int64_t setting, int64_t first, int64_t end) {
+    MlpStudyOptions options = setting_options(sweep, plan, setting);
+    options.first_repeat = first;
+    options.end_repeat = end;
+    options.generator.reset();
+    MlpStudyHooks study;
+    study.on_run = [&](int64_t repeat, MlpResult&& result) {
+      RunRecord run{setting, repeat, plan.seed, {}};
+      for (const MlpCheckpoint& c : result.checkpoints) {
+        run.checkpoints.push_back({c.epochs, c.diverged, {c.train_accuracy, c.val_accuracy, c.loss}});
+      }
+      if (hooks.on_run) hooks.on_run(std::move(run));
+    };
+    study.on_progress = [&](const Progress& p) {
+      if (hooks.on_progress) hooks.on_progress({done + p.done, total, seconds_since(start)});
+    };
+    mlp_study(data, options, study);
+    done += end - first;
+  });
+}
+
+void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan,
+               const std::vector<RunSpan>& spans, const SweepHooks& hooks) {
+  require_memory(sweep_memory(data, sweep, plan), "the factorisation sweep on " + data.source);
+  const int64_t total = span_runs(spans);
+  int64_t done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for_each_setting_share(plan, spans, [&](int64_t setting, int64_t first, int64_t end) {
+    const FactoriseStudyOptions options = setting_options(sweep, plan, setting);
+    // The setting's matrix and optimum once (factorise_study checks the data as one run would).
+    FactoriseStudyOptions once = options;
+    once.gd.epochs = 0;
+    once.gd.checkpoints = {0};
+    once.gd.seed = plan.seed;
+    const FactoriseStudyResult prepared = factorise_study(data, once);
+    for (int64_t repeat = first; repeat < end; ++repeat) {
+      FactoriseOptions gd = options.gd;
+      gd.seed = plan.seed + static_cast<uint64_t>(repeat);
+      const FactoriseResult result = gd_factorise_ad(prepared.A, gd);
+      RunRecord run{setting, repeat, *gd.seed, {}};
+      FactoriseStudyResult view;  // for relative_gap's rounding test
+      view.A = prepared.A;
+      view.svd = prepared.svd;
+      for (const FactoriseCheckpoint& c : result.checkpoints) {
+        view.gd.loss = c.loss;
+        const std::optional<double> relative = view.relative_gap();
+        run.checkpoints.push_back({c.epochs, c.diverged,
+                                   {c.loss, c.loss - prepared.svd.loss,
+                                    relative.value_or(std::numeric_limits<double>::quiet_NaN())}});
+      }
+      if (hooks.on_run) hooks.on_run(std::move(run));
+      ++done;
+      if (hooks.on_progress) hooks.on_progress({done, total, seconds_since(start)});
+    }
+  });
+}
+
+double sweep_memory(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan) {
+  double most = 0.0;
+  for (int64_t s = 0; s < plan.settings(); ++s) {
+    most = std::max(most, mlp_study_memory(data, setting_options(sweep, plan, s), /*keeps_runs=*/false));
+  }
+  return most;
+}
+
+double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan) {
+  double most = 0.0;
+  for (int64_t s = 0; s < plan.settings(); ++s) {
+    most = std::max(most, factorise_study_memory(data.rows(), data.columns(), setting_options(sweep, plan, s)));
+  }
+  return most;
+}
+
+StudySummary::StudySummary(const StudyPlan& plan) : plan_(plan) {
+  const auto runs = static_cast<std::size_t>(plan.runs());
+  const std::size_t checkpoints = plan.epochs.size();
+  values_.assign(runs * checkpoints * plan.metrics.size(), std::numeric_limits<double>::quiet_NaN());
+  present_.assign(runs, false);
+  diverged_.assign(runs * checkpoints, false);
+}
+
+double StudySummary::memory(const StudyPlan& plan) {
+  const auto runs = static_cast<double>(plan.runs());
+  const auto checkpoints = static_cast<double>(plan.epochs.size());
+  return runs * checkpoints * (static_cast<double>(plan.metrics.size()) * 8.0 + 0.125) + runs * 0.125;
+}
+
+void StudySummary::add(const RunRecord& run) {
+  constexpr const char* kFunction = "StudySummary::add";
+  if (run.setting < 0 || run.setting >= plan_.settings() || run.repeat < 0 || run.repeat >= plan_.repeats) {
+    detail::invalid(kFunction, "run (setting " + std::to_string(run.setting) + ", repeat " +
+                                   std::to_string(run.repeat) + ") is not in the study's grid");
+  }
+  const auto index = static_cast<std::size_t>(run.run(plan_));
+  if (present_[index]) {
+    detail::invalid(kFunction, "run (setting " + std::to_string(run.setting) + ", repeat " +
+                                   std::to_string(run.repeat) + ") is there twice");
+  }
+  if (run.checkpoints.size() != plan_.epochs.size()) {
+    detail::invalid(kFunction, "run (setting " + std::to_string(run.setting) + ", repeat " +
+                                   std::to_string(run.repeat) + ") has " + std::to_string(run.checkpoints.size()) +
+                                   " checkpoints for " + std::to_string(plan_.epochs.size()) + " epochs values");
+  }
+  const std::size_t checkpoints = plan_.epochs.size(), metrics = plan_.metrics.size();
+  for (std::size_t c = 0; c < checkpoints; ++c) {
+    const Checkpoint& point = run.checkpoints[c];
+    if (point.epochs != plan_.epochs[c] || point.values.size() != metrics) {
+      detail::invalid(kFunction, "run (setting " + std::to_string(run.setting) + ", repeat " +
+                                     std::to_string(run.repeat) + ")'s checkpoints do not match the study's epochs");
+    }
+    std::copy(point.values.begin(), point.values.end(), values_.begin() + static_cast<std::ptrdiff_t>((index * checkpoints + c) * metrics));
+    diverged_[index * checkpoints + c] = point.diverged;
+  }
+  present_[index] = true;
+  ++count_;
+}
+
+std::vector<CellSummary> StudySummary::cells() const {
+  const std::size_t checkpoints = plan_.epochs.size(), metrics = plan_.metrics.size();
+  const auto repeats = static_cast<std::size_t>(plan_.repeats);
+  std::vector<CellSummary> cells;
+  for (int64_t setting = 0; setting < plan_.settings(); ++setting) {
+    for (std::size_t c = 0; c < checkpoints; ++c) {
+      CellSummary cell{setting, plan_.epochs[c], 0, 0, {}};
+      std::vector<std::vector<double>> figures(metrics);
+      for (std::size_t r = 0; r < repeats; ++r) {
+        const std::size_t run = static_cast<std::size_t>(setting) * repeats + r;
+        if (!present_[run]) continue;
+        ++cell.runs;
+        cell.diverged += diverged_[run * checkpoints + c] ? 1 : 0;
+        for (std::size_t m = 0; m < metrics; ++m) figures[m].push_back(values_[(run * checkpoints + c) * metrics + m]);
+      }
+      for (std::vector<double>& f : figures) cell.metrics.push_back(summarise(std::move(f)));
+      cells.push_back(std::move(cell));
+    }
+  }
+  return cells;
+}
+
+std::vector<RunSpan> missing_runs(const std::vector<RunSpan>& spans, const StudySummary& done) {
+  std::vector<RunSpan> missing;
+  for (const RunSpan& span : spans) {
+    for (int64_t run = span.begin; run < span.end; ++run) {
+      if (done.has(run)) continue;
+      if (!missing.empty() && missing.back().end == run) {
+        ++missing.back().end;
+      } else {
+        missing.push_back({run, run + 1});
+      }
+    }
+  }
+  return missing;
+}
+
+}  // namespace labrun
