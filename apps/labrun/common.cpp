@@ -91,6 +91,9 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
   command.add_flag(
       "--summary", options.summary,
       "Also print the text summary on stderr (with -o FILE: the JSON in FILE, the tables on the terminal)");
+  add_choice(command, "--progress", options.progress,
+             {ProgressMode::auto_, ProgressMode::always, ProgressMode::never},
+             "A long run's progress on stderr (runs done, rate, time left): auto, when stderr is a terminal");
   command
       .add_flag("--print-config", options.print_config,
                 "Print these options (with the seed) as a config file and exit; run it again with --config FILE, "
@@ -126,7 +129,12 @@ std::string config_value(const std::string& value) {
 }  // namespace
 
 std::string config_text(const CLI::App& command, std::optional<uint64_t> seed) {
-  std::string text = "[" + command.get_name() + "]\n";
+  // A nested subcommand's section names its parents: [sweep.mlp].
+  std::string section = command.get_name();
+  for (const CLI::App* parent = command.get_parent(); parent && parent->get_parent(); parent = parent->get_parent()) {
+    section = parent->get_name() + "." + section;
+  }
+  std::string text = "[" + section + "]\n";
   for (const CLI::Option* option : command.get_options()) {
     if (!option->get_configurable() || option->get_lnames().empty() || option->get_lnames().front() == "help") {
       continue;

@@ -97,6 +97,10 @@ CLI::Option* add_choice(CLI::App& command, const std::string& name, Enum& value,
 enum class Format { json, text };
 const char* to_string(Format format);
 
+// --progress: auto_ shows a study's progress on stderr when it is a terminal (progress.hpp).
+enum class ProgressMode { auto_, always, never };
+const char* to_string(ProgressMode mode);
+
 struct CommonOptions {
   std::string data_path;              // empty: the embedded Iris data; "-": stdin
   std::vector<std::string> features;  // indices or header names; empty: every numeric column
@@ -108,6 +112,7 @@ struct CommonOptions {
   Format format = Format::json;
   bool print_config = false;  // print the options as a --config file and exit
   bool summary = false;       // also the text summary on stderr
+  ProgressMode progress = ProgressMode::auto_;
 };
 
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.

@@ -2,13 +2,18 @@
 
 #include "blas_restart.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "serialise.hpp"
 #include "text.hpp"
 
 #include <fmt/format.h>
 
 #include <iostream>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace labrun::cli {
 
@@ -78,7 +83,7 @@ void check_train_size_fits(const std::string& option, int64_t train_size, const 
 
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr) {
   if (result.diverged_runs == 0) return kExitOk;
-  const auto runs = static_cast<int64_t>(result.runs.size());
+  const int64_t runs = result.val_accuracy.n;
   const std::string which =
       result.diverged_runs == runs ? "every repeat" : fmt::format("{} of {} repeats", result.diverged_runs, runs);
   std::cerr << fmt::format(
@@ -103,14 +108,49 @@ int run_mlp(const MlpCommand& command) {
   const Dataset data = load_data(command.common, /*min_rows=*/2);
   check_train_size_fits("--train-size", command.study.train_size, data);
   MlpStudyOptions options = command.study;
-  require_memory_for(mlp_study_memory(data, options), mlp_document_numbers(options), mlp_size(options),
-                     "use fewer --repeats, a smaller --hidden or a larger --loss-every");
+  // The runs are written as they finish, not kept: the document's memory is a run's.
+  MlpStudyOptions one_run = options;
+  one_run.repeats = 1;
+  require_memory_for(mlp_study_memory(data, options, /*keeps_runs=*/false), mlp_document_numbers(one_run),
+                     mlp_size(options), "use fewer --repeats or a smaller --hidden");
   use_best_blas_kernel(mlp_study_flops(data, options), /*replayable=*/command.common.data_path != "-");
   options.seed = resolve_seed(command.common);
 
-  const MlpStudyResult result = mlp_study(data, options);
+  // JSON goes out as the runs come (into a temporary file for -o, renamed when whole); the text
+  // summary, and --summary, show the first runs and the summary of all.
+  const bool json_out = command.common.format == Format::json;
   const Provenance provenance{options.seed, command.common.seed.has_value()};
-  emit(document("mlp", mlp_config(options, &provenance), describe(data), mlp_results(result)), command.common);
+  json head = document("mlp", mlp_config(options, &provenance), describe(data), json::object());
+  std::optional<Output> output;
+  if (json_out) output.emplace(command.common.output);
+  std::optional<StreamedDocument> stream;
+  json shown = json::array();
+  constexpr std::size_t kShown = 20;  // as many as the text summary lists
+  ProgressLine progress(command.common.progress, "runs");
+  MlpStudyHooks hooks;
+  hooks.on_start = [&](const MlpStudyResult& start) {
+    head["results"] = mlp_results_head(start);
+    if (json_out) stream.emplace(head, std::vector<std::string>{"results"}, "runs", *output);
+  };
+  hooks.on_run = [&](int64_t repeat, MlpResult&& run) {
+    const json j = mlp_run(repeat, run);
+    if (stream) stream->item(j);
+    if (shown.size() < kShown) shown.push_back(j);
+  };
+  hooks.on_progress = std::ref(progress);
+  const MlpStudyResult result = mlp_study(data, options, hooks);
+  progress.finish();
+  const json tail = mlp_results_tail(result);
+  if (stream) {
+    stream->finish(tail);
+    output->commit();
+  }
+  if (!json_out || command.common.summary) {
+    head["results"]["runs"] = shown;
+    head["results"].update(tail);
+    if (!json_out) write_output(text_summary(head), command.common.output);
+    if (command.common.summary) std::cerr << text_summary(head);
+  }
   return mlp_exit_code(result, "--lr", options.training.lr);
 }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace labrun::cli {
@@ -48,6 +49,8 @@ extern "C" void remove_temporary_and_die(int signal) {
   std::raise(signal);
 }
 
+}  // namespace
+
 // While one exists, a signal that would end the process removes the temporary file first, then
 // ends the process as it would have (same signal, same exit status). SIGKILL cannot be caught.
 class TemporaryFile {
@@ -59,6 +62,7 @@ class TemporaryFile {
     if (pattern.size() > PATH_MAX) fail(shown, "", ENAMETOOLONG);
     for (const int s : kFatalSignals) {
       struct sigaction handler {};
+
       handler.sa_handler = remove_temporary_and_die;
       sigemptyset(&handler.sa_mask);
       ::sigaction(s, nullptr, &previous_[index(s)]);
@@ -115,45 +119,7 @@ class TemporaryFile {
   struct sigaction previous_[std::size(kFatalSignals)]{};
 };
 
-// Writes a new file at `target` (a path with no symlink as its last part): a temporary file
-// beside it, flushed and renamed over it. `existing` is the file there now, whose owner and mode
-// the new one keeps; returns false (and writes nothing) when its owner cannot be kept.
-bool replace_atomically(const std::string& text, const std::filesystem::path& target, const struct stat* existing,
-                        const std::string& shown) {
-  TemporaryFile file(target, shown);
-  mode_t mode = 0;
-  if (existing != nullptr) {
-    if ((existing->st_uid != ::geteuid() || existing->st_gid != ::getegid()) &&
-        ::fchown(file.fd(), existing->st_uid, existing->st_gid) != 0) {
-      return false;
-    }
-    mode = existing->st_mode & 07777;
-  } else {
-    // As a plain open() would create it: 0666 less the umask.
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    mode = 0666 & ~mask;
-  }
-  ::fchmod(file.fd(), mode);
-
-  const bool written = write_all(file.fd(), text) && ::fsync(file.fd()) == 0;
-  const int write_error = errno;
-  if (!file.close() || !written) fail(shown, "", written ? errno : write_error);
-  if (::rename(file.name().c_str(), target.c_str()) != 0) fail(shown, "", errno);
-  file.keep();
-  return true;
-}
-
-// Writes into the file that is there: a device, a FIFO, or a regular file whose hard links or
-// owner a new file would not keep. Not atomic: a failed write leaves the file as far as it got.
-void write_through(const std::string& text, const std::string& path, bool regular) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) fail(path, "", errno);
-  bool written = write_all(fd, text);
-  if (written && regular) written = ::ftruncate(fd, static_cast<off_t>(text.size())) == 0 && ::fsync(fd) == 0;
-  const int write_error = errno;
-  if (::close(fd) != 0 || !written) fail(path, "", written ? errno : write_error);
-}
+namespace {
 
 // The path a chain of symbolic links ends at (which need not exist), at most 40 links deep.
 std::filesystem::path follow_links(std::filesystem::path path, const std::string& shown) {
@@ -170,34 +136,103 @@ std::filesystem::path follow_links(std::filesystem::path path, const std::string
 
 }  // namespace
 
-void write_output(const std::string& text, const std::string& path) {
+Output::Output(const std::string& path, Mode mode) : shown_(path) {
   if (path.empty() || path == "-") {
-    if (!write_all(STDOUT_FILENO, text)) {
-      throw DataError(std::string("cannot write to stdout: ") + std::strerror(errno));
-    }
+    fd_ = STDOUT_FILENO;
+    shown_ = "stdout";
     return;
   }
-
   struct stat target {};
-  if (::stat(path.c_str(), &target) != 0) {
-    if (errno != ENOENT) fail(path, "", errno);
-    // Nothing there, or a symbolic link to nothing: a new file where the links end.
-    replace_atomically(text, follow_links(path, path), nullptr, path);
+  const bool exists = ::stat(path.c_str(), &target) == 0;
+  if (!exists && errno != ENOENT) fail(path, "", errno);
+  if (exists && S_ISDIR(target.st_mode)) fail(path, "is a directory", 0);
+  if (exists && S_ISBLK(target.st_mode)) fail(path, "is a block device; labrun writes no disks", 0);
+  if (exists && S_ISSOCK(target.st_mode)) fail(path, "is a socket", 0);
+  if (exists && !S_ISREG(target.st_mode)) {
+    open_through(path, /*regular=*/false);  // a character device or a FIFO, as `>` would
     return;
   }
-  if (S_ISDIR(target.st_mode)) fail(path, "is a directory", 0);
-  if (S_ISBLK(target.st_mode)) fail(path, "is a block device; labrun writes no disks", 0);
-  if (S_ISSOCK(target.st_mode)) fail(path, "is a socket", 0);
-  if (!S_ISREG(target.st_mode)) {
-    write_through(text, path, /*regular=*/false);  // a character device or a FIFO, as `>` would
+  if (mode == Mode::append) {
+    // In place: what is there stays, what is written goes after it (a study resumed after a crash).
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY | O_CLOEXEC, 0666);
+    if (fd_ < 0) fail(path, "", errno);
+    regular_ = true;
+    return;
+  }
+  if (!exists) {
+    // Nothing there, or a symbolic link to nothing: a new file where the links end.
+    start_temporary(follow_links(path, path), nullptr);
     return;
   }
   // A regular file, maybe behind symbolic links: writable by this user, as `>` requires.
   if (::access(path.c_str(), W_OK) != 0) fail(path, "", errno);
-  const std::filesystem::path file = follow_links(path, path);
-  if (target.st_nlink > 1 || !replace_atomically(text, file, &target, path)) {
-    write_through(text, path, /*regular=*/true);
+  if (target.st_nlink > 1 || !start_temporary(follow_links(path, path), &target)) {
+    open_through(path, /*regular=*/true);
   }
+}
+
+Output::~Output() {
+  if (fd_ >= 0 && fd_ != STDOUT_FILENO && !temporary_) ::close(fd_);
+}
+
+bool Output::start_temporary(const std::filesystem::path& target, const struct stat* existing) {
+  auto file = std::make_unique<TemporaryFile>(target, shown_);
+  mode_t mode = 0;
+  if (existing != nullptr) {
+    if ((existing->st_uid != ::geteuid() || existing->st_gid != ::getegid()) &&
+        ::fchown(file->fd(), existing->st_uid, existing->st_gid) != 0) {
+      return false;  // its owner cannot be kept: written through instead
+    }
+    mode = existing->st_mode & 07777;
+  } else {
+    // As a plain open() would create it: 0666 less the umask.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    mode = 0666 & ~mask;
+  }
+  ::fchmod(file->fd(), mode);
+  fd_ = file->fd();
+  target_ = target;
+  temporary_ = std::move(file);
+  return true;
+}
+
+void Output::open_through(const std::string& path, bool regular) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd_ < 0) fail(path, "", errno);
+  regular_ = regular;
+  truncate_ = regular;
+}
+
+void Output::write(const std::string& text) {
+  if (!write_all(fd_, text)) {
+    if (fd_ == STDOUT_FILENO) throw DataError(std::string("cannot write to stdout: ") + std::strerror(errno));
+    fail(shown_, "", errno);
+  }
+  written_ += text.size();
+}
+
+void Output::commit() {
+  if (fd_ == STDOUT_FILENO) return;
+  bool done = !truncate_ || ::ftruncate(fd_, static_cast<off_t>(written_)) == 0;
+  if (done && (regular_ || temporary_)) done = ::fsync(fd_) == 0;
+  const int error = errno;
+  if (temporary_) {
+    if (!temporary_->close() || !done) fail(shown_, "", done ? errno : error);
+    if (::rename(temporary_->name().c_str(), target_.c_str()) != 0) fail(shown_, "", errno);
+    temporary_->keep();
+    temporary_.reset();
+  } else {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0 || !done) fail(shown_, "", done ? errno : error);
+  }
+}
+
+void write_output(const std::string& text, const std::string& path) {
+  Output output(path);
+  output.write(text);
+  output.commit();
 }
 
 }  // namespace labrun::cli

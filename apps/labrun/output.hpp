@@ -1,7 +1,11 @@
 #pragma once
 // Writing labrun's output whole or not at all, and never over something that is not a file.
 
+#include <filesystem>
+#include <memory>
 #include <string>
+
+struct stat;
 
 namespace labrun::cli {
 
@@ -18,5 +22,36 @@ namespace labrun::cli {
 // A signal that ends the process while the temporary file exists removes it first. Throws
 // labrun::DataError on failure, naming the path and the reason.
 void write_output(const std::string& text, const std::string& path);
+
+class TemporaryFile;
+
+// The same, written as it is made: write() any number of times, then commit(). Until commit(), a
+// replaced file is as it was; an Output destroyed without commit() leaves nothing (the temporary
+// file is removed). With Mode::append a regular file (or nothing) is written in place, after what
+// it holds: a study's JSON Lines, which a crash leaves as far as they got, for --resume.
+class Output {
+ public:
+  enum class Mode { replace, append };
+  explicit Output(const std::string& path, Mode mode = Mode::replace);
+  ~Output();
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  void write(const std::string& text);
+  void commit();
+  bool to_stdout() const { return fd_ == 1; }
+
+ private:
+  bool start_temporary(const std::filesystem::path& target, const struct stat* existing);
+  void open_through(const std::string& path, bool regular);
+
+  std::string shown_;
+  int fd_ = -1;
+  bool regular_ = false;   // fsync at the end
+  bool truncate_ = false;  // written through a regular file: cut at what was written
+  std::size_t written_ = 0;
+  std::filesystem::path target_;
+  std::unique_ptr<TemporaryFile> temporary_;
+};
 
 }  // namespace labrun::cli

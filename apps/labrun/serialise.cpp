@@ -198,24 +198,33 @@ json pca_results(const FactoriseStudyResult& result, const Dataset& data) {
   return results;
 }
 
+json mlp_results_head(const MlpStudyResult& result) {
+  return json{{"classes", result.classes}, {"train_rows", result.train_rows}, {"val_rows", result.val_rows}};
+}
+
+json mlp_run(int64_t repeat, const MlpResult& run) {
+  json j{{"repeat", repeat}};
+  j.update(json(run));
+  return j;
+}
+
+json mlp_results_tail(const MlpStudyResult& result) {
+  const auto runs = static_cast<double>(std::max<int64_t>(result.val_accuracy.n, 1));
+  return json{{"summary",
+               {{"train_accuracy", result.train_accuracy},
+                {"val_accuracy", result.val_accuracy},
+                {"final_loss", result.final_loss}}},
+              {"seconds", result.seconds},
+              {"seconds_per_model", result.seconds / runs}};
+}
+
 json mlp_results(const MlpStudyResult& result) {
   json runs = json::array();
-  for (std::size_t r = 0; r < result.runs.size(); ++r) {
-    json run{{"repeat", r}};
-    run.update(json(result.runs[r]));
-    runs.push_back(std::move(run));
-  }
-  return json{
-      {"classes", result.classes},
-      {"train_rows", result.train_rows},
-      {"val_rows", result.val_rows},
-      {"runs", std::move(runs)},
-      {"summary",
-       {{"train_accuracy", result.train_accuracy},
-        {"val_accuracy", result.val_accuracy},
-        {"final_loss", result.final_loss}}},
-      {"seconds", result.seconds},
-      {"seconds_per_model", result.seconds / static_cast<double>(std::max<std::size_t>(result.runs.size(), 1))}};
+  for (std::size_t r = 0; r < result.runs.size(); ++r) runs.push_back(mlp_run(static_cast<int64_t>(r), result.runs[r]));
+  json j = mlp_results_head(result);
+  j["runs"] = std::move(runs);
+  j.update(mlp_results_tail(result));
+  return j;
 }
 
 json exercise_results(const ExerciseResult& result, const Dataset& data) {

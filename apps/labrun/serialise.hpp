@@ -61,6 +61,10 @@ json factorise_results(const FactoriseStudyResult& result);
 json pca_results(const FactoriseStudyResult& result, const Dataset& data);
 // { "classes", "train_rows", "val_rows", "runs", "summary", "seconds", "seconds_per_model" }
 json mlp_results(const MlpStudyResult& result);
+// Its parts, for a document written as the runs come: what comes before "runs", a run, what after.
+json mlp_results_head(const MlpStudyResult& result);
+json mlp_run(int64_t repeat, const MlpResult& run);
+json mlp_results_tail(const MlpStudyResult& result);
 // { "factorise", "pca", "mlp" }
 json exercise_results(const ExerciseResult& result, const Dataset& data);
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <vector>
 #include <string>
 
 namespace labrun::cli {
@@ -57,11 +58,13 @@ std::string mlp_text(const json& r) {
                        num(run.at("train_accuracy"), "{:.3f}"), num(run.at("val_accuracy"), "{:.3f}"),
                        num(run.at("final_loss"), "{:.4f}"), run.at("diverged").get<bool>() ? "  DIVERGED" : "");
   }
-  if (runs.size() > kShown) {
-    out += fmt::format("   ... and {} more runs, not shown here: --format json has every run\n", runs.size() - kShown);
+  // The runs the document holds may be the first few of a streamed study: the summary counts them all.
+  const auto total = r.at("summary").at("val_accuracy").at("n").get<std::size_t>();
+  if (total > kShown) {
+    out += fmt::format("   ... and {} more runs, not shown here: --format json has every run\n", total - kShown);
   }
   out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}   ({} runs, {} s)\n", "accuracy", "mean", "std", "min",
-                     "median", "max", runs.size(), num(r.at("seconds"), "{:.3f}"));
+                     "median", "max", total, num(r.at("seconds"), "{:.3f}"));
   for (const char* metric : {"train_accuracy", "val_accuracy"}) {
     const json& s = r.at("summary").at(metric);
     out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}\n", metric, num(s.at("mean"), "{:.3f}"),
@@ -136,6 +139,40 @@ std::string text_summary(const json& doc) {
     out += "\n[part 2]\n" + mlp_text(r.at("mlp"));
   }
   return out;
+}
+
+StreamedDocument::StreamedDocument(json document, const std::vector<std::string>& path, const std::string& array,
+                                   Output& output)
+    : output_(output) {
+  // Laid out whole with a marker where the array goes, then cut there.
+  constexpr const char* kMarker = "\u0001labrun-stream\u0001";
+  json* object = &document;
+  for (const std::string& key : path) object = &object->at(key);
+  (*object)[array] = kMarker;
+  const std::string text = compact_dump(document) + "\n";
+  const std::string dumped = json(kMarker).dump();
+  const std::size_t at = text.find(dumped);
+  const std::size_t line = text.rfind('\n', at) + 1;
+  indent_ = text.find_first_not_of(' ', line) - line;
+  suffix_ = text.substr(at + dumped.size());
+  output_.write(text.substr(0, at));
+}
+
+void StreamedDocument::item(const json& value) {
+  const std::string pad(indent_ + 2, ' ');
+  std::string text = (items_ == 0 ? "[\n" : ",\n") + pad;
+  dump_into(text, value, static_cast<int>(indent_ + 2));
+  output_.write(text);
+  ++items_;
+}
+
+void StreamedDocument::finish(const json& rest) {
+  std::string text = items_ == 0 ? "[]" : "\n" + std::string(indent_, ' ') + "]";
+  for (auto it = rest.begin(); it != rest.end(); ++it) {
+    text += ",\n" + std::string(indent_, ' ') + json(it.key()).dump() + ": ";
+    dump_into(text, it.value(), static_cast<int>(indent_));
+  }
+  output_.write(text + suffix_);
 }
 
 void emit(const json& document, const CommonOptions& common) {

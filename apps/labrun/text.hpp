@@ -21,4 +21,22 @@ std::string text_summary(const json& document);
 // Writes the document to --output in --format, and with --summary its text summary on stderr.
 void emit(const json& document, const CommonOptions& common);
 
+class Output;
+
+// A document written as it is made, laid out as compact_dump lays it out: `document` with, at the
+// end of the object `path` names ({"results"}), an array of items that come one by one, followed by
+// keys known only at the end.
+class StreamedDocument {
+ public:
+  StreamedDocument(json document, const std::vector<std::string>& path, const std::string& array, Output& output);
+  void item(const json& value);
+  void finish(const json& rest);  // an object: its keys go after the array
+
+ private:
+  Output& output_;
+  std::string suffix_;
+  std::size_t indent_ = 0;  // of the array's key
+  std::size_t items_ = 0;
+};
+
 }  // namespace labrun::cli
