@@ -152,7 +152,7 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
   add_axis(plan, "lr", sweep.lr, kReal);
   add_axis(plan, "epochs", sweep.epochs, kInteger);
   add_axis(plan, "reduction", sweep.reduction, kName);
-  add_axis(plan, "form", sweep.form, kName);
+  add_axis(plan, "loss_form", sweep.form, kName);
   add_axis(plan, "dtype", sweep.dtype, kName);
   plan.epochs = checkpoints(sweep.epochs, sweep.base.gd.epochs);
   const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
@@ -192,7 +192,7 @@ FactoriseStudyOptions setting_options(const FactoriseSweep& sweep, const StudyPl
     if (name == "lr") options.gd.lr = std::get<double>(value);
     const auto* text = std::get_if<std::string>(&value);
     if (name == "reduction") options.gd.reduction = enum_value(*text, {Reduction::sum, Reduction::mean});
-    if (name == "form") options.gd.form = enum_value(*text, {LossForm::residual, LossForm::gram});
+    if (name == "loss_form") options.gd.form = enum_value(*text, {LossForm::residual, LossForm::gram});
     if (name == "dtype") options.dtype = enum_value(*text, {Dtype::float64, Dtype::float32});
   }
   options.gd.epochs = plan.epochs.back();

@@ -8,6 +8,7 @@
 #include "factorise_cmd.hpp"
 #include "help.hpp"
 #include "mlp_cmd.hpp"
+#include "sweep_cmd.hpp"
 
 #include "labrun/resources.hpp"
 #include "labrun/runtime.hpp"
@@ -80,15 +81,21 @@ int run(int argc, char** argv) {
   CLI::App* mlp_command = setup_mlp(app, mlp);
   AllCommand all;
   CLI::App* all_command = setup_all(app, all);
+  SweepCommand sweep_mlp, sweep_factorise;
+  const auto [sweep_mlp_command, sweep_factorise_command] = setup_sweep(app, sweep_mlp, sweep_factorise);
+  MergeCommand merge;
+  CLI::App* merge_command = setup_merge(app, merge);
   // --config FILE belongs to labrun and reads the subcommand's [section]; a subcommand passes it up.
   app.set_config("--config", "", "Read a subcommand's options from FILE, as --print-config writes it")
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
   app.allow_config_extras(CLI::config_extras_mode::error);
-  for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command}) {
+  for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command,
+                            sweep_factorise_command, merge_command}) {
     command->footer(kExitCodes);
     command->fallthrough();
   }
+  sweep_mlp_command->get_parent()->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -101,10 +108,16 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Name the subcommand's own help, and what the user may have meant.
     const CLI::App* command = &app;
-    for (const CLI::App* sub : {factorise_command, pca_command, mlp_command, all_command}) {
+    for (const CLI::App* sub : {factorise_command, pca_command, mlp_command, all_command,
+                                sweep_mlp_command->get_parent(), sweep_mlp_command, sweep_factorise_command,
+                                merge_command}) {
       if (sub->parsed()) command = sub;
     }
-    const std::string help = command == &app ? "labrun --help" : "labrun " + command->get_name() + " --help";
+    std::string name = command->get_name();
+    if (command->get_parent() != nullptr && command->get_parent() != &app) {
+      name = command->get_parent()->get_name() + " " + name;
+    }
+    const std::string help = command == &app ? "labrun --help" : "labrun " + name + " --help";
     std::string message = e.what();
     std::vector<std::string> unexpected = app.remaining(/*recurse=*/true);
     // A key of the config file that no option has: "INI was not able to parse factorise.rnak".
@@ -137,12 +150,21 @@ int run(int argc, char** argv) {
     if (pca_command->parsed() && pca.common.print_config) return print_config(pca_command, pca.common, pca.checks);
     if (mlp_command->parsed() && mlp.common.print_config) return print_config(mlp_command, mlp.common, mlp.checks);
     if (all_command->parsed() && all.common.print_config) return print_config(all_command, all.common, all.checks);
+    if (sweep_mlp_command->parsed() && sweep_mlp.common.print_config) {
+      return print_config(sweep_mlp_command, sweep_mlp.common, sweep_mlp.checks);
+    }
+    if (sweep_factorise_command->parsed() && sweep_factorise.common.print_config) {
+      return print_config(sweep_factorise_command, sweep_factorise.common, sweep_factorise.checks);
+    }
 
     int code = -1;
     if (factorise_command->parsed()) code = run_factorise(factorise, /*with_pca=*/false);
     if (pca_command->parsed()) code = run_factorise(pca, /*with_pca=*/true);
     if (mlp_command->parsed()) code = run_mlp(mlp);
     if (all_command->parsed()) code = run_all(all);
+    if (sweep_mlp_command->parsed()) code = run_sweep(sweep_mlp);
+    if (sweep_factorise_command->parsed()) code = run_sweep(sweep_factorise);
+    if (merge_command->parsed()) code = run_merge(merge);
     if (code < 0) {  // bare `labrun`: what it can do
       std::cout << app.help();
       return kExitOk;

@@ -1,0 +1,662 @@
+#include "sweep_cmd.hpp"
+
+#include "blas_restart.hpp"
+#include "output.hpp"
+#include "progress.hpp"
+#include "serialise.hpp"
+
+#include "labrun/resources.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <type_traits>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+
+namespace labrun::cli {
+namespace {
+
+// At most this many runs in one study: beyond, a shard of it (the summary holds 8 bytes a figure
+// of every run of the plan).
+constexpr int64_t kMaxRuns = int64_t{1} << 30;
+// A record's bytes in the JSON Lines, for the estimate printed before the study starts.
+constexpr double kRecordBytes = 120.0, kCheckpointBytes = 110.0;
+
+// "0.01,0.1,1" -> its items; an empty item ("0.1,", "0.1,,1") is refused, as an empty value is.
+std::vector<std::string> split_list(const std::string& option, const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (items.back().empty()) {
+      throw UsageError(fmt::format("{} '{}': item {} is empty; give values separated by commas, e.g. 0.01,0.1",
+                                   option, text, items.size()));
+    }
+    if (comma == std::string::npos) return items;
+    start = comma + 1;
+  }
+}
+
+template <class T>
+T parse_item(const std::string& option, const std::string& item) {
+  errno = 0;
+  char* end = nullptr;
+  if constexpr (std::is_same_v<T, double>) {
+    const double value = std::strtod(item.c_str(), &end);
+    if (end == item.c_str() + item.size() && errno != ERANGE) return value;
+    throw UsageError(fmt::format("{}: '{}' is not a number", option, item));
+  } else {
+    const long long value = std::strtoll(item.c_str(), &end, 10);
+    if (end == item.c_str() + item.size() && errno != ERANGE && item.find_first_of(".eE") == std::string::npos) {
+      return static_cast<T>(value);
+    }
+    throw UsageError(fmt::format("{}: '{}' is not a whole number", option, item));
+  }
+}
+
+// A list option, comma-separated: --lr 0.01,0.1,1. Parsed after the command line is (by `checks`),
+// so that each message names the option and the item.
+template <class T>
+void add_list(CLI::App& command, Checks& checks, const std::string& name, std::vector<T>& values,
+              const std::string& help) {
+  auto text = std::make_shared<std::string>();
+  command.add_option(name, *text, help)->type_name("LIST");
+  checks.add([name, text, &values] {
+    if (text->empty()) return;
+    values.clear();
+    for (const std::string& item : split_list(name, *text)) values.push_back(parse_item<T>(name, item));
+  });
+}
+
+// A list option whose values are named by the library's to_string: --normalise var,std.
+template <class Enum>
+void add_choices(CLI::App& command, Checks& checks, const std::string& name, std::vector<Enum>& values,
+                 std::initializer_list<Enum> choices, const std::string& help) {
+  std::map<std::string, Enum> names;
+  std::string listed;
+  for (const Enum v : choices) {
+    names.emplace(to_string(v), v);
+    listed += (listed.empty() ? "" : ",") + std::string(to_string(v));
+  }
+  auto text = std::make_shared<std::string>();
+  command.add_option(name, *text, help)->type_name("LIST of " + listed);
+  checks.add([name, text, names, listed, &values] {
+    if (text->empty()) return;
+    values.clear();
+    for (const std::string& item : split_list(name, *text)) {
+      if (!names.count(item)) throw UsageError(fmt::format("{}: '{}' is not one of {}", name, item, listed));
+      values.push_back(names.at(item));
+    }
+  });
+}
+
+// One value is the setting of every run, not an axis: the key stays short.
+template <class T, class Base>
+void one_is_base(std::vector<T>& values, Base& base) {
+  if (values.size() == 1) {
+    base = values.front();
+    values.clear();
+  }
+}
+
+void add_sweep_common(CLI::App& sub, SweepCommand& command) {
+  sub.add_option("--shard", command.shard,
+                 "Run shard i of N (i/N, from 1/N to N/N): a contiguous share of the runs; combine the shards' "
+                 "outputs with labrun merge")
+      ->type_name("i/N");
+  sub.add_flag("--resume", command.resume,
+               "Continue the study in the -o FILE: keep its runs, drop a torn last line, train the rest");
+}
+
+// "plan_sweep: train_size 150 must ..." -> "--train-size 150 must ...".
+[[noreturn]] void rethrow_as_usage(const std::invalid_argument& e) {
+  std::string message = e.what();
+  const std::string prefix = "plan_sweep: ";
+  if (message.rfind(prefix, 0) == 0) {
+    message = message.substr(prefix.size());
+    const std::size_t space = message.find(' ');
+    std::string option = message.substr(0, space);
+    for (char& c : option) c = c == '_' ? '-' : c;
+    message = "--" + option + message.substr(space);
+  }
+  throw UsageError(message);
+}
+
+std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
+  const std::size_t slash = text.find('/');
+  const auto whole = [](const std::string& s) {
+    return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (slash == std::string::npos || !whole(text.substr(0, slash)) || !whole(text.substr(slash + 1))) {
+    throw UsageError("--shard " + text + " must be i/N with whole numbers, e.g. 2/3 (the second of three)");
+  }
+  const int64_t i = std::stoll(text.substr(0, slash)), n = std::stoll(text.substr(slash + 1));
+  if (n < 1 || i < 1 || i > n) {
+    throw UsageError(fmt::format("--shard {}: shards are numbered 1 to N with N >= 1, so i must be in 1..{}", text,
+                                 std::max<int64_t>(n, 1)));
+  }
+  return {i, n};
+}
+
+json axis_value(const AxisValue& value) {
+  if (const auto* i = std::get_if<int64_t>(&value)) return *i;
+  if (const auto* d = std::get_if<double>(&value)) return *d;
+  return std::get<std::string>(value);
+}
+
+json setting_values(const StudyPlan& plan, int64_t setting) {
+  json values = json::object();
+  for (const auto& [name, value] : plan.setting(setting)) values[name] = axis_value(value);
+  return values;
+}
+
+json plan_json(const StudyPlan& plan) {
+  json axes = json::array();
+  for (const Axis& axis : plan.axes) {
+    json values = json::array();
+    for (const AxisValue& v : axis.values) values.push_back(axis_value(v));
+    axes.push_back({{"name", axis.name}, {"values", values}});
+  }
+  return json{{"part", plan.part},       {"axes", axes},          {"epochs", plan.epochs},
+              {"metrics", plan.metrics}, {"repeats", plan.repeats}, {"seed", plan.seed},
+              {"settings", plan.settings()}, {"runs", plan.runs()}};
+}
+
+std::string run_line(const StudyPlan& plan, const RunRecord& run) {
+  json checkpoints = json::array();
+  for (const Checkpoint& c : run.checkpoints) {
+    json point{{"epochs", c.epochs}, {"diverged", c.diverged}};
+    for (std::size_t m = 0; m < plan.metrics.size(); ++m) point[plan.metrics[m]] = number(c.values[m]);
+    checkpoints.push_back(std::move(point));
+  }
+  return json{{"type", "run"},
+              {"run", run.run(plan)},
+              {"setting", run.setting},
+              {"key", plan.key(run.setting)},
+              {"values", setting_values(plan, run.setting)},
+              {"repeat", run.repeat},
+              {"seed", run.seed},
+              {"checkpoints", checkpoints}}
+             .dump() +
+         "\n";
+}
+
+RunRecord parse_run(const StudyPlan& plan, const json& line) {
+  RunRecord run;
+  run.setting = line.at("setting").get<int64_t>();
+  run.repeat = line.at("repeat").get<int64_t>();
+  run.seed = line.at("seed").get<uint64_t>();
+  for (const json& point : line.at("checkpoints")) {
+    Checkpoint c{point.at("epochs").get<int64_t>(), point.at("diverged").get<bool>(), {}};
+    for (const std::string& metric : plan.metrics) {
+      const json& v = point.at(metric);
+      c.values.push_back(v.is_null() ? std::nan("") : v.get<double>());
+    }
+    run.checkpoints.push_back(std::move(c));
+  }
+  if (line.at("run").get<int64_t>() != run.run(plan)) throw std::invalid_argument("its run number is not its place");
+  return run;
+}
+
+// The summary lines and the end line.
+std::string closing_lines(const StudyPlan& plan, const StudySummary& summary) {
+  std::string text;
+  for (const CellSummary& cell : summary.cells()) {
+    json line{{"type", "summary"},
+              {"setting", cell.setting},
+              {"key", plan.key(cell.setting)},
+              {"values", setting_values(plan, cell.setting)},
+              {"epochs", cell.epochs},
+              {"runs", cell.runs},
+              {"diverged", cell.diverged}};
+    for (std::size_t m = 0; m < plan.metrics.size(); ++m) line[plan.metrics[m]] = cell.metrics[m];
+    text += line.dump() + "\n";
+  }
+  return text + json{{"type", "end"}, {"runs", summary.count()}}.dump() + "\n";
+}
+
+// The study's summary as a table, for --summary and --format text.
+std::string summary_table(const StudyPlan& plan, const StudySummary& summary) {
+  const std::string first = plan.metrics[plan.part == "mlp" ? 1 : 0];  // val_accuracy, or loss
+  std::string text = fmt::format("{:<32} {:>7} {:>6} {:>10} {:>10} {:>21} {:>10}\n", "setting", "epochs", "runs",
+                                 first + " mean", "std", "95% CI of the mean", "median");
+  const std::size_t m = plan.part == "mlp" ? 1 : 0;
+  for (const CellSummary& cell : summary.cells()) {
+    const Summary& s = cell.metrics[m];
+    const std::string key = plan.key(cell.setting);
+    text += fmt::format("{:<32} {:>7} {:>6} {:>10.4g} {:>10.3g} {:>10.4g}-{:<10.4g} {:>10.4g}{}\n",
+                        key.empty() ? "(one setting)" : key, cell.epochs, cell.runs, s.mean, s.std, s.ci95_low,
+                        s.ci95_high, s.median, cell.diverged ? fmt::format("  ({} diverged)", cell.diverged) : "");
+  }
+  return text;
+}
+
+// What a file holds of a study: its header and its runs; where the runs end (a torn last line or
+// the summary lines after them are cut there when resuming).
+struct StudyFile {
+  json header;
+  std::size_t runs_end = 0;   // bytes
+  bool torn = false;          // its last line was cut short (a crash while writing)
+  int64_t runs = 0;
+  int64_t last_run = -1;
+};
+
+// Reads a study's JSON Lines, one line at a time: the header, then each run into `on_run`.
+StudyFile read_study(const std::string& path, const std::function<void(const json& header)>& on_header,
+                     const std::function<void(const json& run)>& on_run) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
+  StudyFile file;
+  std::string line;
+  std::size_t offset = 0;
+  int64_t number = 0;
+  bool closing = false;
+  while (std::getline(in, line)) {
+    ++number;
+    const bool complete = !in.eof();  // a last line without its newline was cut short
+    std::optional<json> parsed;
+    try {
+      parsed = json::parse(line);
+    } catch (const json::parse_error&) {
+    }
+    if (!complete || !parsed || !parsed->is_object()) {
+      if (in.peek() == std::char_traits<char>::eof()) {  // the last line: torn by a crash
+        file.torn = true;
+        break;
+      }
+      throw DataError(fmt::format("{}: line {} is not a JSON object: the file is damaged (not a torn last line)",
+                                  path, number));
+    }
+    const std::string type = parsed->value("type", "");
+    if (number == 1) {
+      if (type != "study") throw DataError(path + ": line 1 is not a labrun study's header (type \"study\")");
+      file.header = *parsed;
+      on_header(file.header);
+    } else if (type == "run") {
+      if (closing) throw DataError(fmt::format("{}: line {} is a run after the summary", path, number));
+      const json& number_field = parsed->contains("run") ? parsed->at("run") : json();
+      if (!number_field.is_number_integer()) {
+        throw DataError(fmt::format("{}: line {} is a run without its number", path, number));
+      }
+      const auto run = number_field.get<int64_t>();
+      if (run <= file.last_run) {
+        throw DataError(fmt::format("{}: line {} holds run {} after run {}: runs out of order or twice", path,
+                                    number, run, file.last_run));
+      }
+      try {
+        on_run(*parsed);
+      } catch (const json::exception& e) {
+        throw DataError(fmt::format("{}: line {} is not a run of this study: {}", path, number, e.what()));
+      } catch (const std::invalid_argument& e) {
+        throw DataError(fmt::format("{}: line {}: {}", path, number, e.what()));
+      }
+      file.last_run = run;
+      ++file.runs;
+    } else if (type == "summary" || type == "end") {
+      closing = true;
+    } else {
+      throw DataError(fmt::format("{}: line {} has type \"{}\", not run, summary or end", path, number, type));
+    }
+    offset += line.size() + 1;
+    if (!closing) file.runs_end = offset;
+  }
+  if (number == 0) throw DataError(path + " is empty: no study's header");
+  return file;
+}
+
+// The keys two parts of one study must share; the first that differs, or "".
+std::string differing_key(const json& a, const json& b) {
+  for (const char* key : {"command", "plan", "config"}) {
+    if (a.at(key) != b.at(key)) return key;
+  }
+  for (const char* key : {"sha256", "rows", "columns", "feature_columns", "label_column"}) {
+    if (a.at("data").at(key) != b.at("data").at(key)) return std::string("data.") + key;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, SweepCommand& factorise) {
+  CLI::App* sweep = app.add_subcommand(
+      "sweep",
+      "A grid of settings, each repeated over seeds: one JSON Lines record per run as it finishes, then a "
+      "summary per setting and epochs value (docs/studies.md)");
+  sweep->require_subcommand(1);
+
+  mlp.part = "mlp";
+  CLI::App* m = sweep->add_subcommand("mlp", "Sweep the MLP (part 2.2): lr, epochs, hidden, train size, ...");
+  MlpSweep& s = mlp.mlp;
+  s.base.repeats = 200;
+  add_list(*m, mlp.checks, "--lr", s.lr, "Learning rates, e.g. 0.01,0.1,1");
+  add_list(*m, mlp.checks, "--epochs", s.epochs,
+           "Epoch counts: each run trains to the largest and is evaluated at each (default 100)");
+  add_list(*m, mlp.checks, "--hidden", s.hidden, "Hidden units H (default 12)");
+  add_list(*m, mlp.checks, "--train-size", s.train_size, "Rows that train (default 100)");
+  add_choices(*m, mlp.checks, "--normalise", s.normalise, {Normalise::var, Normalise::std, Normalise::none},
+              "Feature scaling (default var)");
+  add_choices(*m, mlp.checks, "--engine", s.engine, {Engine::sequential, Engine::batched}, "Engines (default batched)");
+  add_choices(*m, mlp.checks, "--shuffle", s.shuffle, {Shuffle::once, Shuffle::per_repeat, Shuffle::none},
+              "Shuffles: once (the exercise's), per-repeat, none (default once)");
+  add_at_least(*m, mlp.checks, "--repeats", s.base.repeats, 1, "Runs of each setting, >= 1");
+  add_at_least(*m, mlp.checks, "--chunk", s.base.chunk, 1, "Models the batched engine trains at once, >= 1");
+  add_sweep_common(*m, mlp);
+  add_common_options(*m, mlp.common, mlp.checks);
+  refuse_empty_values(*m);
+
+  factorise.part = "factorise";
+  CLI::App* f = sweep->add_subcommand("factorise", "Sweep the factorisation (part 1): rank, lr, epochs, ...");
+  FactoriseSweep& g = factorise.factorise;
+  g.repeats = 20;
+  add_list(*f, factorise.checks, "--rank", g.rank, "Ranks r (default 2)");
+  add_list(*f, factorise.checks, "--lr", g.lr, "Learning rates (default 0.01)");
+  add_list(*f, factorise.checks, "--epochs", g.epochs,
+           "Epoch counts: each run trains to the largest and is evaluated at each (default 1000)");
+  add_choices(*f, factorise.checks, "--reduction", g.reduction, {Reduction::sum, Reduction::mean}, "Loss reductions (default sum)");
+  add_choices(*f, factorise.checks, "--loss-form", g.form, {LossForm::residual, LossForm::gram}, "Loss forms (default residual)");
+  add_choices(*f, factorise.checks, "--dtype", g.dtype, {Dtype::float64, Dtype::float32}, "Dtypes (default float64)");
+  add_at_least(*f, factorise.checks, "--repeats", g.repeats, 1,
+               "Runs of each setting, >= 1: repeat r uses seed + r");
+  add_sweep_common(*f, factorise);
+  add_common_options(*f, factorise.common, factorise.checks);
+  refuse_empty_values(*f);
+  return {m, f};
+}
+
+CLI::App* setup_merge(CLI::App& app, MergeCommand& command) {
+  CLI::App* sub = app.add_subcommand(
+      "merge", "Combine the shards of one study (labrun sweep ... --shard i/N) into the records and summary one "
+                "process writes");
+  sub->add_option("shards", command.inputs, "The shards' JSON Lines files, every one of 1/N to N/N")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("-o,--output", command.output, "Write to FILE, atomically (default: stdout)")->type_name("FILE");
+  refuse_empty_values(*sub);
+  return sub;
+}
+
+int run_sweep(const SweepCommand& command) {
+  command.checks.run();
+  apply_threads(command.common);
+  if (command.resume && (command.common.output.empty() || command.common.output == "-")) {
+    throw UsageError("--resume continues the study in -o FILE: give the file");
+  }
+  const Dataset data = load_data(command.common, /*min_rows=*/2);
+  MlpSweep mlp = command.mlp;
+  FactoriseSweep factorise = command.factorise;
+  const bool is_mlp = command.part == "mlp";
+  const uint64_t seed = resolve_seed(command.common);
+  mlp.base.seed = seed;
+  factorise.seed = seed;
+  // A list of one value sets every run's value; two or more make an axis.
+  one_is_base(mlp.lr, mlp.base.training.lr);
+  one_is_base(mlp.epochs, mlp.base.training.epochs);
+  one_is_base(mlp.hidden, mlp.base.hidden);
+  one_is_base(mlp.train_size, mlp.base.train_size);
+  one_is_base(mlp.normalise, mlp.base.normalise);
+  one_is_base(mlp.engine, mlp.base.engine);
+  one_is_base(mlp.shuffle, mlp.base.shuffle);
+  one_is_base(factorise.rank, factorise.base.gd.rank);
+  one_is_base(factorise.lr, factorise.base.gd.lr);
+  one_is_base(factorise.epochs, factorise.base.gd.epochs);
+  one_is_base(factorise.reduction, factorise.base.gd.reduction);
+  one_is_base(factorise.form, factorise.base.gd.form);
+  one_is_base(factorise.dtype, factorise.base.dtype);
+
+  StudyPlan plan;
+  try {
+    plan = is_mlp ? plan_sweep(data, mlp) : plan_sweep(data, factorise);
+  } catch (const std::invalid_argument& e) {
+    rethrow_as_usage(e);
+  }
+  const auto [shard, shards] = command.shard.empty() ? std::pair<int64_t, int64_t>{1, 1} : parse_shard(command.shard);
+  if (shards > 1 && !command.common.seed) {
+    throw UsageError("--shard " + command.shard + " needs --seed: every shard of a study must draw from one seed");
+  }
+  if (command.common.format == Format::text) {
+    throw UsageError("labrun sweep writes JSON Lines; --summary prints the summary's table on stderr beside them");
+  }
+  if (plan.runs() > kMaxRuns || plan.runs() < 0) {
+    throw UsageError(fmt::format("the grid has {} settings x {} repeats = {} runs; at most {} in one study: fewer "
+                                 "values or repeats",
+                                 plan.settings(), plan.repeats, plan.runs(), kMaxRuns));
+  }
+  const RunSpan span = shard_span(plan, shard, shards);
+  const auto span_runs = static_cast<double>(span.end - span.begin);
+  const double output_bytes =
+      span_runs * (kRecordBytes + kCheckpointBytes * static_cast<double>(plan.epochs.size()));
+  const double memory = StudySummary::memory(plan) + (is_mlp ? sweep_memory(data, mlp, plan)
+                                                             : sweep_memory(data, factorise, plan));
+
+  // What it will do, before it starts.
+  std::string axes;
+  for (const Axis& axis : plan.axes) axes += fmt::format("{} {} x ", axis.values.size(), axis.name);
+  fmt::print(stderr,
+             "labrun: sweep {}: {}{} repeats = {} settings, {} runs{} ({}), {} summaries; about {} of JSON Lines, "
+             "{} of memory\n",
+             plan.part, axes, plan.repeats, plan.settings(), plan.runs(),
+             shards > 1 ? fmt::format(", of which shard {}/{} runs {}", shard, shards, span.end - span.begin) : "",
+             plan.epochs.size() > 1
+                 ? fmt::format("each trains {} epochs, evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
+                 : fmt::format("each trains {} epochs", plan.epochs.back()),
+             plan.cells(), format_bytes(output_bytes), format_bytes(memory));
+  // Its output must fit on the disk it goes to, and its work in memory.
+  if (!command.common.output.empty() && command.common.output != "-") {
+    const std::string& out = command.common.output;
+    const std::size_t slash = out.rfind('/');
+    const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+    struct statvfs disk {};
+    if (::statvfs(directory.c_str(), &disk) == 0) {
+      const double free = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
+      if (output_bytes > free) {
+        throw ResourceError(fmt::format("the sweep would write about {} to {}, and {} is free there; fewer values "
+                                        "or repeats, or shards (--shard i/N) on several disks",
+                                        format_bytes(output_bytes), out, format_bytes(free)));
+      }
+    }
+  }
+
+  require_memory(memory, fmt::format("the sweep of {} runs", plan.runs()),
+                 "; fewer values or repeats, or a smaller --chunk");
+
+  json config = is_mlp ? mlp_config(mlp.base, nullptr) : factorise_config(factorise.base, nullptr);
+  config["seed"] = seed;
+  config["seed_given"] = command.common.seed.has_value();
+  json header{{"type", "study"}};
+  header.update(document("sweep " + plan.part, config, describe(data),
+                         json{{"plan", plan_json(plan)},
+                              {"shard", {{"index", shard}, {"count", shards}, {"first_run", span.begin},
+                                         {"end_run", span.end}}}}));
+  // The plan lives in results, and the comparison of parts looks at it there.
+  header["plan"] = header["results"]["plan"];
+  header["shard"] = header["results"]["shard"];
+  header.erase("results");
+
+  // Resuming: the runs already in the file are kept (and summarised), a torn last line and the
+  // closing lines are cut off, the rest is trained.
+  StudySummary summary(plan);
+  const std::string& path = command.common.output;
+  struct stat existing {};
+  const bool regular_file = !path.empty() && path != "-" && ::stat(path.c_str(), &existing) == 0 &&
+                            S_ISREG(existing.st_mode) && existing.st_size > 0;
+  if (regular_file && !command.resume) {
+    throw UsageError(path + " already holds something; --resume continues the study in it, or give another -o");
+  }
+  if (command.resume && regular_file) {
+    const StudyFile file = read_study(
+        path,
+        [&](const json& found) {
+          const std::string key = differing_key(found, header);
+          if (!key.empty() || found.at("shard") != header.at("shard")) {
+            throw UsageError(fmt::format("--resume: {} holds another study (its {} differs from this command's); "
+                                         "run the command that made it, or give another -o",
+                                         path, key.empty() ? "shard" : key));
+          }
+        },
+        [&](const json& run) { summary.add(parse_run(plan, run)); });
+    if (::truncate(path.c_str(), static_cast<off_t>(file.runs_end)) != 0) {
+      throw DataError("cannot cut " + path + " after its runs: " + std::strerror(errno));
+    }
+    if (file.torn) note(path + ": its last line was cut short (a crash while writing) and is dropped; that run is trained again");
+    note(fmt::format("{}: {} runs were there and are kept", path, file.runs));
+  }
+  const std::vector<RunSpan> todo = missing_runs({span}, summary);
+
+  // The BLAS work of the runs to train, for the choice of kernel (which may restart labrun: before
+  // anything is written).
+  double flops = 0.0;
+  for (int64_t setting = 0; setting < plan.settings(); ++setting) {
+    flops += is_mlp ? mlp_study_flops(data, setting_options(mlp, plan, setting)) / static_cast<double>(plan.repeats)
+                    : factorise_study_flops(data.rows(), data.columns(), setting_options(factorise, plan, setting));
+  }
+  use_best_blas_kernel(flops * span_runs / static_cast<double>(plan.settings()),
+                       /*replayable=*/command.common.data_path != "-");
+  Output output(path, Output::Mode::append);
+  if (!(command.resume && regular_file)) output.write(header.dump() + "\n");
+  // Runs go out in chunks: one write per 64 KiB or per chunk of models, whichever comes first.
+  std::string pending;
+  const auto flush = [&] {
+    output.write(pending);
+    pending.clear();
+  };
+  ProgressLine progress(command.common.progress, "runs");
+  SweepHooks hooks;
+  hooks.on_run = [&](RunRecord&& run) {
+    pending += run_line(plan, run);
+    summary.add(run);
+    if (pending.size() > 65536) flush();
+  };
+  hooks.on_progress = [&](const Progress& p) {
+    flush();
+    progress(p);
+  };
+  if (is_mlp) {
+    run_sweep(data, mlp, plan, todo, hooks);
+  } else {
+    run_sweep(data, factorise, plan, todo, hooks);
+  }
+  flush();
+  progress.finish();
+  output.write(closing_lines(plan, summary));
+  output.commit();
+  if (command.common.summary || command.common.format == Format::text) std::cerr << summary_table(plan, summary);
+  return kExitOk;
+}
+
+int run_merge(const MergeCommand& command) {
+  // Every header first: one study, each shard once, none missing.
+  struct Part {
+    std::string path;
+    json header;
+  };
+  std::vector<Part> parts;
+  for (const std::string& path : command.inputs) {
+    std::ifstream in(path, std::ios::binary);
+    std::string first;
+    if (!in || !std::getline(in, first)) throw DataError("cannot read " + path + ": empty or unreadable");
+    json header;
+    try {
+      header = json::parse(first);
+    } catch (const json::parse_error&) {
+      throw DataError(path + ": line 1 is not JSON: not a labrun study");
+    }
+    if (!header.is_object() || header.value("type", "") != "study") {
+      throw DataError(path + ": line 1 is not a labrun study's header (type \"study\")");
+    }
+    parts.push_back({path, header});
+  }
+  const json& first = parts.front().header;
+  const int64_t count = first.at("shard").at("count").get<int64_t>();
+  std::vector<const Part*> by_index(static_cast<std::size_t>(count), nullptr);
+  for (const Part& part : parts) {
+    const std::string key = differing_key(part.header, first);
+    if (!key.empty()) {
+      throw UsageError(fmt::format("{} and {} are not shards of one study: their {} differ", parts.front().path,
+                                   part.path, key));
+    }
+    const int64_t index = part.header.at("shard").at("index").get<int64_t>();
+    const int64_t of = part.header.at("shard").at("count").get<int64_t>();
+    if (of != count) {
+      throw UsageError(fmt::format("{} is shard {}/{} and {} is of {} shards: not one study's shards", part.path,
+                                   index, of, parts.front().path, count));
+    }
+    const Part*& slot = by_index[static_cast<std::size_t>(index - 1)];
+    if (slot != nullptr) throw UsageError(fmt::format("{} and {} are both shard {}/{}", slot->path, part.path, index, count));
+    slot = &part;
+  }
+  for (std::size_t i = 0; i < by_index.size(); ++i) {
+    if (by_index[i] == nullptr) throw UsageError(fmt::format("shard {}/{} is missing", i + 1, count));
+  }
+
+  // The plan again, from the header, for the summary.
+  const json& p = first.at("plan");
+  StudyPlan plan;
+  plan.part = p.at("part").get<std::string>();
+  plan.epochs = p.at("epochs").get<std::vector<int64_t>>();
+  plan.metrics = p.at("metrics").get<std::vector<std::string>>();
+  plan.repeats = p.at("repeats").get<int64_t>();
+  plan.seed = p.at("seed").get<uint64_t>();
+  for (const json& axis : p.at("axes")) {
+    Axis a{axis.at("name").get<std::string>(), {}};
+    for (const json& v : axis.at("values")) {
+      a.values.push_back(v.is_number_integer() ? AxisValue(v.get<int64_t>())
+                         : v.is_number()       ? AxisValue(v.get<double>())
+                                               : AxisValue(v.get<std::string>()));
+    }
+    plan.axes.push_back(std::move(a));
+  }
+  if (plan.runs() > kMaxRuns) throw DataError("the study's plan has more runs than labrun takes");
+  require_memory(StudySummary::memory(plan), "the merge's summary", "");
+
+  json header = first;
+  header["shard"] = {{"index", 1}, {"count", 1}, {"first_run", 0}, {"end_run", plan.runs()}};
+  json merged;
+  for (const Part& part : parts) merged.push_back(part.path);
+  header["merged_from"] = merged;
+  Output output(command.output);
+  output.write(header.dump() + "\n");
+  StudySummary summary(plan);
+  for (const Part* part : by_index) {
+    const int64_t begin = part->header.at("shard").at("first_run").get<int64_t>();
+    const int64_t end = part->header.at("shard").at("end_run").get<int64_t>();
+    std::string pending;
+    const StudyFile file = read_study(
+        part->path, [](const json&) {},
+        [&](const json& run) {
+          const RunRecord record = parse_run(plan, run);
+          const int64_t number = record.run(plan);
+          if (number < begin || number >= end) {
+            throw DataError(fmt::format("{}: run {} is not in its shard's runs [{}, {})", part->path, number, begin, end));
+          }
+          summary.add(record);
+          pending += run.dump() + "\n";
+          if (pending.size() > 65536) {
+            output.write(pending);
+            pending.clear();
+          }
+        });
+    output.write(pending);
+    if (file.torn || file.runs != end - begin) {
+      throw DataError(fmt::format("{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
+                                  "--resume",
+                                  part->path, part->header.at("shard").at("index").get<int64_t>(), count, file.runs,
+                                  end - begin, file.torn ? " and a torn last line" : ""));
+    }
+  }
+  output.write(closing_lines(plan, summary));
+  output.commit();
+  return kExitOk;
+}
+
+}  // namespace labrun::cli

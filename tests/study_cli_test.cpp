@@ -1,0 +1,248 @@
+// labrun sweep and labrun merge, driven as a user would: the study's JSON Lines, shards as
+// separate processes merged into what one process writes, resuming after a crash, the errors.
+
+#include "cli_runner.hpp"
+#include "test_files.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace labrun::test {
+namespace {
+
+using json = nlohmann::json;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Everything but the header (line 1): the records, the summary and the end line.
+std::vector<std::string> body(const std::string& path) {
+  std::vector<std::string> lines = lines_of(read_file(path));
+  if (!lines.empty()) lines.erase(lines.begin());
+  return lines;
+}
+
+// A small study: 2 lr x 3 epochs x 2 hidden x 7 repeats.
+std::vector<std::string> study(const std::string& lr = "0.05,0.5", const std::string& repeats = "7") {
+  return {"sweep", "mlp", "--lr", lr, "--epochs", "5,30,15", "--hidden", "4,12", "--repeats", repeats,
+          "--seed", "9", "--chunk", "3"};
+}
+const std::vector<std::string> kStudy = study();
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+TEST(Study, RecordsThenASummaryPerSettingAndEpochs) {
+  const std::string dir = temp_dir();
+  const Outcome run = labrun(with(kStudy, {"-o", dir + "/study.jsonl"}), dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // The grid's size is said before it starts.
+  EXPECT_NE(run.err.find("2 lr x 3 epochs x 2 hidden x 7 repeats = 4 settings, 28 runs"), std::string::npos)
+      << run.err;
+  const std::vector<std::string> lines = lines_of(read_file(dir + "/study.jsonl"));
+  ASSERT_EQ(lines.size(), 1u + 28u + 12u + 1u);  // header, runs, 4 settings x 3 epochs, end
+  const json header = json::parse(lines[0]);
+  EXPECT_EQ(header["type"], "study");
+  EXPECT_EQ(header["plan"]["epochs"], json({5, 15, 30}));
+  EXPECT_EQ(header["plan"]["runs"], 28);
+  const json run0 = json::parse(lines[1]);
+  EXPECT_EQ(run0["type"], "run");
+  EXPECT_EQ(run0["key"], "lr=0.05 hidden=4");
+  EXPECT_EQ(run0["checkpoints"].size(), 3u);
+  // Run 7 * 3 + 2: lr 0.5, hidden 12, repeat 2 is `labrun mlp --lr 0.5 --hidden 12 --epochs 15`'s
+  // repeat 2 at its 15-epoch checkpoint, bit for bit (same binary, same kernel).
+  const json run23 = json::parse(lines[1 + 23]);
+  EXPECT_EQ(run23["key"], "lr=0.5 hidden=12");
+  EXPECT_EQ(run23["repeat"], 2);
+  const Outcome single = labrun({"mlp", "--lr", "0.5", "--hidden", "12", "--epochs", "15", "--repeats", "7",
+                                 "--seed", "9"},
+                                dir);
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  const json alone = json::parse(single.out)["results"]["runs"][2];
+  EXPECT_EQ(run23["checkpoints"][1]["epochs"], 15);
+  EXPECT_EQ(run23["checkpoints"][1]["loss"], alone["final_loss"]);
+  EXPECT_EQ(run23["checkpoints"][1]["val_accuracy"], alone["val_accuracy"]);
+  const json summary = json::parse(lines[1 + 28]);
+  EXPECT_EQ(summary["type"], "summary");
+  EXPECT_EQ(summary["runs"], 7);
+  for (const char* stat : {"mean", "std", "min", "q1", "median", "q3", "max"}) {
+    EXPECT_TRUE(summary["val_accuracy"][stat].is_number()) << stat;
+  }
+  EXPECT_EQ(summary["val_accuracy"]["ci95"].size(), 2u);
+  EXPECT_EQ(json::parse(lines.back())["type"], "end");
+}
+
+TEST(Study, ThreeShardsInThreeProcessesMergeIntoOneProcesssRecords) {
+  const std::string dir = temp_dir();
+  ASSERT_EQ(labrun(with(kStudy, {"-o", dir + "/one.jsonl"}), dir).exit_code, 0);
+  // Three processes at once, as a job array would run them.
+  std::string script;
+  for (int i = 1; i <= 3; ++i) {
+    std::string args;
+    for (const std::string& a : kStudy) args += " " + quote(a);
+    script += "\"$LABRUN\"" + args + " --shard " + std::to_string(i) + "/3 -o " + quote(dir + "/s" + std::to_string(i)) +
+              " & ";
+  }
+  const Outcome shards = shell(script + "wait", dir);
+  ASSERT_EQ(shards.exit_code, 0) << shards.err;
+  // Given out of order: merge puts them in order.
+  const Outcome merged = labrun({"merge", dir + "/s3", dir + "/s1", dir + "/s2", "-o", dir + "/merged.jsonl"}, dir);
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(body(dir + "/merged.jsonl"), body(dir + "/one.jsonl"));
+  const json header = json::parse(lines_of(read_file(dir + "/merged.jsonl"))[0]);
+  EXPECT_EQ(header["shard"]["count"], 1);
+  EXPECT_EQ(header["merged_from"].size(), 3u);
+
+  // What does not belong together is refused, saying why; nothing is written.
+  const auto refused = [&](const std::vector<std::string>& args, const std::string& says) {
+    const Outcome bad = labrun(with({"merge"}, with(args, {"-o", dir + "/bad.jsonl"})), dir);
+    EXPECT_EQ(bad.exit_code, 2) << bad.err;
+    EXPECT_NE(bad.err.find(says), std::string::npos) << bad.err;
+    EXPECT_FALSE(std::ifstream(dir + "/bad.jsonl").good());
+  };
+  refused({dir + "/s1", dir + "/s3"}, "shard 2/3 is missing");
+  refused({dir + "/s1", dir + "/s1", dir + "/s3"}, "are both shard 1/3");
+  ASSERT_EQ(labrun(with(study("0.05,0.6"), {"--shard", "2/3", "-o", dir + "/other"}), dir).exit_code, 0);
+  refused({dir + "/s1", dir + "/other", dir + "/s3"}, "their plan differ");
+  // A shard cut short (a crash): its runs are not all there.
+  const std::string s2 = read_file(dir + "/s2");
+  write_file(dir + "/short", s2.substr(0, s2.size() / 2));
+  const Outcome cut = labrun({"merge", dir + "/s1", dir + "/short", dir + "/s3"}, dir);
+  EXPECT_EQ(cut.exit_code, 1);
+  EXPECT_NE(cut.err.find("--resume"), std::string::npos) << cut.err;
+}
+
+TEST(Study, AResumedStudyKeepsItsRunsAndDropsATornLine) {
+  const std::string dir = temp_dir();
+  ASSERT_EQ(labrun(with(kStudy, {"-o", dir + "/whole.jsonl"}), dir).exit_code, 0);
+  const std::string whole = read_file(dir + "/whole.jsonl");
+  // A crash mid-line: the header, some runs, half a record.
+  const std::size_t cut = whole.find("\"run\":13");
+  write_file(dir + "/crashed.jsonl", whole.substr(0, cut + 20));
+  const Outcome resumed = labrun(with(kStudy, {"-o", dir + "/crashed.jsonl", "--resume"}), dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("cut short"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("13 runs were there"), std::string::npos) << resumed.err;
+  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole);  // the header too: it was kept
+  // A finished study resumed: nothing to train, the same file.
+  ASSERT_EQ(labrun(with(kStudy, {"-o", dir + "/crashed.jsonl", "--resume"}), dir).exit_code, 0);
+  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole);
+  // Another study's file is not resumed, nor a study's file overwritten.
+  const Outcome other = labrun(with(study("0.05,0.5", "8"), {"-o", dir + "/crashed.jsonl", "--resume"}), dir);
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("holds another study"), std::string::npos) << other.err;
+  const Outcome again = labrun(with(kStudy, {"-o", dir + "/crashed.jsonl"}), dir);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole);
+  // Damage in the middle is not a torn last line.
+  std::string damaged = whole;
+  damaged.replace(whole.find("\"run\":5"), 5, "#####");
+  write_file(dir + "/damaged.jsonl", damaged);
+  const Outcome broken = labrun(with(kStudy, {"-o", dir + "/damaged.jsonl", "--resume"}), dir);
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.err.find("damaged"), std::string::npos) << broken.err;
+}
+
+TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
+  const std::string dir = temp_dir();
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"sweep", "mlp", "--lr", "0.1,0.1"}, "--lr lists 0.1 twice"},
+      {{"sweep", "mlp", "--lr", "0.1,-1"}, "--lr -1"},
+      {{"sweep", "mlp", "--lr", "0.1,nan"}, "--lr nan"},
+      {{"sweep", "mlp", "--train-size", "50,150"}, "--train-size 150"},
+      {{"sweep", "mlp", "--epochs", "10,-1"}, "--epochs -1"},
+      {{"sweep", "mlp", "--hidden", "0,4"}, "--hidden 0"},
+      {{"sweep", "mlp", "--lr", ""}, "empty"},
+      {{"sweep", "mlp", "--lr", "0.1,"}, "item 2 is empty"},
+      {{"sweep", "mlp", "--lr", "0.1,,1"}, "item 2 is empty"},
+      {{"sweep", "mlp", "--hidden", "4,1.5"}, "'1.5' is not a whole number"},
+      {{"sweep", "mlp", "--lr", "0.1,fast"}, "'fast' is not a number"},
+      {{"sweep", "mlp", "--lr", "1e999"}, "'1e999' is not a number"},
+      {{"sweep", "mlp", "--lr", "1,2", "--format", "text"}, "JSON Lines"},
+      {{"sweep", "mlp", "--normalise", "var,cube"}, "is not one of"},
+      {{"sweep", "factorise", "--rank", "1,4"}, "--rank 4"},
+      {{"sweep", "mlp", "--repeats", "0"}, "--repeats 0"},
+      {{"sweep", "mlp", "--chunk", "0"}, "--chunk 0"},
+      {{"sweep", "mlp", "--shard", "0/3", "--seed", "1"}, "numbered 1 to N"},
+      {{"sweep", "mlp", "--shard", "4/3", "--seed", "1"}, "numbered 1 to N"},
+      {{"sweep", "mlp", "--shard", "1/0", "--seed", "1"}, "numbered 1 to N"},
+      {{"sweep", "mlp", "--shard", "a/b", "--seed", "1"}, "must be i/N"},
+      {{"sweep", "mlp", "--shard", "1/3"}, "needs --seed"},
+      {{"sweep", "mlp", "--resume"}, "-o FILE"},
+      {{"sweep", "mlp", "--lr", "0.1,0.2", "--hidden", "1,2,3,4,5,6,7,8,9,10", "--train-size",
+        "10,20,30,40,50,60,70,80,90,100", "--repeats", "9000000"},
+       "at most"},
+      {{"sweep"}, "subcommand"},
+  };
+  for (const Case& c : cases) {
+    const Outcome run = labrun(c.args, dir);
+    std::string shown;
+    for (const std::string& a : c.args) shown += a + " ";
+    EXPECT_EQ(run.exit_code, 2) << shown << "\n" << run.err;
+    EXPECT_TRUE(run.out.empty()) << shown;
+    EXPECT_NE(run.err.find(c.says), std::string::npos) << shown << "\n" << run.err;
+  }
+  // A grid whose summary cannot fit in memory says what it would need (exit 1).
+  const Outcome huge = labrun_with({}, {"sweep", "mlp", "--epochs", "1,2,3,4,5,6,7,8,9,10", "--lr",
+                                        "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", "--repeats", "100000000"},
+                                   dir);
+  EXPECT_EQ(huge.exit_code, 1) << huge.err;
+  EXPECT_NE(huge.err.find("needs about"), std::string::npos) << huge.err;
+  // Output beyond the disk's free space: as many runs as 100-byte records fit (each record is over
+  // 200 bytes), in two settings.
+  struct statvfs disk_space {};
+  ASSERT_EQ(::statvfs(dir.c_str(), &disk_space), 0);
+  const double fit = static_cast<double>(disk_space.f_bavail) * static_cast<double>(disk_space.f_frsize) / 100.0;
+  if (fit > 1e9) GTEST_SKIP() << "the disk holds more records than a study may have runs";
+  const Outcome disk = labrun({"sweep", "mlp", "--lr", "0.1,0.2", "--repeats", std::to_string(int64_t(fit / 2)), "-o",
+                               dir + "/big.jsonl"},
+                              dir);
+  EXPECT_EQ(disk.exit_code, 1) << disk.err;
+  EXPECT_NE(disk.err.find("is free there"), std::string::npos) << disk.err;
+  EXPECT_FALSE(std::ifstream(dir + "/big.jsonl").good());
+}
+
+TEST(Study, MlpWritesItsDocumentAsTheRunsFinish) {
+  const std::string dir = temp_dir();
+  // Progress on request, on stderr; the document is the same with or without it.
+  const Outcome shown = labrun({"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "--progress", "always",
+                                "-o", dir + "/a.json"},
+                               dir);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.err.find("3000/3000 runs (100%)"), std::string::npos) << shown.err;
+  const Outcome quiet = labrun({"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "-o", dir + "/b.json"},
+                               dir);
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("runs ("), std::string::npos) << quiet.err;  // not a terminal: silent
+  json a = json::parse(read_file(dir + "/a.json")), b = json::parse(read_file(dir + "/b.json"));
+  ASSERT_EQ(a["results"]["runs"].size(), 3000u);
+  EXPECT_EQ(a["results"]["runs"], b["results"]["runs"]);
+  EXPECT_EQ(a["results"]["summary"], b["results"]["summary"]);
+  EXPECT_EQ(a["results"]["summary"]["val_accuracy"]["n"], 3000);
+  // The text summary counts every run though it lists a few.
+  const Outcome text = labrun({"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "--format", "text"}, dir);
+  EXPECT_NE(text.out.find("and 2980 more runs"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(3000 runs"), std::string::npos) << text.out;
+}
+
+}  // namespace
+}  // namespace labrun::test
