@@ -71,6 +71,44 @@ def load(path):
     return doc
 
 
+def load_study(path):
+    """A labrun study's JSON Lines (`labrun sweep`, `labrun merge`): its header and its summary
+    records, read a line at a time (the run records are skipped: a study of a million runs reads in
+    constant memory). Requires the summary, which a finished study (or merge) ends with."""
+    header, summaries, number = None, [], 0
+    try:
+        stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    except OSError as e:
+        raise PlotError(f"cannot read {path}: {e.strerror}")
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if number > 1 and line.startswith('{"type":"run"'):
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise PlotError(f"{path}: line {number} is not valid JSON ({e.msg}): a study cut short? "
+                                "finish it with labrun sweep ... --resume")
+            kind = record.get("type") if isinstance(record, dict) else None
+            if number == 1:
+                if kind != "study":
+                    raise PlotError(f"{path} is not a labrun study: its first line is not a study header "
+                                    "(make one with labrun sweep)")
+                major = str(record.get("schema_version", "")).split(".")[0]
+                if major != str(KNOWN_SCHEMA_MAJOR):
+                    raise PlotError(f"schema_version {record.get('schema_version')} is not supported: this script "
+                                    f"reads major version {KNOWN_SCHEMA_MAJOR}")
+                header = record
+            elif kind == "summary":
+                summaries.append(record)
+    if header is None:
+        raise PlotError(f"{path} is empty")
+    if not summaries:
+        raise PlotError(f"{path} holds no summary: the study is not finished (labrun sweep ... --resume finishes "
+                        "it; shards are combined by labrun merge)")
+    return header, summaries
+
+
 # Which commands' documents hold each part, and where (schema 2: `pca` and `all` hold the
 # factorisation once, with the PCA comparison beside it).
 PART_HOLDERS = {"factorise": {"factorise": None, "pca": None, "all": "factorise"},

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Draws a labrun study (`labrun sweep`, `labrun merge`): the distribution of the chosen figure per
+setting, its learning curve over the epochs values with a band across the seeds, and a heatmap of
+its mean when the grid has two axes.
+
+Usage: plot_study.py STUDY.jsonl -o study.png [--metric val_accuracy]
+"""
+import argparse
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labrunplot  # noqa: E402
+from labrunplot import PlotError, finite  # noqa: E402
+
+SCRIPT = "plot_study.py"
+
+
+def stats_box(s, label):
+    """A box of the summary's quartiles, whiskers at min and max (matplotlib's bxp)."""
+    return {"label": label, "med": s["median"], "q1": s["q1"], "q3": s["q3"], "whislo": s["min"],
+            "whishi": s["max"], "mean": s["mean"], "fliers": []}
+
+
+def usable(s):
+    return all(finite(s.get(k)) for k in ("median", "q1", "q3", "min", "max"))
+
+
+def draw(plt, header, summaries, metric):
+    plan = header["plan"]
+    metrics = plan["metrics"]
+    if metric is None:
+        metric = "val_accuracy" if "val_accuracy" in metrics else "gap"
+    if metric not in metrics:
+        raise PlotError(f"the study has no figure {metric!r}; it has {', '.join(metrics)}")
+    companion = "train_accuracy" if metric == "val_accuracy" else None
+    epochs = plan["epochs"]
+    last = epochs[-1]
+    keys = sorted({(s["setting"], s["key"] or "(one setting)") for s in summaries})
+    by_cell = {(s["setting"], s["epochs"]): s for s in summaries}
+    axes = [a for a in plan["axes"] if a["name"] != "epochs"]
+    grid_axes = axes + ([{"name": "epochs", "values": epochs}] if len(epochs) > 1 else [])
+    heatmap = len(grid_axes) == 2
+    panels = 2 + heatmap
+    fig, ax = plt.subplots(1, panels, figsize=(5.2 * panels, 4.6), squeeze=False)
+    ax = ax[0]
+    title = (f"labrun {header['command']}: {plan['runs']} runs ({plan['repeats']} repeats x {plan['settings']} "
+             f"settings), seed {plan['seed']}, data {header['data']['source']}")
+    fig.suptitle(title, fontsize=10)
+
+    # 1. The distribution per setting at the largest epochs value: boxes of the summary's quartiles.
+    boxes, positions, colours = [], [], []
+    for i, (setting, key) in enumerate(keys):
+        for offset, name, colour in ((0.0, metric, "C0"), (0.3, companion, "C1")):
+            cell = by_cell.get((setting, last))
+            if name is None or cell is None or not usable(cell[name]):
+                continue
+            boxes.append(stats_box(cell[name], key if offset == 0 else ""))
+            positions.append(i + offset)
+            colours.append(colour)
+    if boxes:
+        art = ax[0].bxp(boxes, positions=positions, widths=0.25, showmeans=True, patch_artist=True, vert=False)
+        for patch, colour in zip(art["boxes"], colours):
+            patch.set_facecolor(colour)
+            patch.set_alpha(0.45)
+    ax[0].set_yticks(range(len(keys)), [k for _, k in keys], fontsize=7)
+    ax[0].set_xlabel(f"{metric} at {last} epochs" + (f" (orange: {companion})" if companion else ""), fontsize=8)
+    ax[0].set_title("Distribution over the seeds (box: quartiles, whiskers: min-max, triangle: mean)", fontsize=8)
+    ax[0].tick_params(labelsize=7)
+
+    # 2. Learning curves: the median over the seeds, with the quartiles as a band.
+    if len(epochs) > 1:
+        for i, (setting, key) in enumerate(keys):
+            cells = [by_cell.get((setting, e)) for e in epochs]
+            points = [(e, c[metric]) for e, c in zip(epochs, cells) if c is not None and usable(c[metric])]
+            if not points:
+                continue
+            xs = [p[0] for p in points]
+            ax[1].plot(xs, [p[1]["median"] for p in points], marker="o", ms=3, lw=1.2, color=f"C{i % 10}", label=key)
+            ax[1].fill_between(xs, [p[1]["q1"] for p in points], [p[1]["q3"] for p in points], color=f"C{i % 10}",
+                               alpha=0.2)
+        ax[1].set_xscale("log" if epochs[0] > 0 and epochs[-1] / epochs[0] >= 20 else "linear")
+        ax[1].set_xlabel("epochs", fontsize=8)
+        ax[1].set_ylabel(f"{metric} (median; band: quartiles over the seeds)", fontsize=8)
+        ax[1].legend(fontsize=6)
+        ax[1].set_title("Learning curves", fontsize=8)
+        ax[1].tick_params(labelsize=7)
+    else:
+        ax[1].set_axis_off()
+        ax[1].text(0.5, 0.5, "one epochs value: no learning curve\n(--epochs 10,100,1000 gives one)", ha="center",
+                   va="center", fontsize=8, color="0.4", transform=ax[1].transAxes)
+
+    # 3. A heatmap of the mean over the two axes of the grid.
+    if heatmap:
+        rows, cols = grid_axes
+        table = [[math.nan] * len(cols["values"]) for _ in rows["values"]]
+        sizes = [len(a["values"]) for a in axes]
+        for s in summaries:
+            index, coordinates = s["setting"], []
+            for size in reversed(sizes):
+                coordinates.append(index % size)
+                index //= size
+            coordinates.reverse()
+            if cols["name"] == "epochs":
+                r, c = coordinates[0], epochs.index(s["epochs"])
+            elif s["epochs"] == last:
+                r, c = coordinates
+            else:
+                continue
+            mean = s[metric]["mean"]
+            table[r][c] = mean if finite(mean) else math.nan
+        image = ax[2].imshow(table, cmap="viridis", aspect="auto")
+        known = [v for row in table for v in row if not math.isnan(v)]
+        middle = (min(known) + max(known)) / 2 if known else 0.0
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                ax[2].text(c, r, "n/a" if math.isnan(value) else f"{value:.3g}", ha="center", va="center",
+                           fontsize=7, color="k" if not math.isnan(value) and value > middle else "w")
+        ax[2].set_xticks(range(len(cols["values"])), [str(v) for v in cols["values"]], fontsize=7)
+        ax[2].set_yticks(range(len(rows["values"])), [str(v) for v in rows["values"]], fontsize=7)
+        ax[2].set_xlabel(cols["name"], fontsize=8)
+        ax[2].set_ylabel(rows["name"], fontsize=8)
+        ax[2].set_title(f"mean {metric}" + ("" if cols["name"] == "epochs" else f" at {last} epochs"), fontsize=8)
+        fig.colorbar(image, ax=ax[2], shrink=0.8)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def main():
+    parser = argparse.ArgumentParser(prog=SCRIPT, description=__doc__.split("\n\n")[0])
+    parser.add_argument("input", help="the study's JSON Lines, or - for stdin")
+    parser.add_argument("-o", "--output", required=True, help="the file to write: .png, .svg or .pdf")
+    parser.add_argument("--metric", help="the figure to draw (default: val_accuracy for the MLP, gap for the "
+                        "factorisation)")
+    args = parser.parse_args()
+    plt = labrunplot.import_pyplot(SCRIPT)
+    try:
+        labrunplot.check_output_path(args.output)
+        header, summaries = labrunplot.load_study(args.input)
+        labrunplot.save(draw(plt, header, summaries, args.metric), args.output)
+    except PlotError as e:
+        labrunplot.fail(SCRIPT, str(e))
+    except OSError as e:
+        labrunplot.fail(SCRIPT, f"cannot write {args.output}: {e.strerror}")
+
+
+if __name__ == "__main__":
+    main()
