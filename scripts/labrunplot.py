@@ -87,6 +87,9 @@ def load_study(path):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
+                if number == 1:
+                    raise PlotError(f"{path} is not a labrun study: its first line is not one JSON record (a "
+                                    "study is JSON Lines from labrun sweep)")
                 raise PlotError(f"{path}: line {number} is not valid JSON ({e.msg}): a study cut short? "
                                 "finish it with labrun sweep ... --resume")
             kind = record.get("type") if isinstance(record, dict) else None

@@ -4,8 +4,12 @@ the scatter plots of part 1.3, the accuracy spread of part 2.2, and observations
 run's numbers. `labrun all` (its defaults) fills every panel; factorise, pca and mlp output fill
 their parts.
 
-Usage: labrun all | report.py [JSON|-] -o report.pdf
+Usage: labrun all | report.py [JSON|-] -o report.pdf [--study STUDY.jsonl]
+
+With --study, a study of part 2.2 (`labrun sweep mlp`) takes the place of the MLP loss curves: its
+learning curves, and an observation on which setting does best and by how much.
 """
+import argparse
 import math
 import os
 import statistics
@@ -25,7 +29,7 @@ def fmt(value, spec):
     return format(value, spec) if finite(value) else "n/a"
 
 
-def observations(factorise, pca, mlp, rank):
+def observations(factorise, pca, mlp, rank, study=None):
     """Sentences made from this run's numbers."""
     notes = []
     if factorise is not None:
@@ -34,6 +38,8 @@ def observations(factorise, pca, mlp, rank):
         notes.extend(pca_notes(pca, rank))
     if mlp is not None:
         notes.extend(mlp_notes(mlp))
+    if study is not None:
+        notes.extend(study_notes(*study))
     return notes
 
 
@@ -94,13 +100,54 @@ def mlp_notes(mlp):
     return notes
 
 
+def study_notes(header, summaries):
+    """What a study of part 2.2 shows: the best setting at the longest training, with its interval."""
+    plan = header["plan"]
+    metric = "val_accuracy" if "val_accuracy" in plan["metrics"] else plan["metrics"][0]
+    last = plan["epochs"][-1]
+    cells = [s for s in summaries if s["epochs"] == last and finite(s[metric]["mean"])]
+    if not cells:
+        return [f"The study ({plan['runs']} runs) has no finite {metric} at {last} epochs."]
+    best = max(cells, key=lambda s: s[metric]["mean"]) if metric != "gap" else min(cells, key=lambda s: s[metric]["mean"])
+    worst = min(cells, key=lambda s: s[metric]["mean"]) if metric != "gap" else max(cells, key=lambda s: s[metric]["mean"])
+    low, high = best[metric]["ci95"]
+    text = (f"Study ({plan['runs']} runs, {plan['repeats']} seeds per setting): at {last} epochs the best setting is "
+            f"{best['key'] or 'the only one'}, mean {metric} {fmt(best[metric]['mean'], '.3f')} (95% CI "
+            f"{fmt(low, '.3f')}-{fmt(high, '.3f')}, quartiles {fmt(best[metric]['q1'], '.2f')}-"
+            f"{fmt(best[metric]['q3'], '.2f')})")
+    if worst is not best:
+        text += f"; the worst, {worst['key']}, {fmt(worst[metric]['mean'], '.3f')}."
+    return [text]
+
+
+def draw_study(fig, cell, header, summaries):
+    """The study's learning curves: median over the seeds per setting, quartiles as a band."""
+    ax = fig.add_subplot(cell)
+    plan = header["plan"]
+    metric = "val_accuracy" if "val_accuracy" in plan["metrics"] else plan["metrics"][0]
+    keys = sorted({(s["setting"], s["key"] or "one setting") for s in summaries})
+    for i, (setting, key) in enumerate(keys[:8]):
+        points = sorted((s["epochs"], s[metric]) for s in summaries if s["setting"] == setting
+                        and finite(s[metric]["median"]))
+        if not points:
+            continue
+        xs = [p[0] for p in points]
+        ax.plot(xs, [p[1]["median"] for p in points], marker="o", ms=2, lw=1, color=f"C{i}", label=key)
+        ax.fill_between(xs, [p[1]["q1"] for p in points], [p[1]["q3"] for p in points], color=f"C{i}", alpha=0.2)
+    ax.set_title(f"Study: {plan['repeats']} seeds a setting", fontsize=8)
+    ax.set_xlabel("epochs", fontsize=7)
+    ax.set_ylabel(f"{metric} (median, quartile band)", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=5)
+
+
 def absent(ax, what, command):
     ax.set_axis_off()
     ax.text(0.5, 0.5, f"{what}: not in this document\n(`labrun {command}` or `labrun all` makes it)", ha="center",
             va="center", fontsize=7, color="0.4", transform=ax.transAxes)
 
 
-def draw(plt, doc):
+def draw(plt, doc, study=None):
     command = doc.get("command")
     if command not in ("factorise", "pca", "mlp", "all"):
         raise PlotError(f"not a document of a labrun command: command {command!r}")
@@ -143,13 +190,13 @@ def draw(plt, doc):
     if mlp is None:
         absent(fig.add_subplot(grid[2:4, :]), "Part 2 (the MLP)", "mlp")
     else:
-        draw_mlp(fig, grid, mlp, mlp_config)
+        draw_mlp(fig, grid, mlp, mlp_config, study)
 
     # Observations.
     ax = fig.add_subplot(grid[4, :])
     ax.set_axis_off()
     lines = []
-    for note in observations(factorise, pca, mlp, rank):
+    for note in observations(factorise, pca, mlp, rank, study):
         wrapped = textwrap.wrap(note, 112)
         lines.append("- " + wrapped[0])
         lines.extend("  " + line for line in wrapped[1:])
@@ -188,7 +235,7 @@ def draw_factorisation(fig, grid, factorise, rank):
         ax.text(0.5, 0.5, "no loss curve\n(--loss-every K)", ha="center", va="center", fontsize=7, color="0.4")
 
 
-def draw_mlp(fig, grid, mlp, mlp_config):
+def draw_mlp(fig, grid, mlp, mlp_config, study=None):
     # Part 2.2: accuracy over the repeats.
     runs = mlp["runs"]
     ax = fig.add_subplot(grid[2, :2])
@@ -205,9 +252,11 @@ def draw_mlp(fig, grid, mlp, mlp_config):
     ax.set_xlabel("accuracy (black bar: median; dotted: 0.7)", fontsize=7)
     ax.tick_params(labelsize=7)
     ax.set_title(f"Part 2.2: accuracy of {len(runs)} MLP runs (dots: runs)", fontsize=9)
-    ax = fig.add_subplot(grid[2, 2])
     curves = [r["loss_curve"] for r in runs if "loss_curve" in r]
-    if curves:
+    if study is not None:
+        draw_study(fig, grid[2, 2], *study)
+    elif curves:
+        ax = fig.add_subplot(grid[2, 2])
         for c in curves[:50]:
             ax.plot(c["epoch"], [v if finite(v) else float("nan") for v in c["loss"]], lw=0.6, alpha=0.5)
         ax.set_title(f"Part 2.1: MLP loss curves ({min(len(curves), 50)} shown)", fontsize=8)
@@ -215,6 +264,7 @@ def draw_mlp(fig, grid, mlp, mlp_config):
         ax.set_ylabel("cross-entropy", fontsize=7)
         ax.tick_params(labelsize=6)
     else:
+        ax = fig.add_subplot(grid[2, 2])
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no loss curves\n(--loss-every K)", ha="center", va="center", fontsize=7, color="0.4")
 
@@ -236,5 +286,22 @@ def draw_mlp(fig, grid, mlp, mlp_config):
             f"{mlp['seconds']:.2f} s", ha="center", fontsize=7, color="0.3", transform=ax.transAxes)
 
 
+def main():
+    parser = argparse.ArgumentParser(prog=SCRIPT, description=__doc__.split("\n\n")[0])
+    parser.add_argument("input", nargs="?", default="-", help="labrun's JSON, or - for stdin (default)")
+    parser.add_argument("-o", "--output", required=True, help="the file to write: .png, .svg or .pdf")
+    parser.add_argument("--study", help="a study's JSON Lines (labrun sweep mlp) to include")
+    args = parser.parse_args()
+    plt = labrunplot.import_pyplot(SCRIPT)
+    try:
+        labrunplot.check_output_path(args.output)
+        study = labrunplot.load_study(args.study) if args.study else None
+        labrunplot.save(draw(plt, labrunplot.load(args.input), study), args.output)
+    except PlotError as e:
+        labrunplot.fail(SCRIPT, str(e))
+    except OSError as e:
+        labrunplot.fail(SCRIPT, f"cannot write {args.output}: {e.strerror}")
+
+
 if __name__ == "__main__":
-    labrunplot.main(SCRIPT, __doc__.split("\n\n")[0], draw)
+    main()
