@@ -229,15 +229,16 @@ std::string closing_lines(const StudyPlan& plan, const StudySummary& summary) {
 // The study's summary as a table, for --summary and --format text.
 std::string summary_table(const StudyPlan& plan, const StudySummary& summary) {
   const std::string first = plan.metrics[plan.part == "mlp" ? 1 : 0];  // val_accuracy, or loss
-  std::string text = fmt::format("{:<32} {:>7} {:>6} {:>10} {:>10} {:>21} {:>10}\n", "setting", "epochs", "runs",
+  std::string text = fmt::format("{:<32} {:>7} {:>6} {:>17} {:>10} {:>21} {:>10}\n", "setting", "epochs", "runs",
                                  first + " mean", "std", "95% CI of the mean", "median");
   const std::size_t m = plan.part == "mlp" ? 1 : 0;
   for (const CellSummary& cell : summary.cells()) {
     const Summary& s = cell.metrics[m];
     const std::string key = plan.key(cell.setting);
-    text += fmt::format("{:<32} {:>7} {:>6} {:>10.4g} {:>10.3g} {:>10.4g}-{:<10.4g} {:>10.4g}{}\n",
-                        key.empty() ? "(one setting)" : key, cell.epochs, cell.runs, s.mean, s.std, s.ci95_low,
-                        s.ci95_high, s.median, cell.diverged ? fmt::format("  ({} diverged)", cell.diverged) : "");
+    text += fmt::format("{:<32} {:>7} {:>6} {:>17.4g} {:>10.3g} {:>21} {:>10.4g}{}\n",
+                        key.empty() ? "(one setting)" : key, cell.epochs, cell.runs, s.mean, s.std,
+                        fmt::format("{:.4g} - {:.4g}", s.ci95_low, s.ci95_high), s.median,
+                        cell.diverged ? fmt::format("  ({} diverged)", cell.diverged) : "");
   }
   return text;
 }
