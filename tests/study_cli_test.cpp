@@ -158,6 +158,59 @@ TEST(Study, AResumedStudyKeepsItsRunsAndDropsATornLine) {
   EXPECT_NE(broken.err.find("damaged"), std::string::npos) << broken.err;
 }
 
+TEST(Study, AStudyKilledMidwayIsFinishedByResume) {
+  const std::string dir = temp_dir();
+  const std::vector<std::string> args = study("0.05,0.5", "400");
+  ASSERT_EQ(labrun(with(args, {"-o", dir + "/whole.jsonl"}), dir).exit_code, 0);
+  // SIGKILL (nothing to catch) once some runs are out: what a crash or a lost node leaves.
+  std::string command = "\"$LABRUN\"";
+  for (const std::string& a : args) command += " " + quote(a);
+  const Outcome killed = shell(command + " -o " + quote(dir + "/killed.jsonl") +
+                                   " & pid=$!; while kill -0 $pid 2>/dev/null && [ \"$(wc -l < " +
+                                   quote(dir + "/killed.jsonl") +
+                                   " 2>/dev/null || echo 0)\" -lt 50 ]; do sleep 0.01; done; kill -KILL $pid; wait $pid",
+                               dir);
+  EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;
+  const std::string partial = read_file(dir + "/killed.jsonl");
+  ASSERT_LT(partial.size(), read_file(dir + "/whole.jsonl").size());
+  const Outcome resumed = labrun(with(args, {"-o", dir + "/killed.jsonl", "--resume"}), dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(body(dir + "/killed.jsonl"), body(dir + "/whole.jsonl"));
+}
+
+TEST(Study, MergeRefusesWhatIsNotAStudy) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/text.jsonl", "hello\n");
+  write_file(dir + "/latin1.jsonl", "\xe9t\xe9\n");
+  write_file(dir + "/doc.json", "{\"schema_version\": \"2.1.0\", \"command\": \"mlp\"}\n");
+  ASSERT_EQ(labrun(with(kStudy, {"--shard", "1/2", "-o", dir + "/s1"}), dir).exit_code, 0);
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"merge", "/dev/null"}, 1, "empty or unreadable"},
+      {{"merge", dir}, 2, "shards"},
+      {{"merge", dir + "/missing.jsonl"}, 2, "missing.jsonl"},
+      {{"merge", dir + "/text.jsonl"}, 1, "not JSON"},
+      {{"merge", dir + "/latin1.jsonl"}, 1, "not JSON"},
+      {{"merge", dir + "/doc.json"}, 1, "not a labrun study"},
+      {{"merge", dir + "/s1"}, 2, "shard 2/2 is missing"},
+      {{"merge", dir + "/s1", "-o", dir + "/s1"}, 2, "is the shard"},
+      {{"merge"}, 2, "shards"},
+  };
+  for (const Case& c : cases) {
+    const Outcome run = labrun(c.args, dir);
+    std::string shown;
+    for (const std::string& a : c.args) shown += a + " ";
+    EXPECT_EQ(run.exit_code, c.code) << shown << "\n" << run.err;
+    EXPECT_TRUE(run.out.empty()) << shown;
+    EXPECT_NE(run.err.find(c.says), std::string::npos) << shown << "\n" << run.err;
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << shown << ": one line\n" << run.err;
+  }
+}
+
 TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
   const std::string dir = temp_dir();
   struct Case {

@@ -556,6 +556,16 @@ int run_sweep(const SweepCommand& command) {
 }
 
 int run_merge(const MergeCommand& command) {
+  // -o onto a shard would replace what is being read.
+  struct stat out {};
+  if (!command.output.empty() && command.output != "-" && ::stat(command.output.c_str(), &out) == 0) {
+    for (const std::string& path : command.inputs) {
+      struct stat in {};
+      if (::stat(path.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+        throw UsageError("-o " + command.output + " is the shard " + path + ": write the merge to another file");
+      }
+    }
+  }
   // Every header first: one study, each shard once, none missing.
   struct Part {
     std::string path;
