@@ -31,14 +31,20 @@ def main(script, description, make_figure):
     parser.add_argument("input", nargs="?", default="-", help="labrun's JSON, or - for stdin (default)")
     parser.add_argument("-o", "--output", required=True, help="the file to write: .png, .svg or .pdf")
     args = parser.parse_args()
+    draw_and_save(script, args.output, lambda plt: make_figure(plt, load(args.input)))
+
+
+def draw_and_save(script, output, make_figure):
+    """Checks the output path, saves make_figure(pyplot) there atomically; every problem is one line
+    on stderr and exit code 1."""
     plt = import_pyplot(script)
     try:
-        check_output_path(args.output)
-        save(make_figure(plt, load(args.input)), args.output)
+        check_output_path(output)
+        save(make_figure(plt), output)
     except PlotError as e:
         fail(script, str(e))
     except OSError as e:
-        fail(script, f"cannot write {args.output}: {e.strerror}")
+        fail(script, f"cannot write {output}: {e.strerror}")
 
 
 def import_pyplot(script):

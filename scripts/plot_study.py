@@ -134,15 +134,8 @@ def main():
     parser.add_argument("--metric", help="the figure to draw (default: val_accuracy for the MLP, gap for the "
                         "factorisation)")
     args = parser.parse_args()
-    plt = labrunplot.import_pyplot(SCRIPT)
-    try:
-        labrunplot.check_output_path(args.output)
-        header, summaries = labrunplot.load_study(args.input)
-        labrunplot.save(draw(plt, header, summaries, args.metric), args.output)
-    except PlotError as e:
-        labrunplot.fail(SCRIPT, str(e))
-    except OSError as e:
-        labrunplot.fail(SCRIPT, f"cannot write {args.output}: {e.strerror}")
+    labrunplot.draw_and_save(SCRIPT, args.output,
+                             lambda plt: draw(plt, *labrunplot.load_study(args.input), args.metric))
 
 
 if __name__ == "__main__":

@@ -292,15 +292,8 @@ def main():
     parser.add_argument("-o", "--output", required=True, help="the file to write: .png, .svg or .pdf")
     parser.add_argument("--study", help="a study's JSON Lines (labrun sweep mlp) to include")
     args = parser.parse_args()
-    plt = labrunplot.import_pyplot(SCRIPT)
-    try:
-        labrunplot.check_output_path(args.output)
-        study = labrunplot.load_study(args.study) if args.study else None
-        labrunplot.save(draw(plt, labrunplot.load(args.input), study), args.output)
-    except PlotError as e:
-        labrunplot.fail(SCRIPT, str(e))
-    except OSError as e:
-        labrunplot.fail(SCRIPT, f"cannot write {args.output}: {e.strerror}")
+    labrunplot.draw_and_save(SCRIPT, args.output, lambda plt: draw(
+        plt, labrunplot.load(args.input), labrunplot.load_study(args.study) if args.study else None))
 
 
 if __name__ == "__main__":

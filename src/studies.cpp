@@ -5,8 +5,14 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -150,6 +156,75 @@ Summary summarise(std::vector<double> values) {
   return s;
 }
 
+namespace {
+
+// Trains `models` (with one split, or one per model) split into pieces that `threads` workers take
+// in turn, each piece on one thread with libtorch's intra-op threads off: no barrier between the
+// threads but the last piece, so a thread slowed by another process does fewer pieces instead of
+// holding the other up at every operation. The runs come back in order; each model's numbers do not
+// depend on its piece (the engines compute models independently).
+std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
+                                       const MlpOptions& training, Engine engine, int threads) {
+  const auto train = [&](std::size_t first, std::size_t count) {
+    const std::vector<MlpParams> part(models.begin() + static_cast<std::ptrdiff_t>(first),
+                                      models.begin() + static_cast<std::ptrdiff_t>(first + count));
+    const auto split_of = [&](std::size_t i) { return splits[splits.size() > 1 ? first + i : 0]; };
+    if (engine == Engine::sequential) {
+      std::vector<MlpResult> runs;
+      for (std::size_t i = 0; i < count; ++i) runs.push_back(train_mlp(split_of(i), part[i], training));
+      return runs;
+    }
+    std::vector<MlpSplit> own;
+    if (splits.size() > 1) {
+      for (std::size_t i = 0; i < count; ++i) own.push_back(split_of(i));
+    }
+    return train_mlp_batched(splits.size() > 1 ? own : std::vector<MlpSplit>{splits.front()}, part, training);
+  };
+  const std::size_t n = models.size();
+  if (threads <= 1 || n < 2) return train(0, n);
+  // Two pieces a thread at least (the balance), of 32 models at least (the batched engine's cost per
+  // operation is paid once a piece).
+  const std::size_t pieces = std::max<std::size_t>(1, std::min(n / 32, static_cast<std::size_t>(threads) * 2));
+  if (pieces < 2) return train(0, n);
+  std::vector<std::vector<MlpResult>> results(pieces);
+  std::vector<std::exception_ptr> errors(pieces);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    // This thread's operations run on it alone: the first call reads libtorch's thread count
+    // into this thread's OpenMP setting, which then becomes 1 for this thread only.
+    (void)at::get_num_threads();
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    for (std::size_t p; (p = next++) < pieces;) {
+      const std::size_t first = n * p / pieces, last = n * (p + 1) / pieces;
+      try {
+        results[p] = train(first, last - first);
+      } catch (...) {
+        errors[p] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < std::min<int>(threads, static_cast<int>(pieces)); ++t) workers.emplace_back(work);
+  work();  // the calling thread is one of them
+  for (std::thread& w : workers) w.join();
+#ifdef _OPENMP
+  omp_set_num_threads(threads);  // the caller's own setting back (work() set it to 1)
+#endif
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  std::vector<MlpResult> runs;
+  runs.reserve(n);
+  for (std::vector<MlpResult>& piece : results) {
+    for (MlpResult& run : piece) runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+}  // namespace
+
 MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, const MlpStudyHooks& hooks) {
   constexpr const char* kFunction = "mlp_study";
   detail::require_at_least(kFunction, "hidden", options.hidden, 1);
@@ -201,7 +276,10 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
   const auto seconds = [&start] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  const int64_t chunk = options.engine == Engine::batched ? options.chunk : 1;
+  // libtorch's thread count (--threads), read once: the workers set their own to 1.
+  const int threads = at::get_num_threads();
+  // The sequential engine's chunk: as many models as threads can share (one at a time without).
+  const int64_t chunk = options.engine == Engine::batched ? options.chunk : std::max(1, threads) * 32;
   for (int64_t begin = first; begin < end; begin += chunk) {
     const int64_t count = std::min(chunk, end - begin);
     std::vector<MlpSplit> splits;
@@ -210,9 +288,7 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
       if (per_repeat || splits.empty()) splits.push_back(per_repeat && r > 0 ? next_split() : shared);
       models.push_back(init_params(data.columns(), options.hidden, classes, generator));
     }
-    std::vector<MlpResult> runs = options.engine == Engine::batched
-                                      ? train_mlp_batched(splits, models, options.training)
-                                      : std::vector<MlpResult>{train_mlp(splits.front(), models.front(), options.training)};
+    std::vector<MlpResult> runs = train_in_pieces(splits, models, options.training, options.engine, threads);
     for (std::size_t i = 0; i < runs.size(); ++i) {
       const int64_t r = begin + static_cast<int64_t>(i);
       if (runs[i].diverged_at_epoch == 0) {

@@ -3,6 +3,7 @@
 #include "labrun/resources.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -143,6 +144,32 @@ TEST(Studies, AModelIsTheSameInAnyChunkAndAnyShare) {
     options.end_repeat = 12;
     EXPECT_THROW(mlp_study(iris, options), std::invalid_argument);
   }
+}
+
+TEST(Studies, ThreadsTrainTheSameModels) {
+  // Pieces of a chunk on two threads (each with libtorch's intra-op threads off), against one.
+  const Dataset iris = load_embedded_iris();
+  const int before = at::get_num_threads();
+  for (const Engine engine : {Engine::batched, Engine::sequential}) {
+    MlpStudyOptions options;
+    options.seed = 8;
+    options.repeats = engine == Engine::batched ? 300 : 70;
+    options.training.epochs = 20;
+    options.training.record_every = 7;
+    options.engine = engine;
+    at::set_num_threads(1);
+    const MlpStudyResult one = mlp_study(iris, options);
+    at::set_num_threads(2);
+    const MlpStudyResult two = mlp_study(iris, options);
+    EXPECT_EQ(at::get_num_threads(), 2);  // the caller's setting is left as it was
+    ASSERT_EQ(two.runs.size(), one.runs.size());
+    for (std::size_t r = 0; r < one.runs.size(); ++r) {
+      expect_same_run(two.runs[r], one.runs[r], std::string(to_string(engine)) + " repeat " + std::to_string(r));
+      ASSERT_EQ(two.runs[r].loss_curve.size(), one.runs[r].loss_curve.size());
+      EXPECT_EQ(two.runs[r].loss_curve.back().loss, one.runs[r].loss_curve.back().loss);
+    }
+  }
+  at::set_num_threads(before);
 }
 
 TEST(Studies, CheckpointsAreWhatShorterRunsReport) {

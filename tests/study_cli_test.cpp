@@ -48,8 +48,9 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
 
 TEST(Study, RecordsThenASummaryPerSettingAndEpochs) {
   const std::string dir = temp_dir();
-  const Outcome run = labrun(with(kStudy, {"-o", dir + "/study.jsonl"}), dir);
+  const Outcome run = labrun(with(kStudy, {"-o", dir + "/study.jsonl", "--progress", "always"}), dir);
   ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("28/28 runs (100%)"), std::string::npos) << run.err;  // as on a terminal
   // The grid's size is said before it starts.
   EXPECT_NE(run.err.find("2 lr x 3 epochs x 2 hidden x 7 repeats = 4 settings, 28 runs"), std::string::npos)
       << run.err;
