@@ -87,6 +87,17 @@ print(f"   threads, idle:         2 threads {batched/batched2:4.2f}x 1 thread (t
 print(f"   beside a busy process: 1 thread {busy1*1e3:6.3f} ms, 2 threads {busy2*1e3:6.3f} ms: "
       f"{busy1/busy2:4.2f}x (target >= 1.0x)")
 
+# 3b. batched factorisations: 1000 seeds of `factorise` (Iris, rank 2, 1000 epochs) as one study,
+#     per factorisation, against the Python code's one factorisation.
+start = time.perf_counter()
+subprocess.run([labrun, "sweep", "factorise", "--repeats", "1000", "--seed", "0", "--progress", "never", "-o",
+                os.path.join(results, "seeds.jsonl")], check=True, capture_output=True)
+per_seed = (time.perf_counter() - start - floor) / 1000
+one_py = statistics.median(run([sys.executable, reference, "factorise", "--seed", str(s)])["factorise"]["gd_seconds"]
+                           for s in range(3))
+print(f"3b. factorise, 1000 seeds: {per_seed*1e3:6.3f} ms per factorisation (sweep, labrun's start-up left out)   "
+      f"python {one_py*1e3:6.2f} ms   ratio {one_py/per_seed:5.1f}x  (target 30x)")
+
 # 4. factorise at 2000 x 500, rank 32: per epoch against its three GEMMs; peak memory.
 for dtype, f32 in (("float64", 0), ("float32", 1)):
     gemms = suite[f"BM_ThreeGemms/{f32}"]["real_time"]

@@ -319,7 +319,9 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
   }
   Batched m{torch::stack(w1).contiguous().requires_grad_(), torch::stack(b1).requires_grad_(),
             torch::stack(w2).contiguous().requires_grad_(), torch::stack(b2).requires_grad_()};
-  const auto [XT, targets] = batch_inputs(splits, /*validation=*/false);
+  const std::pair<torch::Tensor, torch::Tensor> train_inputs = batch_inputs(splits, /*validation=*/false);
+  const torch::Tensor& XT = train_inputs.first;
+  const torch::Tensor& targets = train_inputs.second;
 
   std::vector<MlpResult> runs(static_cast<std::size_t>(N));
   const auto val_inputs = batch_inputs(splits, /*validation=*/true);

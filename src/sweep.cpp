@@ -154,6 +154,8 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
   add_axis(plan, "reduction", sweep.reduction, kName);
   add_axis(plan, "loss_form", sweep.form, kName);
   add_axis(plan, "dtype", sweep.dtype, kName);
+  add_axis(plan, "engine", sweep.engines, kName);
+  detail::require_at_least(kPlan, "chunk", sweep.chunk, 1);
   plan.epochs = checkpoints(sweep.epochs, sweep.base.gd.epochs);
   const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
                                            : std::count(sweep.dtype.begin(), sweep.dtype.end(), Dtype::float32) > 0;
@@ -284,11 +286,12 @@ void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan
     once.gd.checkpoints = {0};
     once.gd.seed = plan.seed;
     const FactoriseStudyResult prepared = factorise_study(data, once);
-    for (int64_t repeat = first; repeat < end; ++repeat) {
-      FactoriseOptions gd = options.gd;
-      gd.seed = plan.seed + static_cast<uint64_t>(repeat);
-      const FactoriseResult result = gd_factorise_ad(prepared.A, gd);
-      RunRecord run{setting, repeat, *gd.seed, {}};
+    Engine engine = sweep.engine;
+    for (const auto& [name, value] : plan.setting(setting)) {
+      if (name == "engine") engine = enum_value(std::get<std::string>(value), {Engine::sequential, Engine::batched});
+    }
+    const auto emit = [&](int64_t repeat, const FactoriseResult& result) {
+      RunRecord run{setting, repeat, plan.seed + static_cast<uint64_t>(repeat), {}};
       FactoriseStudyResult view;  // for relative_gap's rounding test
       view.A = prepared.A;
       view.svd = prepared.svd;
@@ -300,7 +303,21 @@ void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan
                                     relative.value_or(std::numeric_limits<double>::quiet_NaN())}});
       }
       if (hooks.on_run) hooks.on_run(std::move(run));
-      ++done;
+    };
+    const int64_t chunk = engine == Engine::batched ? sweep.chunk : 1;
+    for (int64_t begin = first; begin < end; begin += chunk) {
+      const int64_t count = std::min(chunk, end - begin);
+      if (engine == Engine::batched) {
+        std::vector<uint64_t> seeds;
+        for (int64_t r = begin; r < begin + count; ++r) seeds.push_back(plan.seed + static_cast<uint64_t>(r));
+        const std::vector<FactoriseResult> results = gd_factorise_batched(prepared.A, options.gd, seeds);
+        for (int64_t i = 0; i < count; ++i) emit(begin + i, results[static_cast<std::size_t>(i)]);
+      } else {
+        FactoriseOptions gd = options.gd;
+        gd.seed = plan.seed + static_cast<uint64_t>(begin);
+        emit(begin, gd_factorise_ad(prepared.A, gd));
+      }
+      done += count;
       if (hooks.on_progress) hooks.on_progress({done, total, seconds_since(start)});
     }
   });
@@ -317,7 +334,14 @@ double sweep_memory(const Dataset& data, const MlpSweep& sweep, const StudyPlan&
 double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan) {
   double most = 0.0;
   for (int64_t s = 0; s < plan.settings(); ++s) {
-    most = std::max(most, factorise_study_memory(data.rows(), data.columns(), setting_options(sweep, plan, s)));
+    const FactoriseStudyOptions options = setting_options(sweep, plan, s);
+    // A batched chunk holds, per seed, its factors and the m x n products of the residual form.
+    const double element = options.dtype == Dtype::float32 ? 4.0 : 8.0;
+    const double per_seed = (static_cast<double>(data.rows()) + static_cast<double>(data.columns())) *
+                                static_cast<double>(options.gd.rank) * element * 8.0 +
+                            static_cast<double>(data.rows()) * static_cast<double>(data.columns()) * element * 4.0;
+    const double seeds = static_cast<double>(std::min(sweep.chunk, plan.repeats));
+    most = std::max(most, factorise_study_memory(data.rows(), data.columns(), options) + seeds * per_seed);
   }
   return most;
 }

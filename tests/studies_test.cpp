@@ -218,6 +218,58 @@ TEST(Studies, CheckpointsAreWhatShorterRunsReport) {
   EXPECT_TRUE(diverged.runs[0].checkpoints.back().diverged);
 }
 
+TEST(Studies, BatchedFactorisationsAreTheSingleRunsOfTheirSeeds) {
+  const torch::Tensor A = centre_columns(load_embedded_iris().features);
+  for (const LossForm form : {LossForm::residual, LossForm::gram}) {
+    for (const Reduction reduction : {Reduction::sum, Reduction::mean}) {
+      FactoriseOptions options;
+      options.epochs = 1000;
+      options.form = form;
+      options.reduction = reduction;
+      options.lr = reduction == Reduction::sum ? 0.01 : 1.0;
+      options.record_every = 250;
+      options.checkpoints = {0, 100, 1000};
+      const std::vector<uint64_t> seeds = {0, 1, 2, 77};
+      const std::vector<FactoriseResult> batched = gd_factorise_batched(A, options, seeds);
+      ASSERT_EQ(batched.size(), seeds.size());
+      for (std::size_t s = 0; s < seeds.size(); ++s) {
+        FactoriseOptions single_options = options;
+        single_options.seed = seeds[s];
+        const FactoriseResult single = gd_factorise_ad(A, single_options);
+        const std::string where = std::string(to_string(form)) + "/" + to_string(reduction) + ", seed " +
+                                  std::to_string(seeds[s]);
+        // The same draws and formulas; the batched sums may add in another order. Gradient descent
+        // here contracts towards the optimum, so rounding does not grow: 1e-9 relative holds with
+        // margin (seen: below 1e-13).
+        EXPECT_NEAR(batched[s].loss, single.loss, 1e-9 * single.loss) << where;
+        EXPECT_EQ(batched[s].epochs_run, single.epochs_run) << where;
+        ASSERT_EQ(batched[s].loss_curve.size(), single.loss_curve.size()) << where;
+        EXPECT_NEAR(batched[s].loss_curve[0].loss, single.loss_curve[0].loss, 1e-12 * single.loss_curve[0].loss);
+        ASSERT_EQ(batched[s].checkpoints.size(), 3u);
+        EXPECT_NEAR(batched[s].checkpoints[1].loss, single.checkpoints[1].loss, 1e-9 * single.checkpoints[1].loss);
+        EXPECT_NEAR((batched[s].U - single.U).abs().max().item<double>(), 0.0, 1e-6) << where;
+      }
+    }
+  }
+  // A seed that diverges stops alone; the others train on.
+  FactoriseOptions wild;
+  wild.epochs = 200;
+  wild.lr = 0.02;  // seeds 2, 3 and 5 converge, the others diverge at epoch 9 or 10
+  const std::vector<FactoriseResult> mixed = gd_factorise_batched(A, wild, {0, 1, 2, 3, 4, 5, 6, 7});
+  EXPECT_TRUE(mixed[0].diverged());
+  EXPECT_FALSE(mixed[2].diverged());
+  for (std::size_t s = 0; s < mixed.size(); ++s) {
+    FactoriseOptions single = wild;
+    single.seed = s;
+    const FactoriseResult alone = gd_factorise_ad(A, single);
+    EXPECT_EQ(mixed[s].diverged_at_epoch, alone.diverged_at_epoch) << "seed " << s;
+    EXPECT_EQ(mixed[s].epochs_run, alone.epochs_run) << "seed " << s;
+    if (!alone.diverged()) {
+      EXPECT_NEAR(mixed[s].loss, alone.loss, 1e-9 * alone.loss) << "seed " << s;
+    }
+  }
+}
+
 TEST(Studies, FactorisationCheckpointsAreWhatShorterRunsReport) {
   const torch::Tensor A = centre_columns(load_embedded_iris().features);
   FactoriseOptions options;

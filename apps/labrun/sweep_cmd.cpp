@@ -367,6 +367,9 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_choices(*f, factorise.checks, "--reduction", g.reduction, {Reduction::sum, Reduction::mean}, "Loss reductions (default sum)");
   add_choices(*f, factorise.checks, "--loss-form", g.form, {LossForm::residual, LossForm::gram}, "Loss forms (default residual)");
   add_choices(*f, factorise.checks, "--dtype", g.dtype, {Dtype::float64, Dtype::float32}, "Dtypes (default float64)");
+  add_choices(*f, factorise.checks, "--engine", g.engines, {Engine::sequential, Engine::batched},
+              "batched: a setting's seeds trained together (default); sequential: one after another");
+  add_at_least(*f, factorise.checks, "--chunk", g.chunk, 1, "Seeds the batched engine trains at once, >= 1");
   add_at_least(*f, factorise.checks, "--repeats", g.repeats, 1,
                "Runs of each setting, >= 1: repeat r uses seed + r");
   add_sweep_common(*f, factorise);
@@ -414,6 +417,7 @@ int run_sweep(const SweepCommand& command) {
   one_is_base(factorise.reduction, factorise.base.gd.reduction);
   one_is_base(factorise.form, factorise.base.gd.form);
   one_is_base(factorise.dtype, factorise.base.dtype);
+  one_is_base(factorise.engines, factorise.engine);
 
   StudyPlan plan;
   try {
@@ -472,6 +476,7 @@ int run_sweep(const SweepCommand& command) {
                  "; fewer values or repeats, or a smaller --chunk");
 
   json config = is_mlp ? mlp_config(mlp.base, nullptr) : factorise_config(factorise.base, nullptr);
+  if (!is_mlp) config["engine"] = to_string(factorise.engine);  // the numbers differ in rounding
   config["seed"] = seed;
   config["seed_given"] = command.common.seed.has_value();
   json header{{"type", "study"}};

@@ -88,6 +88,11 @@ struct FactoriseSweep {
   FactoriseStudyOptions base;  // rank, epochs, lr, ... when not swept; pca is not part of a sweep
   int64_t repeats = 1;
   uint64_t seed = 0;
+  // batched: a setting's seeds trained together (gd_factorise_batched), `chunk` at a time;
+  // sequential: one gd_factorise_ad after another (the exercise's loop).
+  Engine engine = Engine::batched;
+  int64_t chunk = 128;
+  std::vector<Engine> engines;
   std::vector<int64_t> rank;
   std::vector<double> lr;
   std::vector<int64_t> epochs;
