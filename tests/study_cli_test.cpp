@@ -185,6 +185,17 @@ TEST(Study, MergeRefusesWhatIsNotAStudy) {
   write_file(dir + "/latin1.jsonl", "\xe9t\xe9\n");
   write_file(dir + "/doc.json", "{\"schema_version\": \"2.1.0\", \"command\": \"mlp\"}\n");
   ASSERT_EQ(labrun(with(kStudy, {"--shard", "1/2", "-o", dir + "/s1"}), dir).exit_code, 0);
+  // Headers written by hand or damaged: fields missing, a shard beyond its count, a grid beyond
+  // any study (each a one-line data error, not an internal one).
+  write_file(dir + "/bare.jsonl", "{\"type\": \"study\"}\n");
+  const std::string s1 = read_file(dir + "/s1");
+  const std::string header = s1.substr(0, s1.find('\n'));
+  json wide = json::parse(header);
+  wide["shard"]["index"] = 5;
+  write_file(dir + "/wide.jsonl", wide.dump() + "\n");
+  json huge = json::parse(header);
+  huge["plan"]["repeats"] = int64_t{1} << 40;
+  write_file(dir + "/huge.jsonl", huge.dump() + "\n");
   struct Case {
     std::vector<std::string> args;
     int code;
@@ -199,6 +210,9 @@ TEST(Study, MergeRefusesWhatIsNotAStudy) {
       {{"merge", dir + "/doc.json"}, 1, "not a labrun study"},
       {{"merge", dir + "/s1"}, 2, "shard 2/2 is missing"},
       {{"merge", dir + "/s1", "-o", dir + "/s1"}, 2, "is the shard"},
+      {{"merge", dir + "/bare.jsonl"}, 1, "header is not a labrun study's: no command"},
+      {{"merge", dir + "/wide.jsonl"}, 1, "shard 5/2"},
+      {{"merge", dir + "/huge.jsonl"}, 1, "more than labrun takes"},
       {{"merge"}, 2, "shards"},
   };
   for (const Case& c : cases) {

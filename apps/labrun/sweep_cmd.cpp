@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -327,6 +328,68 @@ std::string differing_key(const json& a, const json& b) {
   return "";
 }
 
+// A study's plan and shard, from its header, every field checked: a file is input, and a header
+// written by hand or damaged says so in one line (DataError) rather than as an internal error.
+struct HeaderPlan {
+  StudyPlan plan;
+  int64_t index = 1, count = 1;
+  RunSpan span;
+};
+
+HeaderPlan plan_from_header(const std::string& path, const json& header) {
+  const auto bad = [&path](const std::string& what) -> DataError {
+    return DataError(path + ": its header is not a labrun study's: " + what);
+  };
+  HeaderPlan h;
+  try {
+    for (const char* key : {"command", "config", "data", "plan", "shard"}) {
+      if (!header.contains(key)) throw bad(std::string("no ") + key);
+    }
+    for (const char* key : {"sha256", "rows", "columns", "feature_columns", "label_column"}) {
+      if (!header.at("data").contains(key)) throw bad(std::string("no data.") + key);
+    }
+    const json& p = header.at("plan");
+    StudyPlan& plan = h.plan;
+    plan.part = p.at("part").get<std::string>();
+    plan.epochs = p.at("epochs").get<std::vector<int64_t>>();
+    plan.metrics = p.at("metrics").get<std::vector<std::string>>();
+    plan.repeats = p.at("repeats").get<int64_t>();
+    plan.seed = p.at("seed").get<uint64_t>();
+    if (plan.part != "mlp" && plan.part != "factorise") throw bad("plan.part " + plan.part);
+    if (plan.epochs.empty() || !std::is_sorted(plan.epochs.begin(), plan.epochs.end()) || plan.epochs.front() < 0) {
+      throw bad("plan.epochs must ascend from >= 0");
+    }
+    if (plan.metrics.empty() || plan.repeats < 1) throw bad("plan.metrics or plan.repeats");
+    double runs = static_cast<double>(plan.repeats);
+    for (const json& axis : p.at("axes")) {
+      Axis a{axis.at("name").get<std::string>(), {}};
+      for (const json& v : axis.at("values")) {
+        a.values.push_back(v.is_number_integer() ? AxisValue(v.get<int64_t>())
+                           : v.is_number()       ? AxisValue(v.get<double>())
+                                                 : AxisValue(v.get<std::string>()));
+      }
+      if (a.values.size() < 2) throw bad("axis " + a.name + " has fewer than 2 values");
+      if (a.name != "epochs") runs *= static_cast<double>(a.values.size());
+      plan.axes.push_back(std::move(a));
+    }
+    if (runs > static_cast<double>(kMaxRuns)) throw bad(fmt::format("{:.0f} runs, more than labrun takes", runs));
+    if (p.at("runs").get<int64_t>() != plan.runs()) throw bad("plan.runs is not the grid's size");
+    const json& shard = header.at("shard");
+    h.index = shard.at("index").get<int64_t>();
+    h.count = shard.at("count").get<int64_t>();
+    if (h.count < 1 || h.count > (int64_t{1} << 31) || h.index < 1 || h.index > h.count) {
+      throw bad(fmt::format("shard {}/{}", h.index, h.count));
+    }
+    h.span = shard_span(plan, h.index, h.count);
+    if (shard.at("first_run").get<int64_t>() != h.span.begin || shard.at("end_run").get<int64_t>() != h.span.end) {
+      throw bad("its shard's runs are not shard " + std::to_string(h.index) + "'s");
+    }
+  } catch (const json::exception& e) {
+    throw bad(e.what());
+  }
+  return h;
+}
+
 }  // namespace
 
 std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, SweepCommand& factorise) {
@@ -503,6 +566,7 @@ int run_sweep(const SweepCommand& command) {
     const StudyFile file = read_study(
         path,
         [&](const json& found) {
+          plan_from_header(path, found);
           const std::string key = differing_key(found, header);
           if (!key.empty() || found.at("shard") != header.at("shard")) {
             throw UsageError(fmt::format("--resume: {} holds another study (its {} differs from this command's); "
@@ -593,46 +657,35 @@ int run_merge(const MergeCommand& command) {
     parts.push_back({path, header});
   }
   const json& first = parts.front().header;
-  const int64_t count = first.at("shard").at("count").get<int64_t>();
-  std::vector<const Part*> by_index(static_cast<std::size_t>(count), nullptr);
+  const HeaderPlan first_plan = plan_from_header(parts.front().path, first);
+  const StudyPlan& plan = first_plan.plan;
+  const int64_t count = first_plan.count;
+  std::vector<const Part*> by_index(static_cast<std::size_t>(std::min<int64_t>(count, 1 << 20)), nullptr);
+  if (count > static_cast<int64_t>(by_index.size())) {
+    throw UsageError(fmt::format("{} is one of {} shards: more than labrun merges", parts.front().path, count));
+  }
+  std::map<const Part*, HeaderPlan> shards;
   for (const Part& part : parts) {
+    const HeaderPlan h = plan_from_header(part.path, part.header);
     const std::string key = differing_key(part.header, first);
     if (!key.empty()) {
       throw UsageError(fmt::format("{} and {} are not shards of one study: their {} differ", parts.front().path,
                                    part.path, key));
     }
-    const int64_t index = part.header.at("shard").at("index").get<int64_t>();
-    const int64_t of = part.header.at("shard").at("count").get<int64_t>();
-    if (of != count) {
+    if (h.count != count) {
       throw UsageError(fmt::format("{} is shard {}/{} and {} is of {} shards: not one study's shards", part.path,
-                                   index, of, parts.front().path, count));
+                                   h.index, h.count, parts.front().path, count));
     }
-    const Part*& slot = by_index[static_cast<std::size_t>(index - 1)];
-    if (slot != nullptr) throw UsageError(fmt::format("{} and {} are both shard {}/{}", slot->path, part.path, index, count));
+    const Part*& slot = by_index[static_cast<std::size_t>(h.index - 1)];
+    if (slot != nullptr) {
+      throw UsageError(fmt::format("{} and {} are both shard {}/{}", slot->path, part.path, h.index, count));
+    }
     slot = &part;
+    shards[&part] = h;
   }
   for (std::size_t i = 0; i < by_index.size(); ++i) {
     if (by_index[i] == nullptr) throw UsageError(fmt::format("shard {}/{} is missing", i + 1, count));
   }
-
-  // The plan again, from the header, for the summary.
-  const json& p = first.at("plan");
-  StudyPlan plan;
-  plan.part = p.at("part").get<std::string>();
-  plan.epochs = p.at("epochs").get<std::vector<int64_t>>();
-  plan.metrics = p.at("metrics").get<std::vector<std::string>>();
-  plan.repeats = p.at("repeats").get<int64_t>();
-  plan.seed = p.at("seed").get<uint64_t>();
-  for (const json& axis : p.at("axes")) {
-    Axis a{axis.at("name").get<std::string>(), {}};
-    for (const json& v : axis.at("values")) {
-      a.values.push_back(v.is_number_integer() ? AxisValue(v.get<int64_t>())
-                         : v.is_number()       ? AxisValue(v.get<double>())
-                                               : AxisValue(v.get<std::string>()));
-    }
-    plan.axes.push_back(std::move(a));
-  }
-  if (plan.runs() > kMaxRuns) throw DataError("the study's plan has more runs than labrun takes");
   require_memory(StudySummary::memory(plan), "the merge's summary", "");
 
   json header = first;
@@ -644,8 +697,8 @@ int run_merge(const MergeCommand& command) {
   output.write(header.dump() + "\n");
   StudySummary summary(plan);
   for (const Part* part : by_index) {
-    const int64_t begin = part->header.at("shard").at("first_run").get<int64_t>();
-    const int64_t end = part->header.at("shard").at("end_run").get<int64_t>();
+    const int64_t begin = shards.at(part).span.begin;
+    const int64_t end = shards.at(part).span.end;
     std::string pending;
     const StudyFile file = read_study(
         part->path, [](const json&) {},
@@ -666,7 +719,7 @@ int run_merge(const MergeCommand& command) {
     if (file.torn || file.runs != end - begin) {
       throw DataError(fmt::format("{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
                                   "--resume",
-                                  part->path, part->header.at("shard").at("index").get<int64_t>(), count, file.runs,
+                                  part->path, shards.at(part).index, count, file.runs,
                                   end - begin, file.torn ? " and a torn last line" : ""));
     }
   }
