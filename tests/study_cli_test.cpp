@@ -312,5 +312,18 @@ TEST(Study, MlpWritesItsDocumentAsTheRunsFinish) {
   EXPECT_NE(text.out.find("(3000 runs"), std::string::npos) << text.out;
 }
 
+TEST(Study, EveryCommandShowsItsProgressOnRequest) {
+  const std::string dir = temp_dir();
+  const Outcome factorise = labrun({"factorise", "--seed", "0", "--progress", "always"}, dir);
+  ASSERT_EQ(factorise.exit_code, 0) << factorise.err;
+  EXPECT_NE(factorise.err.find("1000/1000 epochs (100%)"), std::string::npos) << factorise.err;
+  const Outcome all = labrun({"all", "--seed", "0", "--progress", "always"}, dir);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_NE(all.err.find("200/200 MLP runs (100%)"), std::string::npos) << all.err;
+  // Not a terminal, not asked: nothing.
+  const Outcome quiet = labrun({"factorise", "--seed", "0"}, dir);
+  EXPECT_EQ(quiet.err.find("epochs ("), std::string::npos) << quiet.err;
+}
+
 }  // namespace
 }  // namespace labrun::test

@@ -4,8 +4,11 @@
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "serialise.hpp"
 #include "text.hpp"
+
+#include <functional>
 
 namespace labrun::cli {
 
@@ -50,7 +53,11 @@ int run_all(const AllCommand& command) {
   use_best_blas_kernel(exercise_flops(data, options), /*replayable=*/command.common.data_path != "-");
   options.seed = resolve_seed(command.common);
 
-  const ExerciseResult result = exercise(data, options);
+  ProgressLine progress(command.common.progress, "MLP runs");
+  MlpStudyHooks hooks;
+  hooks.on_progress = std::ref(progress);
+  const ExerciseResult result = exercise(data, options, hooks);
+  progress.finish();
   const Provenance provenance{options.seed, command.common.seed.has_value()};
   emit(document("all", exercise_config(options, provenance), describe(data), exercise_results(result, data)),
        command.common);

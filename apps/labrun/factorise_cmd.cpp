@@ -2,11 +2,13 @@
 
 #include "blas_restart.hpp"
 #include "output.hpp"
+#include "progress.hpp"
 #include "serialise.hpp"
 #include "text.hpp"
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <iostream>
 
 namespace labrun::cli {
@@ -97,8 +99,18 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
                        /*replayable=*/command.common.data_path != "-");
   const uint64_t seed = resolve_seed(command.common);
   options.gd.seed = seed;
+  // Progress by epochs, for large data (the observer sees each epoch's loss).
+  ProgressLine progress(command.common.progress, "epochs");
+  if (progress.shown()) {
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t epochs = options.gd.epochs;
+    options.gd.observer = [&progress, start, epochs](int64_t epoch, double) {
+      progress({epoch + 1, epochs, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    };
+  }
 
   const FactoriseStudyResult result = factorise_study(data, options);
+  progress.finish();
   const Provenance provenance{seed, command.common.seed.has_value()};
   emit(with_pca
            ? document("pca", factorise_config(options, &provenance), describe(data), pca_results(result, data))
