@@ -84,9 +84,15 @@ const auto kInteger = [](int64_t v) { return AxisValue(v); };
 const auto kReal = [](double v) { return AxisValue(v); };
 const auto kName = [](auto v) { return AxisValue(std::string(to_string(v))); };
 
+// The values a setting can take: the list swept, or the base's one value.
+template <class T>
+std::vector<T> values_or(const std::vector<T>& swept, T base) {
+  return swept.empty() ? std::vector<T>{base} : swept;
+}
+
 // The epochs axis's values, ascending, or the one value not swept.
 std::vector<int64_t> checkpoints(const std::vector<int64_t>& swept, int64_t base) {
-  std::vector<int64_t> epochs = swept.empty() ? std::vector<int64_t>{base} : swept;
+  std::vector<int64_t> epochs = values_or(swept, base);
   std::sort(epochs.begin(), epochs.end());
   for (const int64_t e : epochs) detail::require_at_least(kPlan, "epochs", e, 0);
   return epochs;
@@ -124,11 +130,11 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep) {
   add_axis(plan, "engine", sweep.engine, kName);
   add_axis(plan, "shuffle", sweep.shuffle, kName);
   plan.epochs = checkpoints(sweep.epochs, sweep.base.training.epochs);
-  for (const double lr : sweep.lr.empty() ? std::vector<double>{sweep.base.training.lr} : sweep.lr) check_lr(lr, true);
-  for (const int64_t h : sweep.hidden.empty() ? std::vector<int64_t>{sweep.base.hidden} : sweep.hidden) {
+  for (const double lr : values_or(sweep.lr, sweep.base.training.lr)) check_lr(lr, true);
+  for (const int64_t h : values_or(sweep.hidden, sweep.base.hidden)) {
     detail::require_at_least(kPlan, "hidden", h, 1);
   }
-  for (const int64_t t : sweep.train_size.empty() ? std::vector<int64_t>{sweep.base.train_size} : sweep.train_size) {
+  for (const int64_t t : values_or(sweep.train_size, sweep.base.train_size)) {
     if (t < 1 || t >= data.rows()) {
       detail::invalid(kPlan, "train_size " + std::to_string(t) + " must leave rows to train on and to validate: 1 <= it < " +
                                  std::to_string(data.rows()) + ", the rows of " + data.source);
@@ -159,9 +165,9 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
   plan.epochs = checkpoints(sweep.epochs, sweep.base.gd.epochs);
   const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
                                            : std::count(sweep.dtype.begin(), sweep.dtype.end(), Dtype::float32) > 0;
-  for (const double lr : sweep.lr.empty() ? std::vector<double>{sweep.base.gd.lr} : sweep.lr) check_lr(lr, float32);
+  for (const double lr : values_or(sweep.lr, sweep.base.gd.lr)) check_lr(lr, float32);
   const int64_t limit = std::min(data.rows(), data.columns());
-  for (const int64_t r : sweep.rank.empty() ? std::vector<int64_t>{sweep.base.gd.rank} : sweep.rank) {
+  for (const int64_t r : values_or(sweep.rank, sweep.base.gd.rank)) {
     if (r < 1 || r >= limit) {
       detail::invalid(kPlan, "rank " + std::to_string(r) + " must be in [1, min(rows, columns)) = [1, " +
                                  std::to_string(limit) + ") for " + data.source);

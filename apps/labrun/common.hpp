@@ -70,16 +70,24 @@ CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& 
 CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,
                           const std::string& help);
 
+// The library's names of `values` (to_string) and the enum each names; `listed` gets them joined
+// by `separator` for help and error text.
+template <class Enum>
+std::map<std::string, Enum> enum_names(std::initializer_list<Enum> values, std::string& listed, const char* separator) {
+  std::map<std::string, Enum> names;
+  for (const Enum v : values) {
+    names.emplace(to_string(v), v);
+    listed += (listed.empty() ? "" : separator) + std::string(to_string(v));
+  }
+  return names;
+}
+
 // An enum option whose values are the library's names for them (to_string), and only those.
 template <class Enum>
 CLI::Option* add_choice(CLI::App& command, const std::string& name, Enum& value, std::initializer_list<Enum> values,
                         const std::string& help) {
-  std::map<std::string, Enum> names;
   std::string listed;
-  for (const Enum v : values) {
-    names.emplace(to_string(v), v);
-    listed += (listed.empty() ? "" : "|") + std::string(to_string(v));
-  }
+  const std::map<std::string, Enum> names = enum_names(values, listed, "|");
   // The option keeps the name as typed (so that --print-config writes names) and sets the enum.
   CLI::Validator by_name(
       [names, listed](std::string& input) {

@@ -39,7 +39,6 @@ class Output {
 
   void write(const std::string& text);
   void commit();
-  bool to_stdout() const { return fd_ == 1; }
 
  private:
   bool start_temporary(const std::filesystem::path& target, const struct stat* existing);

@@ -84,12 +84,8 @@ void add_list(CLI::App& command, Checks& checks, const std::string& name, std::v
 template <class Enum>
 void add_choices(CLI::App& command, Checks& checks, const std::string& name, std::vector<Enum>& values,
                  std::initializer_list<Enum> choices, const std::string& help) {
-  std::map<std::string, Enum> names;
   std::string listed;
-  for (const Enum v : choices) {
-    names.emplace(to_string(v), v);
-    listed += (listed.empty() ? "" : ",") + std::string(to_string(v));
-  }
+  const std::map<std::string, Enum> names = enum_names(choices, listed, ",");
   auto text = std::make_shared<std::string>();
   command.add_option(name, *text, help)->type_name("LIST of " + listed);
   checks.add([name, text, names, listed, &values] {
@@ -211,9 +207,9 @@ RunRecord parse_run(const StudyPlan& plan, const json& line) {
 }
 
 // The summary lines and the end line.
-std::string closing_lines(const StudyPlan& plan, const StudySummary& summary) {
+std::string closing_lines(const StudyPlan& plan, const std::vector<CellSummary>& cells, int64_t runs) {
   std::string text;
-  for (const CellSummary& cell : summary.cells()) {
+  for (const CellSummary& cell : cells) {
     json line{{"type", "summary"},
               {"setting", cell.setting},
               {"key", plan.key(cell.setting)},
@@ -224,16 +220,16 @@ std::string closing_lines(const StudyPlan& plan, const StudySummary& summary) {
     for (std::size_t m = 0; m < plan.metrics.size(); ++m) line[plan.metrics[m]] = cell.metrics[m];
     text += line.dump() + "\n";
   }
-  return text + json{{"type", "end"}, {"runs", summary.count()}}.dump() + "\n";
+  return text + json{{"type", "end"}, {"runs", runs}}.dump() + "\n";
 }
 
 // The study's summary as a table, for --summary and --format text.
-std::string summary_table(const StudyPlan& plan, const StudySummary& summary) {
+std::string summary_table(const StudyPlan& plan, const std::vector<CellSummary>& cells) {
   const std::string first = plan.metrics[plan.part == "mlp" ? 1 : 0];  // val_accuracy, or loss
   std::string text = fmt::format("{:<32} {:>7} {:>6} {:>17} {:>10} {:>21} {:>10}\n", "setting", "epochs", "runs",
                                  first + " mean", "std", "95% CI of the mean", "median");
   const std::size_t m = plan.part == "mlp" ? 1 : 0;
-  for (const CellSummary& cell : summary.cells()) {
+  for (const CellSummary& cell : cells) {
     const Summary& s = cell.metrics[m];
     const std::string key = plan.key(cell.setting);
     text += fmt::format("{:<32} {:>7} {:>6} {:>17.4g} {:>10.3g} {:>21} {:>10.4g}{}\n",
@@ -618,9 +614,10 @@ int run_sweep(const SweepCommand& command) {
   }
   flush();
   progress.finish();
-  output.write(closing_lines(plan, summary));
+  const std::vector<CellSummary> cells = summary.cells();
+  output.write(closing_lines(plan, cells, summary.count()));
   output.commit();
-  if (command.common.summary || command.common.format == Format::text) std::cerr << summary_table(plan, summary);
+  if (command.common.summary) std::cerr << summary_table(plan, cells);
   return kExitOk;
 }
 
@@ -666,7 +663,7 @@ int run_merge(const MergeCommand& command) {
   }
   std::map<const Part*, HeaderPlan> shards;
   for (const Part& part : parts) {
-    const HeaderPlan h = plan_from_header(part.path, part.header);
+    const HeaderPlan h = &part == &parts.front() ? first_plan : plan_from_header(part.path, part.header);
     const std::string key = differing_key(part.header, first);
     if (!key.empty()) {
       throw UsageError(fmt::format("{} and {} are not shards of one study: their {} differ", parts.front().path,
@@ -723,7 +720,7 @@ int run_merge(const MergeCommand& command) {
                                   end - begin, file.torn ? " and a torn last line" : ""));
     }
   }
-  output.write(closing_lines(plan, summary));
+  output.write(closing_lines(plan, summary.cells(), summary.count()));
   output.commit();
   return kExitOk;
 }
