@@ -1,7 +1,7 @@
 #include "labrun/mlp.hpp"
 
 #include "check.hpp"
-#include "per_model_ops.hpp"
+#include "mlp_pack.hpp"
 
 #include <torch/torch.h>
 
@@ -238,56 +238,89 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
   return run;
 }
 
-namespace {
-
-// The N models' parameters in the layouts the batched engine computes in:
-//   W1: N x H x D (W1[n] = W1_n^T)   b1: N   W2: N x C x H (W2[n] = W2_n^T)   b2: N
-// so that activations are N x H x B and logits N x C x B, with the batch (B) contiguous: every
-// elementwise op runs over long rows, and the class dimension (C = 3) is never the innermost.
-struct Batched {
-  torch::Tensor W1, b1, W2, b2;
-};
-
-// logits: N x C x B, for inputs XT: D x B shared by every model, or N x D x B, one per model.
-torch::Tensor batched_logits(const Batched& m, const torch::Tensor& XT) {
-  const torch::Tensor hidden = detail::per_model_linear(m.W1, XT, m.b1, detail::Activation::relu);  // N x H x B
-  return detail::per_model_linear(m.W2, hidden, m.b2, detail::Activation::none);
-}
-
-std::vector<double> to_doubles(const torch::Tensor& t) {
-  const torch::Tensor d = t.detach().to(torch::kFloat64).contiguous();
-  return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
-}
-
-// The splits' inputs transposed for batched_logits (D x B when shared, N x D x B otherwise) and
-// their targets (B when shared, N x B otherwise).
-std::pair<torch::Tensor, torch::Tensor> batch_inputs(const std::vector<MlpSplit>& splits, bool validation) {
-  const auto x = [&](const MlpSplit& s) { return validation ? s.val_x : s.train_x; };
-  const auto y = [&](const MlpSplit& s) { return validation ? s.val_y : s.train_y; };
-  if (splits.size() == 1) {
-    return {x(splits.front()).t().contiguous(), y(splits.front()).contiguous()};
-  }
-  std::vector<torch::Tensor> xs, ys;
-  for (const MlpSplit& s : splits) {
-    xs.push_back(x(s).t());
-    ys.push_back(y(s));
-  }
-  return {torch::stack(xs).contiguous(), torch::stack(ys)};
-}
-
-// Each model's rows whose largest logit is at the true class.
-std::vector<int64_t> batched_correct(const Batched& m, const std::pair<torch::Tensor, torch::Tensor>& inputs) {
-  const torch::Tensor logits = batched_logits(m, inputs.first);  // N x C x B
-  const torch::Tensor counts = (logits.argmax(1) == inputs.second).sum(1).to(torch::kLong).contiguous();
-  return {counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel()};
-}
-
-}  // namespace
-
 std::vector<MlpResult> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
                                          const MlpOptions& options) {
   return train_mlp_batched(std::vector<MlpSplit>{split}, models, options);
 }
+
+namespace {
+
+// Trains models [first, first + count) (count <= kPackLanes) as one pack, into runs[first...].
+void train_pack(const std::vector<MlpSplit>& splits, const std::vector<torch::Tensor>& W1,
+                const std::vector<torch::Tensor>& b1, const std::vector<torch::Tensor>& W2,
+                const std::vector<torch::Tensor>& b2, std::size_t first, std::size_t count, const MlpOptions& options,
+                std::vector<MlpResult>& runs) {
+  const MlpSplit& front = splits.front();
+  const detail::MlpPackShape shape{front.train_x.size(1), W1[first].size(1), W2[first].size(1)};
+  detail::MlpPackParams params = detail::pack_params(W1, b1, W2, b2, first, count);
+  detail::MlpPackParams grads;
+  const auto rows = [&](bool validation) {
+    std::vector<torch::Tensor> x, y;
+    for (std::size_t l = 0; l < (splits.size() > 1 ? count : 1); ++l) {
+      const MlpSplit& s = splits[splits.size() > 1 ? first + l : 0];
+      x.push_back(validation ? s.val_x : s.train_x);
+      y.push_back(validation ? s.val_y : s.train_y);
+    }
+    return detail::pack_rows(x, y);
+  };
+  const detail::PackRows train = rows(false), val = rows(true);
+  MlpResult* const run = runs.data() + first;
+
+  // Every model as a run of `e` epochs would report it, with that run's last losses.
+  const auto evaluate = [&](int64_t e, const detail::PackLanes& losses) {
+    const std::vector<int64_t> train_correct = detail::mlp_pack_correct(shape, params, train);
+    const std::vector<int64_t> val_correct = detail::mlp_pack_correct(shape, params, val);
+    // Models whose last update overflowed: no epoch's loss shows it.
+    const std::vector<bool> finite = detail::mlp_pack_finite(params);
+    std::vector<MlpCheckpoint> checkpoints(count);
+    for (std::size_t l = 0; l < count; ++l) {
+      MlpCheckpoint& c = checkpoints[l];
+      c.epochs = e;
+      c.loss = losses.lane[l];
+      c.diverged = !finite[l] || (run[l].diverged_at_epoch && *run[l].diverged_at_epoch < e);
+      c.train_correct = train_correct[l];
+      c.val_correct = val_correct[l];
+      set_accuracies(c, train.rows, val.rows);
+    }
+    return checkpoints;
+  };
+  std::size_t next = 0;  // the next checkpoint
+  detail::PackLanes losses, previous;
+  const auto lr = static_cast<float>(options.lr);
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    // Forward and backward: every model's loss, its own batch mean, and its gradients.
+    detail::mlp_pack_gradients(shape, params, train, grads, losses);
+    const bool record = records(options, epoch);
+    for (std::size_t l = 0; l < count; ++l) {
+      const double value = losses.lane[l];
+      if (record) run[l].loss_curve.push_back({epoch, value});
+      if (!std::isfinite(value) && !run[l].diverged_at_epoch) run[l].diverged_at_epoch = epoch;
+    }
+    if (checkpoint_at(options, next, epoch)) {
+      const std::vector<MlpCheckpoint> checkpoints = evaluate(epoch, epoch == 0 ? losses : previous);
+      for (std::size_t l = 0; l < count; ++l) run[l].checkpoints.push_back(checkpoints[l]);
+      ++next;
+    }
+    previous = losses;
+    // Update: p <- p - lr dp. The gradients are overwritten by the next epoch: none to clear.
+    detail::mlp_pack_update(params, grads, lr);
+  }
+
+  if (options.epochs == 0) detail::mlp_pack_gradients(shape, params, train, grads, losses);
+  const std::vector<MlpCheckpoint> last = evaluate(options.epochs, losses);
+  for (std::size_t l = 0; l < count; ++l) {
+    const MlpCheckpoint& c = last[l];
+    if (c.diverged && !run[l].diverged_at_epoch) run[l].diverged_at_epoch = options.epochs;
+    run[l].final_loss = c.loss;
+    run[l].train_correct = c.train_correct;
+    run[l].val_correct = c.val_correct;
+    run[l].train_accuracy = c.train_accuracy;
+    run[l].val_accuracy = c.val_accuracy;
+    if (checkpoint_at(options, next, options.epochs)) run[l].checkpoints.push_back(c);
+  }
+}
+
+}  // namespace
 
 std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
                                          const MlpOptions& options) {
@@ -309,86 +342,17 @@ std::vector<MlpResult> train_mlp_batched(const std::vector<MlpSplit>& splits, co
                                   " inputs");
     }
   }
-  const auto N = static_cast<int64_t>(models.size());
-  std::vector<torch::Tensor> w1, b1, w2, b2;
+  std::vector<torch::Tensor> W1, b1, W2, b2;
   for (const MlpParams& p : models) {
-    w1.push_back(p.W1.detach().t());
-    b1.push_back(p.b1.detach().reshape({}));
-    w2.push_back(p.W2.detach().t());
-    b2.push_back(p.b2.detach().reshape({}));
+    W1.push_back(p.W1);
+    b1.push_back(p.b1);
+    W2.push_back(p.W2);
+    b2.push_back(p.b2);
   }
-  Batched m{torch::stack(w1).contiguous().requires_grad_(), torch::stack(b1).requires_grad_(),
-            torch::stack(w2).contiguous().requires_grad_(), torch::stack(b2).requires_grad_()};
-  const std::pair<torch::Tensor, torch::Tensor> train_inputs = batch_inputs(splits, /*validation=*/false);
-  const torch::Tensor& XT = train_inputs.first;
-  const torch::Tensor& targets = train_inputs.second;
-
-  std::vector<MlpResult> runs(static_cast<std::size_t>(N));
-  const auto val_inputs = batch_inputs(splits, /*validation=*/true);
-  const int64_t train_rows = splits.front().train_y.size(0), val_rows = splits.front().val_y.size(0);
-  // Every model as a run of `e` epochs would report it, with that run's last losses.
-  const auto evaluate = [&](int64_t e, const std::vector<double>& losses) {
-    torch::NoGradGuard no_grad;
-    const std::vector<int64_t> train = batched_correct(m, {XT, targets});
-    const std::vector<int64_t> val = batched_correct(m, val_inputs);
-    // Models whose last update overflowed: no epoch's loss shows it.
-    const std::vector<double> finite = to_doubles(m.W1.isfinite().flatten(1).all(1) &
-                                                  m.W2.isfinite().flatten(1).all(1) & m.b1.isfinite() & m.b2.isfinite());
-    std::vector<MlpCheckpoint> checkpoints(runs.size());
-    for (std::size_t n = 0; n < runs.size(); ++n) {
-      MlpCheckpoint& c = checkpoints[n];
-      c.epochs = e;
-      c.loss = losses[n];
-      c.diverged = finite[n] == 0.0 || (runs[n].diverged_at_epoch && *runs[n].diverged_at_epoch < e);
-      c.train_correct = train[n];
-      c.val_correct = val[n];
-      set_accuracies(c, train_rows, val_rows);
-    }
-    return checkpoints;
-  };
-  const auto add = [&runs](std::vector<MlpCheckpoint>&& checkpoints) {
-    for (std::size_t n = 0; n < runs.size(); ++n) runs[n].checkpoints.push_back(checkpoints[n]);
-  };
-  std::size_t next = 0;          // the next checkpoint
-  std::vector<double> previous;  // the last epoch's losses, when a checkpoint needs them
-  torch::Tensor losses;
-  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    // Forward: every model's loss, its own batch mean; their sum keeps the gradients apart.
-    losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
-    const bool record = records(options, epoch);
-    const bool checkpoint = checkpoint_at(options, next, epoch);
-    if (record || checkpoint || checkpoint_at(options, next, epoch + 1) || !losses.isfinite().all().item<bool>()) {
-      std::vector<double> values = to_doubles(losses);
-      for (std::size_t n = 0; n < values.size(); ++n) {
-        if (record) runs[n].loss_curve.push_back({epoch, values[n]});
-        if (!std::isfinite(values[n]) && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = epoch;
-      }
-      if (checkpoint) add(evaluate(epoch, epoch == 0 ? values : previous)), ++next;
-      previous = std::move(values);
-    }
-    // Backward: autograd::grad hands the gradients back rather than accumulating them in .grad,
-    // so there are none to clear.
-    const torch::autograd::variable_list grads = torch::autograd::grad({losses.sum()}, {m.W1, m.b1, m.W2, m.b2});
-    // Update p <- p - lr dp, one fused kernel a tensor.
-    torch::NoGradGuard no_grad;
-    m.W1.sub_(grads[0], options.lr);
-    m.b1.sub_(grads[1], options.lr);
-    m.W2.sub_(grads[2], options.lr);
-    m.b2.sub_(grads[3], options.lr);
-  }
-
-  torch::NoGradGuard no_grad;
-  if (!losses.defined()) losses = detail::per_model_cross_entropy(batched_logits(m, XT), targets);
-  const std::vector<MlpCheckpoint> last = evaluate(options.epochs, to_doubles(losses));
-  for (std::size_t n = 0; n < runs.size(); ++n) {
-    const MlpCheckpoint& c = last[n];
-    if (c.diverged && !runs[n].diverged_at_epoch) runs[n].diverged_at_epoch = options.epochs;
-    runs[n].final_loss = c.loss;
-    runs[n].train_correct = c.train_correct;
-    runs[n].val_correct = c.val_correct;
-    runs[n].train_accuracy = c.train_accuracy;
-    runs[n].val_accuracy = c.val_accuracy;
-    if (checkpoint_at(options, next, options.epochs)) runs[n].checkpoints.push_back(c);
+  std::vector<MlpResult> runs(models.size());
+  for (std::size_t first = 0; first < models.size(); first += detail::kPackLanes) {
+    const std::size_t count = std::min<std::size_t>(detail::kPackLanes, models.size() - first);
+    train_pack(splits, W1, b1, W2, b2, first, count, options, runs);
   }
   return runs;
 }

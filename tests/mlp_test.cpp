@@ -1,5 +1,6 @@
 #include "labrun/mlp.hpp"
 
+#include "../src/mlp_pack.hpp"
 #include "../src/per_model_ops.hpp"
 #include "labrun/dataset.hpp"
 #include "tensor_check.hpp"
@@ -255,6 +256,112 @@ TEST(Mlp, DivergenceIsRecordedPerModel) {
   const auto runs = train_mlp_batched(split, draw_models(3, 0), options);
   for (const auto& run : runs) EXPECT_TRUE(run.diverged_at_epoch.has_value());
   EXPECT_TRUE(train_mlp(split, draw_models(1, 0).front(), options).diverged_at_epoch.has_value());
+}
+
+// The MLP pack's forward and backward pass against autograd through libtorch's ops on each model
+// alone (mlp_logits, cross_entropy), in float32: every loss and gradient is a sum over the 40 rows
+// in another order, so they agree within a few times 40 x 2^-24 of the magnitudes summed (bounded
+// by 1 + the largest value), and the pack's exp and log add 2 ulp. Each lane has its own model,
+// inputs and targets, its biases non-zero, its weights scaled so that relu cuts off some units.
+TEST(Mlp, PackGradientsMatchAutograd) {
+  torch::manual_seed(21);
+  constexpr int64_t kRows = 40, kD = 4, kH = 6, kC = 3;
+  constexpr std::size_t kModels = 11;  // a partial pack: the unused lanes must not matter
+  std::vector<torch::Tensor> W1, b1, W2, b2, x, y;
+  for (std::size_t l = 0; l < kModels; ++l) {
+    const double scale = 0.5 + static_cast<double>(l);  // logits up to a few hundred
+    W1.push_back(torch::randn({kD, kH}) * scale);
+    b1.push_back(torch::randn({1}));
+    W2.push_back(torch::randn({kH, kC}) * scale);
+    b2.push_back(torch::randn({1}));
+    x.push_back(torch::randn({kRows, kD}));
+    y.push_back(torch::randint(kC, {kRows}));
+  }
+  const detail::MlpPackShape shape{kD, kH, kC};
+  const detail::MlpPackParams params = detail::pack_params(W1, b1, W2, b2, 0, kModels);
+  const detail::PackRows rows = detail::pack_rows(x, y);
+  detail::MlpPackParams grads;
+  detail::PackLanes loss;
+  detail::mlp_pack_gradients(shape, params, rows, grads, loss);
+  const auto lane = [](const detail::PackArray& packed, std::size_t l, at::IntArrayRef sizes) {
+    std::vector<float> values;
+    for (std::size_t i = l; i < packed.size(); i += detail::kPackLanes) values.push_back(packed[i]);
+    return torch::tensor(values).reshape(sizes);
+  };
+  const std::vector<int64_t> correct = detail::mlp_pack_correct(shape, params, rows);
+  for (std::size_t l = 0; l < kModels; ++l) {
+    SCOPED_TRACE("lane " + std::to_string(l));
+    const MlpParams p{W1[l].clone().requires_grad_(), b1[l].clone().requires_grad_(), W2[l].clone().requires_grad_(),
+                      b2[l].clone().requires_grad_()};
+    const torch::Tensor logits = mlp_logits(p, x[l]);
+    const torch::Tensor reference = torch::cross_entropy_loss(logits, y[l]);
+    const auto expected = torch::autograd::grad({reference}, {p.W1, p.b1, p.W2, p.b2});
+    const auto bound = [](const torch::Tensor& t) { return 4 * kRows * std::ldexp(1.0, -24) * (1 + t.abs().max().item<double>()); };
+    EXPECT_NEAR(loss.lane[l], reference.item<double>(), bound(reference) + 4 * std::ldexp(1.0, -24) * reference.item<double>());
+    EXPECT_TRUE(test::tensors_close(lane(grads.W1, l, {kD, kH}), expected[0], bound(expected[0]))) << "dW1";
+    EXPECT_NEAR(grads.b1.lane[l], expected[1].item<double>(), bound(expected[1])) << "db1";
+    EXPECT_TRUE(test::tensors_close(lane(grads.W2, l, {kH, kC}), expected[2], bound(expected[2]))) << "dW2";
+    EXPECT_NEAR(grads.b2.lane[l], expected[3].item<double>(), bound(expected[3])) << "db2";
+    EXPECT_EQ(correct[l], labrun::correct(logits.detach(), y[l]));
+  }
+}
+
+// A model's numbers do not depend on its lane or on the other models in its pack: the kernels
+// never mix lanes, so lane 0 of a pack of one equals lane 7 of a full pack bit for bit.
+TEST(Mlp, PackLanesAreIndependent) {
+  torch::manual_seed(22);
+  std::vector<torch::Tensor> W1, b1, W2, b2, x, y;
+  for (int l = 0; l < detail::kPackLanes; ++l) {
+    W1.push_back(torch::randn({4, 12}));
+    b1.push_back(torch::randn({1}));
+    W2.push_back(torch::randn({12, 3}));
+    b2.push_back(torch::randn({1}));
+    x.push_back(torch::randn({30, 4}));
+    y.push_back(torch::randint(3, {30}));
+  }
+  const detail::MlpPackShape shape{4, 12, 3};
+  detail::MlpPackParams full_grads, one_grads;
+  detail::PackLanes full_loss, one_loss;
+  detail::mlp_pack_gradients(shape, detail::pack_params(W1, b1, W2, b2, 0, W1.size()), detail::pack_rows(x, y),
+                             full_grads, full_loss);
+  detail::mlp_pack_gradients(shape, detail::pack_params(W1, b1, W2, b2, 7, 1), detail::pack_rows({x[7]}, {y[7]}),
+                             one_grads, one_loss);
+  EXPECT_EQ(full_loss.lane[7], one_loss.lane[0]);
+  EXPECT_EQ(full_grads.b1.lane[7], one_grads.b1.lane[0]);
+  EXPECT_EQ(full_grads.b2.lane[7], one_grads.b2.lane[0]);
+  const auto L = static_cast<std::size_t>(detail::kPackLanes);
+  for (std::size_t i = 0; i < full_grads.W1.size(); i += L) EXPECT_EQ(full_grads.W1[i + 7], one_grads.W1[i]) << i;
+  for (std::size_t i = 0; i < full_grads.W2.size(); i += L) EXPECT_EQ(full_grads.W2[i + 7], one_grads.W2[i]) << i;
+}
+
+// Infinite and NaN logits give a non-finite loss (the engine's divergence check relies on it), as
+// libtorch's cross_entropy does; a NaN logit counts as the largest.
+TEST(Mlp, PackLossIsNotFiniteForNonFiniteLogits) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<torch::Tensor> W1, b1, W2, b2, x, y;
+  for (const float b : {0.0f, inf, -inf, nan, 1e30f}) {
+    W1.push_back(torch::ones({2, 2}));
+    b1.push_back(torch::zeros({1}));
+    W2.push_back(torch::eye(2));
+    b2.push_back(torch::full({1}, b));
+    x.push_back(torch::ones({3, 2}));
+    y.push_back(torch::tensor({0, 1, 1}));
+  }
+  const detail::MlpPackShape shape{2, 2, 2};
+  const detail::MlpPackParams params = detail::pack_params(W1, b1, W2, b2, 0, W1.size());
+  detail::MlpPackParams grads;
+  detail::PackLanes loss;
+  detail::mlp_pack_gradients(shape, params, detail::pack_rows(x, y), grads, loss);
+  EXPECT_NEAR(loss.lane[0], std::log(2.0), 1e-7);  // equal logits (2, 2): ln 2 a row
+  EXPECT_FALSE(std::isfinite(loss.lane[1]));
+  EXPECT_FALSE(std::isfinite(loss.lane[2]));
+  EXPECT_FALSE(std::isfinite(loss.lane[3]));
+  EXPECT_NEAR(loss.lane[4], std::log(2.0), 1e-7);  // a shared bias of 1e30 cancels out of the softmax
+  const std::vector<bool> finite = detail::mlp_pack_finite(params);
+  EXPECT_TRUE(finite[0]);
+  EXPECT_FALSE(finite[1]);
+  EXPECT_FALSE(finite[3]);
+  EXPECT_EQ(detail::mlp_pack_correct(shape, params, detail::pack_rows(x, y))[3], 1);  // NaN logits: class 0 wins
 }
 
 // The batched engine's kernels against libtorch's own ops and autograd's gradients of them, in
