@@ -11,6 +11,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <exception>
 #include <thread>
 #include <chrono>
@@ -158,13 +162,110 @@ Summary summarise(std::vector<double> values) {
 
 namespace {
 
-// Trains `models` (with one split, or one per model) split into pieces that `threads` workers take
-// in turn, each piece on one thread with libtorch's intra-op threads off: no barrier between the
-// threads but the last piece, so a thread slowed by another process does fewer pieces instead of
-// holding the other up at every operation. The runs come back in order; each model's numbers do not
-// depend on its piece (the engines compute models independently).
+// This thread's OpenMP threads set to one while it lives, `threads` (the setting before) after.
+class OneOpenMpThread {
+ public:
+  explicit OneOpenMpThread(int threads) : threads_(threads) {
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+  }
+  ~OneOpenMpThread() {
+#ifdef _OPENMP
+    omp_set_num_threads(threads_);
+#endif
+  }
+  OneOpenMpThread(const OneOpenMpThread&) = delete;
+  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
+
+ private:
+  [[maybe_unused]] int threads_;
+};
+
+// Helper threads that live as long as a study. libtorch sets up a thread's thread count the first
+// time it runs an operation there, and re-creates its own thread pool in doing so, whose threads
+// then spin for a while: a study starts its helpers once rather than once a chunk.
+class Workers {
+ public:
+  explicit Workers(int helpers) {
+    for (int t = 0; t < helpers; ++t) threads_.emplace_back([this] { loop(); });
+  }
+  ~Workers() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+
+  // task(p) for every p in [0, pieces), on the helpers and the calling thread, each piece taken by
+  // whichever is free; returns when all are done. `task` must not throw.
+  void run(std::size_t pieces, const std::function<void(std::size_t)>& task) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      task_ = &task;
+      pieces_ = pieces;
+      next_ = 0;
+      ++round_;
+    }
+    wake_.notify_all();
+    take(task, pieces);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return busy_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void take(const std::function<void(std::size_t)>& task, std::size_t pieces) {
+    for (std::size_t p; (p = next_++) < pieces;) task(p);
+  }
+
+  void loop() {
+    // This thread's operations run on it alone: the first call reads libtorch's thread count
+    // into this thread's OpenMP setting, which then becomes 1 for this thread only.
+    (void)at::get_num_threads();
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || (round_ != seen && task_ != nullptr); });
+      if (stop_) return;
+      seen = round_;
+      const std::function<void(std::size_t)>& task = *task_;
+      const std::size_t pieces = pieces_;
+      ++busy_;
+      lock.unlock();
+      take(task, pieces);
+      lock.lock();
+      if (--busy_ == 0) done_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(std::size_t)>* task_ = nullptr;
+  std::size_t pieces_ = 0;
+  std::atomic<std::size_t> next_{0};
+  std::size_t busy_ = 0;
+  uint64_t round_ = 0;
+  bool stop_ = false;
+};
+
+// Trains `models` (with one split, or one per model) split into pieces that the workers and this
+// thread take in turn, each piece on one thread with libtorch's intra-op threads off: no barrier
+// between the threads but the last piece, so a thread slowed by another process does fewer pieces
+// instead of holding the other up at every operation. The runs come back in order; each model's
+// numbers do not depend on its piece (the engines compute models independently).
+// `side`, when given, runs once beside the pieces (before them without workers).
 std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
-                                       const MlpOptions& training, Engine engine, int threads) {
+                                       const MlpOptions& training, Engine engine, Workers* workers, int threads,
+                                       const std::function<void()>& side) {
   const auto train = [&](std::size_t first, std::size_t count) {
     const std::vector<MlpParams> part(models.begin() + static_cast<std::ptrdiff_t>(first),
                                       models.begin() + static_cast<std::ptrdiff_t>(first + count));
@@ -181,37 +282,30 @@ std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, cons
     return train_mlp_batched(splits.size() > 1 ? own : std::vector<MlpSplit>{splits.front()}, part, training);
   };
   const std::size_t n = models.size();
-  if (threads <= 1 || n < 2) return train(0, n);
-  // Two pieces a thread at least (the balance), of 32 models at least (the batched engine's cost per
-  // operation is paid once a piece).
-  const std::size_t pieces = std::max<std::size_t>(1, std::min(n / 32, static_cast<std::size_t>(threads) * 2));
-  if (pieces < 2) return train(0, n);
+  // Four pieces a thread at least (the balance, also when another process slows one thread down),
+  // of 32 models at least (the batched engine's cost per call is paid once a piece).
+  const std::size_t pieces =
+      workers ? std::max<std::size_t>(1, std::min(n / 32, static_cast<std::size_t>(threads) * 4)) : 1;
+  if (pieces < 2) {
+    if (side) side();
+    return train(0, n);
+  }
+  // Piece 0 is `side`, taken first; piece p > 0 trains share p - 1.
+  const std::size_t tasks = pieces + (side ? 1 : 0), offset = side ? 1 : 0;
   std::vector<std::vector<MlpResult>> results(pieces);
-  std::vector<std::exception_ptr> errors(pieces);
-  std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    // This thread's operations run on it alone: the first call reads libtorch's thread count
-    // into this thread's OpenMP setting, which then becomes 1 for this thread only.
-    (void)at::get_num_threads();
-#ifdef _OPENMP
-    omp_set_num_threads(1);
-#endif
-    for (std::size_t p; (p = next++) < pieces;) {
-      const std::size_t first = n * p / pieces, last = n * (p + 1) / pieces;
-      try {
-        results[p] = train(first, last - first);
-      } catch (...) {
-        errors[p] = std::current_exception();
+  std::vector<std::exception_ptr> errors(tasks);
+  workers->run(tasks, [&](std::size_t task) {
+    try {
+      if (task < offset) {
+        side();
+        return;
       }
+      const std::size_t p = task - offset, first = n * p / pieces, last = n * (p + 1) / pieces;
+      results[p] = train(first, last - first);
+    } catch (...) {
+      errors[task] = std::current_exception();
     }
-  };
-  std::vector<std::thread> workers;
-  for (int t = 1; t < std::min<int>(threads, static_cast<int>(pieces)); ++t) workers.emplace_back(work);
-  work();  // the calling thread is one of them
-  for (std::thread& w : workers) w.join();
-#ifdef _OPENMP
-  omp_set_num_threads(threads);  // the caller's own setting back (work() set it to 1)
-#endif
+  });
   for (const std::exception_ptr& e : errors) {
     if (e) std::rethrow_exception(e);
   }
@@ -276,19 +370,35 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
   const auto seconds = [&start] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  // libtorch's thread count (--threads), read once: the workers set their own to 1.
+  // libtorch's thread count (--threads), read once: the workers set their own to 1, and so does
+  // this thread until the study ends. Its draws between chunks would otherwise wake libtorch's
+  // OpenMP team, whose threads then spin for a while on the cores the workers train on.
   const int threads = at::get_num_threads();
+  const OneOpenMpThread one_thread(threads);
+  std::optional<Workers> workers;
+  if (threads > 1) workers.emplace(threads - 1);
   // The sequential engine's chunk: as many models as threads can share (one at a time without).
   const int64_t chunk = options.engine == Engine::batched ? options.chunk : std::max(1, threads) * 32;
-  for (int64_t begin = first; begin < end; begin += chunk) {
-    const int64_t count = std::min(chunk, end - begin);
+  // A chunk's splits and initial models, drawn in repeat order: chunk k + 1's while chunk k trains.
+  struct Chunk {
     std::vector<MlpSplit> splits;
     std::vector<MlpParams> models;
-    for (int64_t r = begin; r < begin + count; ++r) {
-      if (per_repeat || splits.empty()) splits.push_back(per_repeat && r > 0 ? next_split() : shared);
-      models.push_back(init_params(data.columns(), options.hidden, classes, generator));
+  };
+  const auto draw = [&](int64_t begin) {
+    Chunk c;
+    for (int64_t r = begin; r < std::min(begin + chunk, end); ++r) {
+      if (per_repeat || c.splits.empty()) c.splits.push_back(per_repeat && r > 0 ? next_split() : shared);
+      c.models.push_back(init_params(data.columns(), options.hidden, classes, generator));
     }
-    std::vector<MlpResult> runs = train_in_pieces(splits, models, options.training, options.engine, threads);
+    return c;
+  };
+  Chunk next = draw(first);
+  for (int64_t begin = first; begin < end; begin += chunk) {
+    const Chunk current = std::move(next);
+    const std::function<void()> draw_next = [&] { next = draw(begin + chunk); };
+    std::vector<MlpResult> runs =
+        train_in_pieces(current.splits, current.models, options.training, options.engine, workers ? &*workers : nullptr,
+                        threads, begin + chunk < end ? draw_next : std::function<void()>{});
     for (std::size_t i = 0; i < runs.size(); ++i) {
       const int64_t r = begin + static_cast<int64_t>(i);
       if (runs[i].diverged_at_epoch == 0) {
@@ -306,7 +416,7 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
         result.runs.push_back(std::move(runs[i]));
       }
     }
-    if (hooks.on_progress) hooks.on_progress({begin + count - first, end - first, seconds()});
+    if (hooks.on_progress) hooks.on_progress({begin + static_cast<int64_t>(runs.size()) - first, end - first, seconds()});
   }
   result.seconds = seconds();
   result.train_accuracy = summarise(std::move(train));
