@@ -1,8 +1,8 @@
 #include "labrun/factorise.hpp"
 
 #include "check.hpp"
+#include "factorise_pack.hpp"
 #include "labrun/decomposition.hpp"
-#include "per_model_ops.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -143,16 +143,10 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
 
 namespace {
 
-// Every seed's residual form, ||U_s V_s^T - A||^2 (U: S x m x r, Vt: S x r x n), differentiable.
-// Small matrices go through the batched MLP's per-model kernel (one loop nest a seed, along the
-// m rows: V_s U_s^T - A^T, the same squares) rather than S tiny GEMMs, whose cost is their calls'
-// (Iris, 1000 seeds: 4.0 s against 6.7 s for bmm); large ones through bmm (BLAS).
-torch::Tensor residual_losses(const torch::Tensor& A, const torch::Tensor& At, const torch::Tensor& U,
-                              const torch::Tensor& Vt) {
-  if (A.numel() > (int64_t{1} << 16)) return (U.bmm(Vt) - A).pow(2).sum({1, 2});
-  const torch::Tensor Pt = detail::per_model_linear(Vt.transpose(1, 2).contiguous(), U.transpose(1, 2).contiguous(),
-                                                    torch::zeros({U.size(0)}, U.options()), detail::Activation::none);
-  return (Pt - At).pow(2).sum({1, 2});
+// Every seed's residual form, ||U_s V_s^T - A||^2 (U: S x m x r, Vt: S x r x n), differentiable, for
+// matrices too large for the packs.
+torch::Tensor residual_losses(const torch::Tensor& A, const torch::Tensor& U, const torch::Tensor& Vt) {
+  return (U.bmm(Vt) - A).pow(2).sum({1, 2});
 }
 
 // ||A - U_s V_s^T||_F^2 for every seed s (U: S x m x r, Vt: S x r x n), summed in float64.
@@ -166,6 +160,119 @@ std::vector<double> doubles(const torch::Tensor& t) {
   return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
 }
 
+
+// Each seed's final factors, loss and share of the time, from U (S x m x r) and Vt (S x r x n).
+std::vector<FactoriseResult> finish(const torch::Tensor& A, const FactoriseOptions&, const torch::Tensor& U,
+                                    const torch::Tensor& Vt, std::vector<FactoriseResult> results,
+                                    std::chrono::steady_clock::time_point start) {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<double> losses = doubles(batched_squared_errors(A, U.detach(), Vt.detach()));
+  for (std::size_t s = 0; s < results.size(); ++s) {
+    FactoriseResult& result = results[s];
+    result.U = U.detach()[static_cast<int64_t>(s)].clone();
+    result.V = Vt.detach()[static_cast<int64_t>(s)].t().contiguous();
+    result.loss = losses[s];
+    result.seconds = seconds / static_cast<double>(results.size());
+    if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
+  }
+  return results;
+}
+
+// Matrices up to this many elements train in packs of seeds (the residual form); larger ones
+// through batched BLAS products, whose calls then cost less than their arithmetic.
+constexpr int64_t kPackedElements = int64_t{1} << 16;
+
+// Trains U (S x m x r) and Vt (S x r x n) in place, a pack of seeds at a time each epoch, with the
+// checkpoints, loss curves and divergence of the batched loop.
+template <typename T>
+void train_in_packs(const torch::Tensor& A, const FactoriseOptions& options, torch::Tensor& U, torch::Tensor& Vt,
+                    std::vector<FactoriseResult>& results) {
+  using Pack = detail::FactorisePack<T>;
+  constexpr int L = Pack::kLanes;
+  const int64_t S = U.size(0), m = U.size(1), r = U.size(2), n = Vt.size(2);
+  const torch::Tensor a = A.contiguous();
+  const T* a_data = a.data_ptr<T>();
+  std::vector<Pack> packs(static_cast<std::size_t>((S + L - 1) / L));
+  torch::Tensor u = U.detach().contiguous(), v = Vt.detach().transpose(1, 2).contiguous();  // S x n x r
+  for (std::size_t p = 0; p < packs.size(); ++p) {
+    Pack& pack = packs[p];
+    pack.m = m, pack.n = n, pack.r = r;
+    pack.U.assign(static_cast<std::size_t>(m * r * L), T(0));
+    pack.V.assign(static_cast<std::size_t>(n * r * L), T(0));
+    for (int l = 0; l < L; ++l) {
+      const int64_t s = static_cast<int64_t>(p) * L + l;
+      if (s >= S) break;
+      const T* us = u.data_ptr<T>() + s * m * r;
+      const T* vs = v.data_ptr<T>() + s * n * r;
+      for (int64_t i = 0; i < m * r; ++i) pack.U[static_cast<std::size_t>(i * L + l)] = us[i];
+      for (int64_t i = 0; i < n * r; ++i) pack.V[static_cast<std::size_t>(i * L + l)] = vs[i];
+    }
+  }
+  // The packs' factors back into U and Vt.
+  const auto unpack = [&] {
+    for (std::size_t p = 0; p < packs.size(); ++p) {
+      for (int l = 0; l < L; ++l) {
+        const int64_t s = static_cast<int64_t>(p) * L + l;
+        if (s >= S) break;
+        T* us = u.data_ptr<T>() + s * m * r;
+        T* vs = v.data_ptr<T>() + s * n * r;
+        for (int64_t i = 0; i < m * r; ++i) us[i] = packs[p].U[static_cast<std::size_t>(i * L + l)];
+        for (int64_t i = 0; i < n * r; ++i) vs[i] = packs[p].V[static_cast<std::size_t>(i * L + l)];
+      }
+    }
+    torch::NoGradGuard no_grad;
+    U = u.clone();
+    Vt = v.transpose(1, 2).contiguous();
+  };
+  std::size_t next = 0;  // the next checkpoint
+  const auto checkpoint = [&](int64_t e) {
+    if (next >= options.checkpoints.size() || options.checkpoints[next] > e) return;
+    unpack();
+    const std::vector<double> losses = doubles(batched_squared_errors(A, U, Vt));
+    for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
+      for (std::size_t s = 0; s < results.size(); ++s) {
+        results[s].checkpoints.push_back(
+            {options.checkpoints[next], losses[s], results[s].diverged() || !std::isfinite(losses[s])});
+      }
+    }
+  };
+  const T divisor = options.reduction == Reduction::mean ? static_cast<T>(A.numel()) : T(1);
+  const auto lr = static_cast<T>(options.lr);
+  T loss[L];
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    if (next < options.checkpoints.size() && options.checkpoints[next] == epoch) checkpoint(epoch);
+    const bool record = options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs);
+    for (std::size_t p = 0; p < packs.size(); ++p) {
+      Pack& pack = packs[p];
+      // Forward, backward and update in one pass; a seed whose loss is not finite stops there,
+      // frozen as it was before this epoch's update (as the single run stops).
+      detail::factorise_pack_epoch<T>(pack, a_data, lr, divisor, loss);
+      bool stopped = false;
+      for (int l = 0; l < L; ++l) {
+        const std::size_t s = p * L + static_cast<std::size_t>(l);
+        if (s >= results.size() || !pack.active[static_cast<std::size_t>(l)]) continue;
+        const double value = loss[l];
+        if (record) results[s].loss_curve.push_back({epoch, value});
+        if (!std::isfinite(value)) {
+          results[s].diverged_at_epoch = epoch;
+          pack.active[static_cast<std::size_t>(l)] = 0;
+          stopped = true;
+        } else {
+          results[s].epochs_run = epoch + 1;
+        }
+      }
+      if (stopped) {
+        for (int l = 0; l < L; ++l) {
+          if (pack.active[static_cast<std::size_t>(l)]) continue;
+          for (std::size_t i = static_cast<std::size_t>(l); i < pack.U.size(); i += L) pack.U[i] = pack.U_before[i];
+          for (std::size_t i = static_cast<std::size_t>(l); i < pack.V.size(); i += L) pack.V[i] = pack.V_before[i];
+        }
+      }
+    }
+  }
+  checkpoint(options.epochs);
+  unpack();
+}
 }  // namespace
 
 std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const FactoriseOptions& options,
@@ -177,7 +284,6 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
   if (S == 0) return {};
   const int64_t m = A.size(0), n = A.size(1), r = options.rank;
   const torch::Tensor A_norm2 = options.form == LossForm::gram ? A.reshape({-1}).dot(A.reshape({-1})) : torch::Tensor();
-  const torch::Tensor At = A.t().contiguous();  // for residual_losses
   const auto start = std::chrono::steady_clock::now();
 
   // Each seed's U then V, drawn as gd_factorise_ad draws them.
@@ -194,6 +300,14 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
   vts.clear();
 
   std::vector<FactoriseResult> results(static_cast<std::size_t>(S));
+  if (options.form == LossForm::residual && A.numel() <= kPackedElements) {
+    if (A.scalar_type() == torch::kFloat32) {
+      train_in_packs<float>(A, options, U, Vt, results);
+    } else {
+      train_in_packs<double>(A, options, U, Vt, results);
+    }
+    return finish(A, options, U, Vt, std::move(results), start);
+  }
   torch::Tensor active;  // once a seed has stopped: the seeds still training, S x 1 x 1
   std::vector<bool> running(static_cast<std::size_t>(S), true);
   std::size_t next = 0;  // the next checkpoint
@@ -211,7 +325,7 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
     // Forward: every seed's loss in the chosen form and reduction; their sum keeps the gradients apart.
     torch::Tensor losses;
     if (options.form == LossForm::residual) {
-      losses = residual_losses(A, At, U, Vt);
+      losses = residual_losses(A, U, Vt);
     } else {
       const torch::Tensor AV = torch::matmul(A, Vt.transpose(1, 2));  // S x m x r
       losses = A_norm2 - 2 * (U * AV).sum({1, 2}) +
@@ -249,19 +363,8 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
       if (running[s]) results[s].epochs_run = epoch + 1;
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  const std::vector<double> losses = doubles(batched_squared_errors(A, U.detach(), Vt.detach()));
-  for (std::size_t s = 0; s < results.size(); ++s) {
-    FactoriseResult& result = results[s];
-    result.U = U.detach()[static_cast<int64_t>(s)].clone();
-    result.V = Vt.detach()[static_cast<int64_t>(s)].t().contiguous();
-    result.loss = losses[s];
-    result.seconds = seconds / static_cast<double>(S);
-    if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
-  }
   checkpoint(options.epochs);
-  return results;
+  return finish(A, options, U, Vt, std::move(results), start);
 }
 
 std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A, int64_t rank, int64_t num_epochs,

@@ -1,7 +1,6 @@
 #include "labrun/mlp.hpp"
 
 #include "../src/mlp_pack.hpp"
-#include "../src/per_model_ops.hpp"
 #include "labrun/dataset.hpp"
 #include "tensor_check.hpp"
 #include "tolerance.hpp"
@@ -362,70 +361,6 @@ TEST(Mlp, PackLossIsNotFiniteForNonFiniteLogits) {
   EXPECT_FALSE(finite[1]);
   EXPECT_FALSE(finite[3]);
   EXPECT_EQ(detail::mlp_pack_correct(shape, params, detail::pack_rows(x, y))[3], 1);  // NaN logits: class 0 wins
-}
-
-// The batched engine's kernels against libtorch's own ops and autograd's gradients of them, in
-// float64 so that only the order of the sums differs.
-TEST(Mlp, PerModelLinearMatchesLibtorchAndItsGradients) {
-  torch::manual_seed(8);
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  for (const bool shared : {false, true}) {
-    for (const auto activation : {detail::Activation::none, detail::Activation::relu}) {
-      const torch::Tensor W = torch::randn({5, 3, 4}, f64).requires_grad_();
-      const torch::Tensor X = (shared ? torch::randn({4, 7}, f64) : torch::randn({5, 4, 7}, f64)).requires_grad_();
-      const torch::Tensor b = torch::randn({5}, f64).requires_grad_();
-      const torch::Tensor G = torch::randn({5, 3, 7}, f64);
-      const torch::Tensor ours = detail::per_model_linear(W, X, b, activation);
-      const auto ours_grads = torch::autograd::grad({(ours * G).sum()}, {W, X, b});
-
-      const torch::Tensor Z = torch::matmul(W, X) + b.view({5, 1, 1});
-      const torch::Tensor reference = activation == detail::Activation::relu ? torch::relu(Z) : Z;
-      const auto reference_grads = torch::autograd::grad({(reference * G).sum()}, {W, X, b});
-      SCOPED_TRACE(std::string(shared ? "shared X" : "per-model X") +
-                   (activation == detail::Activation::relu ? ", relu" : ", no activation"));
-      EXPECT_TRUE(test::tensors_close(ours, reference, 1e-12));
-      EXPECT_TRUE(test::tensors_close(ours_grads[0], reference_grads[0], 1e-12)) << "dW";
-      EXPECT_TRUE(test::tensors_close(ours_grads[1], reference_grads[1], 1e-12)) << "dX";
-      EXPECT_TRUE(test::tensors_close(ours_grads[2], reference_grads[2], 1e-12)) << "db";
-    }
-  }
-  const torch::Tensor W = torch::randn({5, 3, 4}, f64);
-  const torch::Tensor b = torch::zeros({5}, f64);
-  EXPECT_THROW(detail::per_model_linear(W, torch::randn({5, 3, 7}, f64), b, detail::Activation::none),
-               std::invalid_argument);
-  EXPECT_THROW(detail::per_model_linear(W, torch::randn({4, 7}), b, detail::Activation::none), std::invalid_argument);
-  EXPECT_THROW(detail::per_model_linear(W, torch::randn({4, 7}, f64), torch::zeros({4}, f64), detail::Activation::none),
-               std::invalid_argument);
-}
-
-TEST(Mlp, PerModelCrossEntropyMatchesLibtorchAndItsGradients) {
-  torch::manual_seed(9);
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  for (const bool shared : {false, true}) {
-    const torch::Tensor logits = (3 * torch::randn({4, 3, 6}, f64)).requires_grad_();
-    const torch::Tensor targets = shared ? torch::randint(3, {6}) : torch::randint(3, {4, 6});
-    const torch::Tensor G = torch::randn({4}, f64);
-    const torch::Tensor ours = detail::per_model_cross_entropy(logits, targets);
-    const torch::Tensor ours_grad = torch::autograd::grad({(ours * G).sum()}, {logits})[0];
-
-    std::vector<torch::Tensor> per_model;
-    for (int64_t n = 0; n < 4; ++n) {
-      per_model.push_back(torch::cross_entropy_loss(logits[n].t(), shared ? targets : targets[n]));
-    }
-    const torch::Tensor reference = torch::stack(per_model);
-    const torch::Tensor reference_grad = torch::autograd::grad({(reference * G).sum()}, {logits})[0];
-    SCOPED_TRACE(shared ? "shared targets" : "per-model targets");
-    EXPECT_TRUE(test::tensors_close(ours, reference, 1e-12));
-    EXPECT_TRUE(test::tensors_close(ours_grad, reference_grad, 1e-12));
-  }
-  const torch::Tensor logits = torch::randn({4, 3, 6}, f64);
-  EXPECT_THROW(detail::per_model_cross_entropy(logits, torch::full({6}, 3, torch::kLong)), std::invalid_argument);
-  EXPECT_THROW(detail::per_model_cross_entropy(logits, torch::zeros({6})), std::invalid_argument);
-  EXPECT_THROW(detail::per_model_cross_entropy(logits, torch::zeros({4, 5}, torch::kLong)), std::invalid_argument);
-  // A non-finite logit gives a non-finite loss (the engine's divergence check relies on it).
-  const torch::Tensor inf = logits.clone();
-  inf[1][2][3] = std::numeric_limits<double>::infinity();
-  EXPECT_FALSE(std::isfinite(detail::per_model_cross_entropy(inf, torch::zeros({6}, torch::kLong))[1].item<double>()));
 }
 
 }  // namespace
