@@ -262,10 +262,11 @@ class Workers {
 // between the threads but the last piece, so a thread slowed by another process does fewer pieces
 // instead of holding the other up at every operation. The runs come back in order; each model's
 // numbers do not depend on its piece (the engines compute models independently).
-// `side`, when given, runs once beside the pieces (before them without workers).
+// `beside`: tasks run once each beside the pieces, taken first (before the pieces, in order,
+// without workers).
 std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, const std::vector<MlpParams>& models,
                                        const MlpOptions& training, Engine engine, Workers* workers, int threads,
-                                       const std::function<void()>& side) {
+                                       const std::vector<std::function<void()>>& beside) {
   const auto train = [&](std::size_t first, std::size_t count) {
     const std::vector<MlpParams> part(models.begin() + static_cast<std::ptrdiff_t>(first),
                                       models.begin() + static_cast<std::ptrdiff_t>(first + count));
@@ -282,22 +283,22 @@ std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, cons
     return train_mlp_batched(splits.size() > 1 ? own : std::vector<MlpSplit>{splits.front()}, part, training);
   };
   const std::size_t n = models.size();
-  // Four pieces a thread at least (the balance, also when another process slows one thread down),
-  // of 32 models at least (the batched engine's cost per call is paid once a piece).
+  // Sixteen pieces a thread (the balance at the round's end, also when another process slows one
+  // thread down), of a pack of 16 models at least.
   const std::size_t pieces =
-      workers ? std::max<std::size_t>(1, std::min(n / 32, static_cast<std::size_t>(threads) * 4)) : 1;
+      workers ? std::max<std::size_t>(1, std::min(n / 16, static_cast<std::size_t>(threads) * 16)) : 1;
   if (pieces < 2) {
-    if (side) side();
+    for (const std::function<void()>& task : beside) task();
     return train(0, n);
   }
-  // Piece 0 is `side`, taken first; piece p > 0 trains share p - 1.
-  const std::size_t tasks = pieces + (side ? 1 : 0), offset = side ? 1 : 0;
+  // Tasks [0, beside.size()) are `beside`; task t after them trains share t - beside.size().
+  const std::size_t offset = beside.size(), tasks = offset + pieces;
   std::vector<std::vector<MlpResult>> results(pieces);
   std::vector<std::exception_ptr> errors(tasks);
   workers->run(tasks, [&](std::size_t task) {
     try {
       if (task < offset) {
-        side();
+        beside[task]();
         return;
       }
       const std::size_t p = task - offset, first = n * p / pieces, last = n * (p + 1) / pieces;
@@ -392,13 +393,8 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
     }
     return c;
   };
-  Chunk next = draw(first);
-  for (int64_t begin = first; begin < end; begin += chunk) {
-    const Chunk current = std::move(next);
-    const std::function<void()> draw_next = [&] { next = draw(begin + chunk); };
-    std::vector<MlpResult> runs =
-        train_in_pieces(current.splits, current.models, options.training, options.engine, workers ? &*workers : nullptr,
-                        threads, begin + chunk < end ? draw_next : std::function<void()>{});
+  // A chunk's runs, handed on (to the hooks, the summaries) while the next chunk trains.
+  const auto hand_on = [&](int64_t begin, std::vector<MlpResult>& runs) {
     for (std::size_t i = 0; i < runs.size(); ++i) {
       const int64_t r = begin + static_cast<int64_t>(i);
       if (runs[i].diverged_at_epoch == 0) {
@@ -417,7 +413,25 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
       }
     }
     if (hooks.on_progress) hooks.on_progress({begin + static_cast<int64_t>(runs.size()) - first, end - first, seconds()});
+  };
+  // Each round trains chunk k while one thread draws chunk k + 1 and another hands on chunk k - 1's
+  // runs: both in repeat order, one chunk at a time, so the numbers and the order of the hooks' calls
+  // are those of one thread doing all three in turn.
+  Chunk next = draw(first);
+  std::vector<MlpResult> trained;  // the last chunk's runs, not yet handed on
+  int64_t trained_begin = first;
+  for (int64_t begin = first; begin < end; begin += chunk) {
+    const Chunk current = std::move(next);
+    std::vector<MlpResult> previous = std::move(trained);
+    const int64_t previous_begin = trained_begin;
+    std::vector<std::function<void()>> beside;
+    if (begin + chunk < end) beside.emplace_back([&] { next = draw(begin + chunk); });
+    if (!previous.empty()) beside.emplace_back([&] { hand_on(previous_begin, previous); });
+    trained = train_in_pieces(current.splits, current.models, options.training, options.engine,
+                              workers ? &*workers : nullptr, threads, beside);
+    trained_begin = begin;
   }
+  hand_on(trained_begin, trained);
   result.seconds = seconds();
   result.train_accuracy = summarise(std::move(train));
   result.val_accuracy = summarise(std::move(val));
