@@ -64,7 +64,8 @@ print(f"2. factorise end to end:  labrun {a:7.3f} s    python {b:7.3f} s    rati
 
 # 3. mlp, per model: the batched engine at 1 and 2 threads against the exercise's loop, then the same
 #    beside a competing process busy on one core (a user's machine is rarely idle).
-def per_model(threads, repeats=2000):
+def per_model(threads, repeats=10000):  # chunks of 1024: enough rounds that the first draw and the last
+                                        # hand-on (one thread each) do not swamp the threads' ratio
     return statistics.median(run([labrun, "mlp", "--seed", "0", "--repeats", str(repeats), "--threads", str(threads)])
                              ["results"]["seconds_per_model"] for _ in range(3))
 py = run([sys.executable, reference, "mlp", "--seed", "0", "--repeats", "200"])["mlp"]["seconds"] / 200

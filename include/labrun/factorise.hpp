@@ -89,9 +89,10 @@ struct FactoriseResult {
 // Throws std::invalid_argument for a bad A, rank, epoch count or learning rate.
 // Many seeds of the same training as one computation: for each seed the U and V gd_factorise_ad
 // draws from it (options.seed and options.generator are ignored), trained side by side with
-// batched products (U: S x m x r), so that the cost of each libtorch operation is paid once for
-// all S. Each result is gd_factorise_ad's with that seed to rounding (the batched sums may add in
-// another order; tests: 1e-9 relative on Iris after 1000 epochs). A seed whose loss becomes NaN or
+// seeds in the lanes of vector operations (8 in float64, 16 in float32; the residual form on
+// matrices up to 2^16 elements), else with batched products (U: S x m x r). Each result is
+// gd_factorise_ad's with that seed to rounding (the sums may add in another order; tests: 1e-9
+// relative on Iris after 1000 epochs in float64, 1e-4 in float32). A seed whose loss becomes NaN or
 // Inf stops there, frozen and marked diverged, as the single run stops. No observer. Throws as
 // gd_factorise_ad does.
 std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const FactoriseOptions& options,

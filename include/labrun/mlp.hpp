@@ -115,9 +115,10 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& params, const MlpOpt
 double mlp_flops(int64_t train_rows, int64_t rows, int64_t inputs, int64_t hidden, int64_t classes,
                  const MlpOptions& options);
 
-// N models at once on the same split, as one computation with a leading model dimension; each
-// model's loss is its own batch mean, so each model's gradients are exactly its own. The same
-// numbers as train_mlp on each model, to rounding.
+// N models on the same split, 16 at a time in the lanes of vector operations (a fused forward,
+// backward and update kernel, no autograd); each model's loss is its own batch mean and its
+// gradients exactly its own. The same numbers as train_mlp on each model, to rounding; a model's
+// numbers do not depend on the other models, the CPU's vector width or the thread count. float32.
 std::vector<MlpResult> train_mlp_batched(const MlpSplit& split, const std::vector<MlpParams>& models,
                                          const MlpOptions& options);
 // The same with one split per model (models.size() splits of one shape), e.g. a new shuffle each.
