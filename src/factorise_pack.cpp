@@ -6,7 +6,7 @@
 namespace labrun::detail {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
 #define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LABRUN_VECTOR_CLONES

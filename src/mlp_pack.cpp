@@ -8,7 +8,9 @@
 // Every function below works lane by lane on lane vectors (GCC's and Clang's vector extension), which
 // the compiler lowers to the CPU's widest vectors: the kernels are built for AVX-512, AVX2 and the
 // x86-64 baseline (SSE2), the CPU choosing at load time. The file is compiled with
-// -ffp-contract=off: a * b + c is two roundings in every build, so all three give the same numbers.
+// -ffp-contract=off: a * b + c is two roundings in every build, so all three give the same numbers
+// (checked by hand: -DLABRUN_BASELINE_ONLY builds the SSE2 kernels alone, and 100 epochs of 16
+// models and 1000 of 8 factorisations gave the AVX-512 clones' bits; docs/development.md).
 
 namespace labrun::detail {
 namespace {
@@ -18,7 +20,7 @@ namespace {
 using V = float __attribute__((vector_size(kPackLanes * sizeof(float)), aligned(4), may_alias));
 using Mask = int32_t __attribute__((vector_size(kPackLanes * sizeof(int32_t)), aligned(4), may_alias));
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
 #define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LABRUN_VECTOR_CLONES
