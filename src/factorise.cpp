@@ -161,8 +161,23 @@ std::vector<double> doubles(const torch::Tensor& t) {
 }
 
 
+// The checkpoints from `next` up to epoch count `e`, for every seed, from its factors now (U: S x m x r,
+// Vt: S x r x n): what a run of that many epochs reports.
+void add_checkpoints(const torch::Tensor& A, const torch::Tensor& U, const torch::Tensor& Vt,
+                     const FactoriseOptions& options, std::size_t& next, int64_t e,
+                     std::vector<FactoriseResult>& results) {
+  if (next >= options.checkpoints.size() || options.checkpoints[next] > e) return;
+  const std::vector<double> losses = doubles(batched_squared_errors(A, U.detach(), Vt.detach()));
+  for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
+    for (std::size_t s = 0; s < results.size(); ++s) {
+      results[s].checkpoints.push_back(
+          {options.checkpoints[next], losses[s], results[s].diverged() || !std::isfinite(losses[s])});
+    }
+  }
+}
+
 // Each seed's final factors, loss and share of the time, from U (S x m x r) and Vt (S x r x n).
-std::vector<FactoriseResult> finish(const torch::Tensor& A, const FactoriseOptions&, const torch::Tensor& U,
+std::vector<FactoriseResult> finish(const torch::Tensor& A, const torch::Tensor& U,
                                     const torch::Tensor& Vt, std::vector<FactoriseResult> results,
                                     std::chrono::steady_clock::time_point start) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -196,7 +211,9 @@ void train_in_packs(const torch::Tensor& A, const FactoriseOptions& options, tor
   torch::Tensor u = U.detach().contiguous(), v = Vt.detach().transpose(1, 2).contiguous();  // S x n x r
   for (std::size_t p = 0; p < packs.size(); ++p) {
     Pack& pack = packs[p];
-    pack.m = m, pack.n = n, pack.r = r;
+    pack.m = m;
+    pack.n = n;
+    pack.r = r;
     pack.U.assign(static_cast<std::size_t>(m * r * L), T(0));
     pack.V.assign(static_cast<std::size_t>(n * r * L), T(0));
     for (int l = 0; l < L; ++l) {
@@ -228,13 +245,7 @@ void train_in_packs(const torch::Tensor& A, const FactoriseOptions& options, tor
   const auto checkpoint = [&](int64_t e) {
     if (next >= options.checkpoints.size() || options.checkpoints[next] > e) return;
     unpack();
-    const std::vector<double> losses = doubles(batched_squared_errors(A, U, Vt));
-    for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
-      for (std::size_t s = 0; s < results.size(); ++s) {
-        results[s].checkpoints.push_back(
-            {options.checkpoints[next], losses[s], results[s].diverged() || !std::isfinite(losses[s])});
-      }
-    }
+    add_checkpoints(A, U, Vt, options, next, e, results);
   };
   const T divisor = options.reduction == Reduction::mean ? static_cast<T>(A.numel()) : T(1);
   const auto lr = static_cast<T>(options.lr);
@@ -306,20 +317,12 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
     } else {
       train_in_packs<double>(A, options, U, Vt, results);
     }
-    return finish(A, options, U, Vt, std::move(results), start);
+    return finish(A, U, Vt, std::move(results), start);
   }
   torch::Tensor active;  // once a seed has stopped: the seeds still training, S x 1 x 1
   std::vector<bool> running(static_cast<std::size_t>(S), true);
   std::size_t next = 0;  // the next checkpoint
-  const auto checkpoint = [&](int64_t e) {
-    for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
-      const std::vector<double> losses = doubles(batched_squared_errors(A, U.detach(), Vt.detach()));
-      for (std::size_t s = 0; s < results.size(); ++s) {
-        results[s].checkpoints.push_back(
-            {options.checkpoints[next], losses[s], results[s].diverged() || !std::isfinite(losses[s])});
-      }
-    }
-  };
+  const auto checkpoint = [&](int64_t e) { add_checkpoints(A, U, Vt, options, next, e, results); };
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     if (next < options.checkpoints.size() && options.checkpoints[next] == epoch) checkpoint(epoch);
     // Forward: every seed's loss in the chosen form and reduction; their sum keeps the gradients apart.
@@ -364,7 +367,7 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
     }
   }
   checkpoint(options.epochs);
-  return finish(A, options, U, Vt, std::move(results), start);
+  return finish(A, U, Vt, std::move(results), start);
 }
 
 std::tuple<torch::Tensor, torch::Tensor> gd_factorise_ad(const torch::Tensor& A, int64_t rank, int64_t num_epochs,

@@ -84,21 +84,20 @@ LABRUN_VECTOR_CLONES void epoch_kernel(int64_t m, int64_t columns, int64_t rank,
 template <typename T>
 void factorise_pack_epoch(FactorisePack<T>& pack, const T* A, T lr, T divisor, T* loss) {
   using Vec = typename Lanes<T>::V;
-  std::vector<T, CacheAligned<T>> scratch(static_cast<std::size_t>(pack.n * pack.r + pack.n + pack.r) *
-                                          FactorisePack<T>::kLanes);  // dV, G (n + r)
+  pack.scratch.resize(static_cast<std::size_t>(pack.n * pack.r + pack.n + pack.r + 1) * FactorisePack<T>::kLanes);
   const auto lanes = [](auto& a) { return reinterpret_cast<Vec*>(a.data()); };
-  Vec* dV = lanes(scratch);
+  Vec* dV = lanes(pack.scratch);
+  Vec* sum = dV + pack.n * pack.r + pack.n + pack.r;
   const T lr_divisor[2] = {lr, divisor};
   const auto kernel = pack.n == 4 && pack.r == 2 ? epoch_kernel<T, 4, 2> : epoch_kernel<T, 0, 0>;
-  std::vector<T, CacheAligned<T>> sum(FactorisePack<T>::kLanes);
   pack.U_before.resize(pack.U.size());
   pack.V_before.resize(pack.V.size());
   pack.U.swap(pack.U_before);
   pack.V.swap(pack.V_before);
   kernel(pack.m, pack.n, pack.r, A, lanes(pack.U_before), lanes(pack.V_before), lanes(pack.U), lanes(pack.V), dV,
          dV + pack.n * pack.r,
-         reinterpret_cast<const typename Lanes<T>::Mask*>(pack.active.data()), lr_divisor, lanes(sum));
-  for (int l = 0; l < FactorisePack<T>::kLanes; ++l) loss[l] = sum[static_cast<std::size_t>(l)];
+         reinterpret_cast<const typename Lanes<T>::Mask*>(pack.active.data()), lr_divisor, sum);
+  for (int l = 0; l < FactorisePack<T>::kLanes; ++l) loss[l] = (*sum)[l];
 }
 
 template void factorise_pack_epoch<float>(FactorisePack<float>&, const float*, float, float, float*);

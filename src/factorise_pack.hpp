@@ -27,6 +27,7 @@ struct FactorisePack {
   std::vector<T, CacheAligned<T>> V;  // n x r x kLanes
   // The factors before the last epoch's update (the epoch writes U, V anew and keeps these).
   std::vector<T, CacheAligned<T>> U_before, V_before;
+  std::vector<T, CacheAligned<T>> scratch;  // an epoch's dV (n x r), G (n + r) and losses (1)
   using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
   std::vector<Bits, CacheAligned<Bits>> active = std::vector<Bits, CacheAligned<Bits>>(kLanes, -1);  // 0: frozen
 };
