@@ -21,7 +21,9 @@ namespace {
 
 using labrun::test::kIris;
 using labrun::test::labrun;
+using labrun::test::bytes_of;
 using labrun::test::labrun_with;
+using labrun::test::npy;
 using labrun::test::Outcome;
 using labrun::test::read_file;
 using labrun::test::temp_dir;
@@ -44,7 +46,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "2.1.0");
+  EXPECT_EQ(doc["schema_version"], "2.2.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -142,6 +144,41 @@ TEST(Cli, CrlfDataGivesTheSameNumbersAsLf) {
   const json cr = json::parse(labrun({"factorise", "--seed", "3", "--data", dir + "/crlf.csv"}, dir).out);
   EXPECT_EQ(lf["results"]["gd"]["loss"], cr["results"]["gd"]["loss"]);
   EXPECT_EQ(lf["results"]["svd"], cr["results"]["svd"]);
+}
+
+// Iris's features saved as numpy.save would (float64, Fortran order: a copy into row order) give
+// `factorise` the CSV's numbers exactly: the same doubles, read another way.
+TEST(Cli, NpyDataGivesTheSameNumbersAsItsCsv) {
+  const std::string dir = temp_dir();
+  std::vector<std::vector<double>> rows;
+  std::istringstream lines(read_file(kIris));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    std::vector<double> row;
+    std::istringstream cells(line);
+    for (std::string cell; row.size() < 4 && std::getline(cells, cell, ',');) row.push_back(std::stod(cell));
+    rows.push_back(row);
+  }
+  std::vector<double> by_column;
+  for (std::size_t c = 0; c < 4; ++c) {
+    for (const auto& row : rows) by_column.push_back(row[c]);
+  }
+  write_file(dir + "/iris.npy", npy("<f8", true, "(" + std::to_string(rows.size()) + ", 4)", bytes_of(by_column)));
+  const json csv = json::parse(labrun({"factorise", "--seed", "3", "--data", kIris}, dir).out);
+  const Outcome run = labrun({"factorise", "--seed", "3", "--data", dir + "/iris.npy"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const json doc = json::parse(run.out);
+  EXPECT_EQ(doc["results"]["gd"]["loss"], csv["results"]["gd"]["loss"]);
+  EXPECT_EQ(doc["results"]["svd"], csv["results"]["svd"]);
+  EXPECT_EQ(doc["data"]["format"], "npy");
+  EXPECT_TRUE(doc["data"]["delimiter"].is_null());
+  EXPECT_EQ(csv["data"]["format"], "csv");
+  // No label column in a .npy file: the MLP cannot train on it, and --label is refused.
+  const Outcome mlp = labrun({"mlp", "--data", dir + "/iris.npy"}, dir);
+  EXPECT_EQ(mlp.exit_code, 1) << mlp.err;
+  const Outcome label = labrun({"factorise", "--data", dir + "/iris.npy", "--label", "4"}, dir);
+  EXPECT_EQ(label.exit_code, 1);
+  EXPECT_NE(label.err.find("no label column"), std::string::npos) << label.err;
 }
 
 TEST(Cli, DivergenceWritesJsonWithNullsAndExitsThree) {

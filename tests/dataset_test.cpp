@@ -10,7 +10,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <string>
+#include <vector>
 
 namespace labrun {
 namespace {
@@ -277,6 +279,121 @@ TEST(Dataset, ReadCsvReportsMissingAndDirectoryPaths) {
 TEST(Dataset, CentreColumnsRemovesTheColumnMeans) {
   const torch::Tensor A = centre_columns(load_embedded_iris().features);
   EXPECT_LT(A.mean(0).abs().max().item<double>(), 1e-12);
+}
+
+
+TEST(Dataset, ReadsNpyInEitherOrderAndPrecision) {
+  const std::string dir = test::temp_dir();
+  const torch::Tensor expected = torch::tensor({{1.5, -2.0, 3.25}, {4.0, 5.5, -6.0}}, torch::kFloat64);
+  const std::vector<double> c_order = {1.5, -2.0, 3.25, 4.0, 5.5, -6.0};
+  const std::vector<double> f_order = {1.5, 4.0, -2.0, 5.5, 3.25, -6.0};
+  const std::vector<float> c_f4(c_order.begin(), c_order.end()), f_f4(f_order.begin(), f_order.end());
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"c8.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(c_order))},
+      {"f8.npy", test::npy("<f8", true, "(2, 3)", test::bytes_of(f_order))},
+      {"c4.npy", test::npy("<f4", false, "(2, 3)", test::bytes_of(c_f4))},
+      {"f4.npy", test::npy("<f4", true, "(2, 3)", test::bytes_of(f_f4), 2)},
+      {"v3.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(c_order), 3)}};
+  for (const auto& [name, content] : files) {
+    SCOPED_TRACE(name);
+    const std::string path = dir + "/" + name;
+    test::write_file(path, content);
+    ASSERT_TRUE(is_npy_file(path));
+    const Dataset data = read_npy(path);
+    EXPECT_TRUE(torch::equal(data.features, expected));  // these values are exact in float32 too
+    EXPECT_EQ(data.features.scalar_type(), torch::kFloat64);
+    EXPECT_TRUE(data.features.is_contiguous());
+    EXPECT_EQ(data.format, "npy");
+    EXPECT_TRUE(data.labels.empty());
+    EXPECT_EQ(data.feature_columns, (std::vector<int64_t>{0, 1, 2}));
+    EXPECT_EQ(data.sha256, sha256_hex(content));
+  }
+  // Chosen columns, in the order given; the data outlives nothing it needs (the mapping is kept).
+  CsvOptions two;
+  two.features = {2, 0};
+  const Dataset chosen = read_npy(dir + "/f8.npy", two);
+  EXPECT_TRUE(torch::equal(chosen.features, expected.index_select(1, torch::tensor({2, 0}))));
+  EXPECT_EQ(chosen.feature_names, (std::vector<std::string>{"column 2", "column 0"}));
+  // The CSV reader's files are not .npy, nor is a directory or a pipe.
+  test::write_file(dir + "/a.csv", "1,2\n3,4\n");
+  EXPECT_FALSE(is_npy_file(dir + "/a.csv"));
+  EXPECT_FALSE(is_npy_file(dir));
+  EXPECT_FALSE(is_npy_file("-"));
+}
+
+TEST(Dataset, ReadsALargeFloat64NpyWithoutCopyingIt) {
+  const std::string dir = test::temp_dir();
+  std::vector<double> values(3000 * 40);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 977) - 400.0;
+  test::write_file(dir + "/big.npy", test::npy("<f8", false, "(3000, 40)", test::bytes_of(values)));
+  torch::Tensor features;
+  {
+    const Dataset data = read_npy(dir + "/big.npy");
+    features = data.features;
+  }
+  // The tensor reads the mapping (no copy into a fresh allocation), and writes stay private.
+  EXPECT_EQ(features.size(0), 3000);
+  EXPECT_EQ(features[2999][39].item<double>(), values.back());
+  features.mul_(2.0);
+  EXPECT_EQ(test::read_file(dir + "/big.npy").substr(128), test::bytes_of(values));
+}
+
+TEST(Dataset, RefusesNpyFilesItCannotRead) {
+  const std::string dir = test::temp_dir();
+  const std::vector<double> six = {1, 2, 3, 4, 5, 6};
+  const auto refused = [&](const std::string& name, const std::string& content, const std::string& says,
+                           const CsvOptions& options = {}) {
+    SCOPED_TRACE(name);
+    const std::string path = dir + "/" + name;
+    test::write_file(path, content);
+    try {
+      read_npy(path, options);
+      ADD_FAILURE() << "no error";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line";
+    }
+  };
+  refused("empty.npy", "", "empty file");
+  refused("csv.npy", "1,2\n", "not a .npy file");
+  refused("version9.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)).replace(6, 1, "\x09"), "version 9");
+  refused("cut.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)).substr(0, 40), "more than the file holds");
+  refused("short.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)).substr(0, 128 + 40), "cut short");
+  refused("long.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six) + "xxxxxxxx"), "more than one array");
+  refused("big_endian.npy", test::npy(">f8", false, "(2, 3)", test::bytes_of(six)), "astype('<f8')");
+  refused("ints.npy", test::npy("<i8", false, "(2, 3)", test::bytes_of(six)), "'<i8'");
+  refused("object.npy", test::npy("|O", false, "(2, 3)", test::bytes_of(six)), "'|O'");
+  refused("vector.npy", test::npy("<f8", false, "(6,)", test::bytes_of(six)), "reshape(-1, 1)");
+  refused("cube.npy", test::npy("<f8", false, "(1, 2, 3)", test::bytes_of(six)), "3 dimensions");
+  refused("no_rows.npy", test::npy("<f8", false, "(0, 3)", ""), "empty matrix");
+  refused("huge.npy", test::npy("<f8", false, "(999999999999999999, 999999999999999999)", test::bytes_of(six)), "needs");
+  refused("negative.npy", test::npy("<f8", false, "(-2, 3)", test::bytes_of(six)), "not a size");
+  const auto edited = [&](const std::string& from, const std::string& to) {
+    std::string content = test::npy("<f8", false, "(2, 3)", test::bytes_of(six));
+    return content.replace(content.find(from), from.size(), to);
+  };
+  refused("no_shape.npy", edited("'shape'", "'shapo'"), "no 'shape'");
+  refused("nul.npy", edited("descr", std::string("de\0cr", 5)), "not a dict");
+  refused("order.npy", edited("False", "Maybe"), "True or False");
+  const std::vector<double> nan = {1, 2, 3, 4, std::nan(""), 6};
+  refused("nan.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(nan)), "row 1, column 1 (from 0): non-finite");
+  const std::vector<float> inf = {1, std::numeric_limits<float>::infinity(), 3, 4, 5, 6};
+  refused("inf_f.npy", test::npy("<f4", true, "(2, 3)", test::bytes_of(inf)), "row 1, column 0 (from 0)");
+  CsvOptions label;
+  label.label = 2;
+  refused("label.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)), "no label column", label);
+  CsvOptions named;
+  named.features = {"sepal"};
+  refused("named.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)), "column numbers", named);
+  CsvOptions beyond;
+  beyond.features = {3};
+  refused("beyond.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)), "beyond its 3 columns", beyond);
+  CsvOptions rows;
+  rows.min_rows = 3;
+  refused("few.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)), "2 rows, at least 3", rows);
+  EXPECT_THROW(read_npy(dir + "/missing.npy"), DataError);
+  EXPECT_THROW(read_npy(dir), DataError);
+  EXPECT_THROW(read_npy("/dev/zero"), DataError);
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ def main():
     checks.expect_error("an unfinished study", "".join(lines[:4]), "holds no summary", "x.png")
     checks.expect_error("a damaged line", lines[0] + "{oops\n" + "".join(lines[1:]), "line 2 is not valid JSON",
                         "x.png")
-    checks.expect_error("unknown major version", lines[0].replace('"2.1.0"', '"3.0.0"') + "".join(lines[1:]),
+    checks.expect_error("unknown major version", lines[0].replace('"2.2.0"', '"3.0.0"') + "".join(lines[1:]),
                         "not supported", "x.png")
     checks.expect_error("bad extension", text, "must end in one of", "x.gif")
     done = subprocess.run(plot + [two_axes, "--metric", "nope", "-o", checks.path("x.png")], capture_output=True,

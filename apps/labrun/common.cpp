@@ -197,7 +197,9 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
     throw UsageError("-o " + options.output + " is the --data file " + options.data_path +
                      ": writing the results there would replace the data; choose another output");
   }
-  Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_csv(options.data_path, csv);
+  Dataset data = options.data_path.empty()              ? load_embedded_iris(csv)
+                 : is_npy_file(options.data_path) ? read_npy(options.data_path, csv)
+                                                  : read_csv(options.data_path, csv);
   if (data.index_column) {
     note(
         fmt::format("{}: column {} is pandas' index (an empty header above distinct whole numbers) and is left out; "

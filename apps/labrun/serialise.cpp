@@ -243,7 +243,10 @@ json describe(const Dataset& data) {
               {"label_column", data.label_column ? json(*data.label_column) : json(nullptr)},
               {"ignored_columns", data.ignored_columns},
               {"index_column", data.index_column ? json(*data.index_column) : json(nullptr)},
-              {"delimiter", data.delimiter == '\t' ? "tab" : std::string(1, data.delimiter)},
+              {"format", data.format},
+              {"delimiter", data.delimiter == '\0'   ? json(nullptr)
+                            : data.delimiter == '\t' ? json("tab")
+                                                     : json(std::string(1, data.delimiter))},
               {"has_header", data.has_header}};
 }
 

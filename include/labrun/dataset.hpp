@@ -1,5 +1,6 @@
 #pragma once
-// Numeric tables read from CSV text: the feature matrix and an optional text label column.
+// Numeric tables read from CSV text or NumPy .npy files: the feature matrix and an optional text
+// label column.
 //
 //   features: rows x columns, float64, in the file's row order
 //   labels:   one string per row (empty when the table has no label column)
@@ -63,7 +64,8 @@ struct Dataset {
   // A numeric last column that looks like class labels (a few distinct whole numbers) and was
   // read as a feature, because no label was asked for: worth a note.
   std::optional<int64_t> looks_like_labels;
-  char delimiter = ',';
+  char delimiter = ',';     // '\0' for a .npy file
+  std::string format = "csv";  // or "npy"
   std::string source;  // a path as given, or "embedded:iris.data"
   std::string path;    // the file's absolute path; empty for the embedded data
   std::string sha256;  // of the bytes read, as 64 hexadecimal digits
@@ -90,6 +92,19 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
 // is missing, a directory or unreadable, or holds a NUL byte (found as it is read), and
 // ResourceError when the text would not fit in memory (a file's size is checked before reading).
 Dataset read_csv(const std::string& path, const CsvOptions& options = {});
+
+// Whether `path` is a regular file that starts as a NumPy .npy file does ("\x93NUMPY").
+bool is_npy_file(const std::string& path);
+
+// Reads a NumPy .npy file (format 1.0 to 3.0) holding a 2-D array of little-endian float64 or
+// float32, in C or Fortran order, by mapping it into memory. A float64 C-order array read whole
+// becomes the features without a copy (the tensor is the private mapping); otherwise the chosen
+// columns are copied once into float64. options.features must be column numbers; there is no label
+// column (options.label is an error). Throws DataError on a file that is missing, not regular,
+// empty, not .npy, of another type, byte order or number of dimensions, whose shape does not match
+// its size, with a non-finite value (naming its row and column), or fewer than options.min_rows
+// rows; ResourceError when the copy would not fit in memory.
+Dataset read_npy(const std::string& path, const CsvOptions& options = {});
 
 // The UCI Iris file (150 rows, 4 features, class label), embedded in the binary at build time.
 std::string_view embedded_iris_text();
