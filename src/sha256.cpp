@@ -48,28 +48,48 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view bytes) {
-  std::array<uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+Sha256::Sha256()
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+
+void Sha256::update(std::string_view bytes) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t whole = bytes.size() / 64 * 64;
-  for (std::size_t i = 0; i < whole; i += 64) compress(h, data + i);
+  std::size_t size = bytes.size();
+  length_ += size;
+  // First fill a partial block held from the last call.
+  while (size > 0 && pending_ > 0) {
+    block_[pending_++] = *data++;
+    --size;
+    if (pending_ == 64) {
+      compress(state_, block_.data());
+      pending_ = 0;
+    }
+  }
+  for (; size >= 64; data += 64, size -= 64) compress(state_, data);
+  for (std::size_t i = 0; i < size; ++i) block_[pending_++] = data[i];
+}
+
+std::string Sha256::hex() {
   // The tail, a 1 bit, zeros, and the length in bits as 64 big-endian bits.
   std::array<unsigned char, 128> tail{};
-  const std::size_t rest = bytes.size() - whole;
-  for (std::size_t i = 0; i < rest; ++i) tail[i] = data[whole + i];
-  tail[rest] = 0x80;
-  const std::size_t length = rest < 56 ? 64 : 128;
-  const uint64_t bits = static_cast<uint64_t>(bytes.size()) * 8;
+  for (std::size_t i = 0; i < pending_; ++i) tail[i] = block_[i];
+  tail[pending_] = 0x80;
+  const std::size_t length = pending_ < 56 ? 64 : 128;
+  const uint64_t bits = static_cast<uint64_t>(length_) * 8;
   for (int i = 0; i < 8; ++i) tail[length - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
-  for (std::size_t i = 0; i < length; i += 64) compress(h, tail.data() + i);
+  for (std::size_t i = 0; i < length; i += 64) compress(state_, tail.data() + i);
   std::string hex;
   char digits[9];
-  for (const uint32_t word : h) {
+  for (const uint32_t word : state_) {
     std::snprintf(digits, sizeof digits, "%08x", word);
     hex += digits;
   }
   return hex;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  Sha256 hash;
+  hash.update(bytes);
+  return hash.hex();
 }
 
 }  // namespace labrun

@@ -1,10 +1,28 @@
 #pragma once
 // SHA-256 (FIPS 180-4), for recording which data a run read.
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace labrun {
+
+// A digest of bytes given in pieces, for data read a block at a time.
+class Sha256 {
+ public:
+  Sha256();
+  void update(std::string_view bytes);
+  // The digest of every byte given so far, as 64 lowercase hexadecimal digits; call once.
+  std::string hex();
+
+ private:
+  std::array<uint32_t, 8> state_;
+  std::array<unsigned char, 64> block_{};
+  std::size_t pending_ = 0;  // bytes of block_ in use
+  std::size_t length_ = 0;   // bytes given in all
+};
 
 // The digest of `bytes` as 64 lowercase hexadecimal digits.
 std::string sha256_hex(std::string_view bytes);
