@@ -2,6 +2,7 @@
 
 #include "check.hpp"
 #include "factorise_pack.hpp"
+#include "factorise_stream.hpp"
 #include "labrun/decomposition.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -67,47 +68,35 @@ double factorise_flops(int64_t m, int64_t n, const FactoriseOptions& options) {
   return per_epoch * static_cast<double>(std::max<int64_t>(options.epochs, 0)) + gemm;
 }
 
-FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
-  check_arguments(A, options.rank, options.epochs, options.lr);
-  detail::require_at_least("gd_factorise_ad", "record_every", options.record_every, 0);
-  detail::require_checkpoints("gd_factorise_ad", options.checkpoints, options.epochs);
-  const int64_t m = A.size(0);
-  const int64_t n = A.size(1);
-  const int64_t r = options.rank;
-  const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
-  // One pass, no m x n temporary: dot of A with itself.
-  const torch::Tensor A_norm2 = options.form == LossForm::gram ? A.reshape({-1}).dot(A.reshape({-1})) : torch::Tensor();
+namespace detail {
 
+std::pair<torch::Tensor, torch::Tensor> initial_factors(int64_t m, int64_t n, const FactoriseOptions& options,
+                                                        torch::ScalarType dtype) {
   c10::optional<at::Generator> generator;
   if (options.generator) {
     generator = *options.generator;  // a handle: shares the caller's generator state
   } else if (options.seed) {
     generator = at::make_generator<at::CPUGeneratorImpl>(*options.seed);
   }
-
-  FactoriseResult result;
-  const auto start = std::chrono::steady_clock::now();
-
   // U: m x r and V: n x r, uniform in [0, 1), U drawn first (the exercise's order).
-  const auto draw = torch::TensorOptions().dtype(A.dtype());
-  torch::Tensor U = torch::rand({m, r}, generator, draw).to(A.device()).requires_grad_();
-  // V is kept transposed, Vt = V^T (r x n, contiguous), so that U V^T is a plain product: no
-  // transpose view for autograd to record (and differentiate) every epoch.
-  torch::Tensor Vt = torch::rand({n, r}, generator, draw).to(A.device()).t().contiguous().requires_grad_();
+  const auto draw = torch::TensorOptions().dtype(dtype);
+  torch::Tensor U = torch::rand({m, options.rank}, generator, draw);
+  torch::Tensor V = torch::rand({n, options.rank}, generator, draw);
+  return {U, V};
+}
 
+void descend(const FactoriseOptions& options, const DescentSteps& steps, std::chrono::steady_clock::time_point start,
+             FactoriseResult& result) {
   std::size_t next = 0;  // the next checkpoint
   const auto checkpoint = [&](int64_t e) {
     for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
-      const double loss = factor_squared_error(A, U.detach(), Vt.detach().t());
+      const double loss = steps.squared_error();
       result.checkpoints.push_back({options.checkpoints[next], loss, result.diverged() || !std::isfinite(loss)});
     }
   };
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     if (next < options.checkpoints.size() && options.checkpoints[next] == epoch) checkpoint(epoch);
-    // Forward: loss = ||A - U V^T||^2 (or its mean), in the chosen form.
-    torch::Tensor loss = options.form == LossForm::residual ? torch::mse_loss(U.mm(Vt), A, reduction)
-                                                            : gram_loss(A, A_norm2, U, Vt, reduction);
-    const double value = loss.item<double>();
+    const double value = steps.forward();
     if (options.observer) options.observer(epoch, value);
     if (options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs)) {
       result.loss_curve.push_back({epoch, value});
@@ -116,28 +105,60 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
       result.diverged_at_epoch = epoch;
       break;
     }
+    steps.update();
+    result.epochs_run = epoch + 1;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.loss = steps.squared_error();
+  // The last update can be the one that overflows: its loss is never an epoch's.
+  if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
+  // The rest: at the end, or every one after a divergence stopped the training (as such runs stop).
+  checkpoint(options.epochs);
+}
+
+}  // namespace detail
+
+FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
+  check_arguments(A, options.rank, options.epochs, options.lr);
+  detail::require_at_least("gd_factorise_ad", "record_every", options.record_every, 0);
+  detail::require_checkpoints("gd_factorise_ad", options.checkpoints, options.epochs);
+  const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
+  // One pass, no m x n temporary: dot of A with itself.
+  const torch::Tensor A_norm2 = options.form == LossForm::gram ? A.reshape({-1}).dot(A.reshape({-1})) : torch::Tensor();
+
+  FactoriseResult result;
+  const auto start = std::chrono::steady_clock::now();
+  auto [U0, V0] = detail::initial_factors(A.size(0), A.size(1), options, A.scalar_type());
+  torch::Tensor U = U0.to(A.device()).requires_grad_();
+  // V is kept transposed, Vt = V^T (r x n, contiguous), so that U V^T is a plain product: no
+  // transpose view for autograd to record (and differentiate) every epoch.
+  torch::Tensor Vt = V0.to(A.device()).t().contiguous().requires_grad_();
+
+  torch::Tensor loss;
+  detail::DescentSteps steps;
+  steps.forward = [&] {
+    // loss = ||A - U V^T||^2 (or its mean), in the chosen form.
+    loss = options.form == LossForm::residual ? torch::mse_loss(U.mm(Vt), A, reduction)
+                                              : gram_loss(A, A_norm2, U, Vt, reduction);
+    return loss.item<double>();
+  };
+  steps.update = [&] {
     // Backward: dU = -2 (A - U V^T) V,  dV = -2 (A - U V^T)^T U  (for the sum), by autograd.
     // torch::autograd::grad hands the gradients back instead of accumulating them into U.grad and
     // V.grad, so there is nothing to clear afterwards: the same numbers with fewer operations.
     const torch::autograd::variable_list grads = torch::autograd::grad({loss}, {U, Vt});
     // Update: U <- U - lr dU, V <- V - lr dV, one fused kernel each (sub_ with alpha = lr). The
     // exercise's `U -= lr * U.grad` rounds lr * dU first; the final losses agree to ~1e-14 relative.
-    {
-      torch::NoGradGuard no_grad;
-      U.sub_(grads[0], options.lr);
-      Vt.sub_(grads[1], options.lr);
-    }
-    result.epochs_run = epoch + 1;
-  }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
+    torch::NoGradGuard no_grad;
+    U.sub_(grads[0], options.lr);
+    Vt.sub_(grads[1], options.lr);
+  };
+  // With V as the result holds it (n x r, contiguous), so that a checkpoint's loss is the one a run
+  // of that many epochs reports, to the bit.
+  steps.squared_error = [&] { return factor_squared_error(A, U.detach(), Vt.detach().t().contiguous()); };
+  detail::descend(options, steps, start, result);
   result.U = U.detach();
   result.V = Vt.detach().t().contiguous();
-  result.loss = factor_squared_error(A, result.U, result.V);
-  // The last update can be the one that overflows: its loss is never an epoch's.
-  if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
-  // The rest: at the end, or every one after a divergence stopped the training (as such runs stop).
-  checkpoint(options.epochs);
   return result;
 }
 

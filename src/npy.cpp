@@ -4,10 +4,12 @@
 //   header: a Python dict literal, {'descr': '<f8', 'fortran_order': False, 'shape': (150, 4), }
 //   data:   rows x columns values, row by row (C order) or column by column (Fortran order)
 //
-// labrun reads 2-D arrays of little-endian float64 ('<f8') or float32 ('<f4'). A float64 array in
-// C order with every column a feature becomes the features without a copy: the tensor is the
-// mapping itself (private, so an accidental write could never reach the file). Otherwise the
-// features are copied once, into float64.
+// labrun reads 2-D arrays of little-endian float64 ('<f8') or float32 ('<f4'), and keeps the file's
+// type. An array in C order with every column a feature becomes the features without a copy: the
+// tensor is the mapping itself (private, so an accidental write could never reach the file), and
+// the pages read are dropped again as a pass over the rows moves on (Dataset::release_rows), so a
+// matrix larger than the memory left beside it can be streamed. Otherwise the features are copied
+// once, row by row.
 
 #include "labrun/dataset.hpp"
 #include "labrun/resources.hpp"
@@ -127,19 +129,32 @@ NpyHeader parse_header(std::string_view file, const std::string& path) {
   return header;
 }
 
-// A read-only view of a whole file, mapped privately.
+// A whole file, mapped privately.
 struct Mapping {
   void* address = MAP_FAILED;
   std::size_t size = 0;
   ~Mapping() {
     if (address != MAP_FAILED) ::munmap(address, size);
   }
+  // Drops the pages of [offset, offset + bytes) from the process's memory (whole pages around
+  // it); a later read maps them from the file again. Changes written to them are lost.
+  void release(std::size_t offset, std::size_t bytes) const {
+    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t begin = offset / page * page;
+    const std::size_t end = std::min(size, (offset + bytes + page - 1) / page * page);
+    if (end > begin) ::madvise(static_cast<char*>(address) + begin, end - begin, MADV_DONTNEED);
+  }
 };
 
+// The file is read this many bytes at a time to check its values and hash it, each piece's pages
+// dropped after, so reading a large file never holds all of it.
+constexpr std::size_t kScanBytes = std::size_t{32} << 20;
+
+// Checks values [first, first + count) of the array (in its file order).
 template <typename T>
-void check_finite(const T* values, int64_t rows, int64_t columns, bool fortran_order, const std::string& path) {
-  const int64_t count = rows * columns;
-  for (int64_t i = 0; i < count; ++i) {
+void check_finite(const T* values, int64_t first, int64_t count, int64_t rows, int64_t columns, bool fortran_order,
+                  const std::string& path) {
+  for (int64_t i = first; i < first + count; ++i) {
     if (!std::isfinite(values[i])) {
       const int64_t row = fortran_order ? i % rows : i / columns, column = fortran_order ? i / rows : i % columns;
       throw DataError(path + ": row " + std::to_string(row) + ", column " + std::to_string(column) +
@@ -241,29 +256,47 @@ Dataset read_npy(const std::string& path, const CsvOptions& options) {
   }
 
   void* values = static_cast<char*>(mapping->address) + header.data_offset;
-  if (f8) {
-    check_finite(static_cast<const double*>(values), rows, width, header.fortran_order, path);
-  } else {
-    check_finite(static_cast<const float*>(values), rows, width, header.fortran_order, path);
+  // One pass over the file in pieces: the digest of its bytes and a check of every value.
+  Sha256 hash;
+  hash.update(file.substr(0, header.data_offset));
+  const auto item_bytes = static_cast<std::size_t>(item);
+  const std::size_t piece = kScanBytes / item_bytes * item_bytes;
+  for (std::size_t at = 0; at < data_bytes; at += piece) {
+    const std::size_t bytes = std::min(piece, data_bytes - at);
+    hash.update(file.substr(header.data_offset + at, bytes));
+    const auto first = static_cast<int64_t>(at / item_bytes), count = static_cast<int64_t>(bytes / item_bytes);
+    if (f8) {
+      check_finite(static_cast<const double*>(values), first, count, rows, width, header.fortran_order, path);
+    } else {
+      check_finite(static_cast<const float*>(values), first, count, rows, width, header.fortran_order, path);
+    }
+    mapping->release(header.data_offset + at, bytes);
   }
   const auto dtype = f8 ? torch::kFloat64 : torch::kFloat32;
   const std::vector<int64_t> strides = header.fortran_order ? std::vector<int64_t>{1, rows} : std::vector<int64_t>{width, 1};
   // The mapping lives as long as a tensor over it does.
   torch::Tensor mapped = torch::from_blob(values, {rows, width}, strides, [mapping](void*) {}, torch::TensorOptions(dtype));
-  if (f8 && !header.fortran_order && all_columns) {
+  if (!header.fortran_order && all_columns) {
     data.features = mapped;
+    const std::size_t offset = header.data_offset, row_bytes = static_cast<std::size_t>(width) * item_bytes;
+    data.release_rows = [mapping, offset, row_bytes](int64_t begin, int64_t end) {
+      if (end > begin) {
+        mapping->release(offset + static_cast<std::size_t>(begin) * row_bytes,
+                         static_cast<std::size_t>(end - begin) * row_bytes);
+      }
+    };
   } else {
-    // One copy, float64 and row by row: the features' layout everywhere else.
+    // One copy, row by row: the features' layout everywhere else.
     const auto columns = static_cast<int64_t>(data.feature_columns.size());
-    require_memory(static_cast<double>(rows) * static_cast<double>(columns) * 8.0, "reading " + path + " as float64");
+    require_memory(static_cast<double>(rows) * static_cast<double>(columns) * item, "reading " + path);
     const torch::Tensor selected =
         all_columns ? mapped : mapped.index_select(1, torch::tensor(data.feature_columns, torch::kLong));
-    data.features = selected.to(torch::kFloat64).contiguous();
+    data.features = selected.contiguous();
   }
   for (const int64_t c : data.feature_columns) data.feature_names.push_back("column " + std::to_string(c));
   data.source = path;
   data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
-  data.sha256 = sha256_hex(file);
+  data.sha256 = hash.hex();
   data.format = "npy";
   data.delimiter = '\0';
   return data;

@@ -1,6 +1,7 @@
 #include "labrun/studies.hpp"
 
 #include "check.hpp"
+#include "factorise_stream.hpp"
 #include "labrun/resources.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <exception>
 #include <thread>
+#include <tuple>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +29,32 @@ namespace labrun {
 
 const char* to_string(Dtype dtype) { return dtype == Dtype::float32 ? "float32" : "float64"; }
 const char* to_string(Engine engine) { return engine == Engine::sequential ? "sequential" : "batched"; }
+const char* to_string(Streaming streaming) {
+  switch (streaming) {
+    case Streaming::always:
+      return "always";
+    case Streaming::never:
+      return "never";
+    case Streaming::automatic:
+      break;
+  }
+  return "auto";
+}
+
+bool can_stream(int64_t rows, int64_t columns) { return columns <= rows && columns <= kMaxStreamedColumns; }
+
+bool streams(int64_t rows, int64_t columns, const FactoriseStudyOptions& options) {
+  switch (options.streaming) {
+    case Streaming::always:
+      return can_stream(rows, columns);
+    case Streaming::never:
+      return false;
+    case Streaming::automatic:
+      break;
+  }
+  return can_stream(rows, columns) && static_cast<double>(rows) * static_cast<double>(columns) >= kStreamedElements;
+}
+
 const char* to_string(Shuffle shuffle) {
   switch (shuffle) {
     case Shuffle::per_repeat:
@@ -67,29 +95,43 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
                                            " must be in [1, min(rows, columns)) = [1, " + std::to_string(limit) +
                                            ") for " + data.source);
   }
+  if (options.streaming == Streaming::always && !can_stream(data.rows(), data.columns())) {
+    detail::invalid("factorise_study", "streaming needs a matrix with at least as many rows as columns and at most " +
+                                           std::to_string(kMaxStreamedColumns) + " columns; " + data.source + " is " +
+                                           std::to_string(data.rows()) + " x " + std::to_string(data.columns()));
+  }
   require_memory(factorise_study_memory(data.rows(), data.columns(), options), "the factorisation of " + data.source);
   FactoriseStudyResult result;
-  // Centred in float64 (as the exercise), then converted.
   const char* dtype = to_string(options.dtype);
-  result.A = centre_columns(data.features).to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
-  detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");
-  // The loss is a sum of squares of the data's size: it must be finite before any training.
-  if (!std::isfinite(result.A.reshape({-1}).dot(result.A.reshape({-1})).item<double>())) {
-    throw DataError(data.source + ": the sum of squares of the centred data overflows " + dtype +
-                    ", so the factorisation's loss cannot be computed; scale the data" +
-                    (options.dtype == Dtype::float32 ? " or use --dtype float64" : ""));
-  }
-  if (options.pca) {
-    // First, as it decides whether there is anything to compare U with (it draws no random numbers).
-    result.pca = pca(data.features, options.gd.rank);
-    require_unique_subspace(*result.pca, options.gd.rank, data);
-  }
-  result.gd = gd_factorise_ad(result.A, options.gd);
-  if (result.gd.diverged_at_epoch == 0) {
+  const auto initial_loss_is_finite = [&] {
+    if (result.gd.diverged_at_epoch != 0) return;
     throw DataError(data.source + ": the loss of the initial factors is not finite, before any update: the data's " +
                     "scale is beyond " + dtype + "; scale the data");
+  };
+  if (streams(data.rows(), data.columns(), options)) {
+    result.streamed = true;
+    const detail::StreamedMatrix A(data, options.dtype);
+    std::tie(result.svd, result.pca) = A.decompose(options.gd.rank, options.pca);
+    if (options.pca) require_unique_subspace(*result.pca, options.gd.rank, data);
+    result.gd = A.gd_factorise(options.gd);
+    initial_loss_is_finite();
+  } else {
+    // Centred in float64 (as the exercise), then converted.
+    const torch::Tensor features = data.features.to(torch::kFloat64);
+    result.A = centre_columns(features).to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
+    detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");
+    // The loss is a sum of squares of the data's size: it must be finite before any training.
+    detail::require_representable_norm(data, result.A.reshape({-1}).dot(result.A.reshape({-1})).item<double>(),
+                                       options.dtype);
+    if (options.pca) {
+      // First, as it decides whether there is anything to compare U with (it draws no random numbers).
+      result.pca = pca(features, options.gd.rank);
+      require_unique_subspace(*result.pca, options.gd.rank, data);
+    }
+    result.gd = gd_factorise_ad(result.A, options.gd);
+    initial_loss_is_finite();
+    result.svd = truncated_svd(result.A, options.gd.rank);
   }
-  result.svd = truncated_svd(result.A, options.gd.rank);
   if (options.pca) {
     // A diverged factor is NaN: it has no column space to compare.
     if (!result.gd.diverged()) result.comparison = compare_subspaces(result.gd.U, result.pca->scores);
@@ -101,7 +143,7 @@ std::optional<double> FactoriseStudyResult::relative_gap() const {
   double norm2 = 0.0;
   for (const double s : svd.singular_values) norm2 += s * s;
   const double rounding =
-      static_cast<double>(std::max(A.size(0), A.size(1))) * std::numeric_limits<double>::epsilon() * norm2;
+      static_cast<double>(std::max(gd.U.size(0), gd.V.size(0))) * std::numeric_limits<double>::epsilon() * norm2;
   if (!(svd.loss > rounding)) return std::nullopt;
   return gap() / svd.loss;
 }
@@ -461,6 +503,14 @@ double factorise_study_memory(int64_t rows, int64_t columns, const FactoriseStud
   const auto m = static_cast<double>(rows);
   const auto n = static_cast<double>(columns);
   const auto r = static_cast<double>(options.gd.rank);
+  if (streams(rows, columns, options)) {
+    // A block of rows in float64, its copy in the training type and a product of its size (8 MiB
+    // each); the Gram matrix, its eigenvectors and LAPACK's workspace (2 n^2); the factors,
+    // gradients, scores and U in float64.
+    const double blocks = 3.0 * std::max(static_cast<double>(int64_t{1} << 20), n) * 8.0;
+    return blocks + 4.0 * n * n * 8.0 + (m + n) * r * 8.0 * 8.0 +
+           curve_points(options.gd.epochs, options.gd.record_every) * sizeof(LossPoint);
+  }
   // The centred copy and its conversion; the residual form's m x n product, difference and
   // gradients; the SVD's copy, factors and workspace; PCA's centring and SVD in float64.
   const double matrices = m * n * element * (2.0 + (options.gd.form == LossForm::residual ? 4.0 : 0.0) + 3.0) +

@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -46,7 +49,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "2.2.0");
+  EXPECT_EQ(doc["schema_version"], "2.3.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;
@@ -179,6 +182,75 @@ TEST(Cli, NpyDataGivesTheSameNumbersAsItsCsv) {
   const Outcome label = labrun({"factorise", "--data", dir + "/iris.npy", "--label", "4"}, dir);
   EXPECT_EQ(label.exit_code, 1);
   EXPECT_NE(label.err.find("no label column"), std::string::npos) << label.err;
+}
+
+// Runs labrun with stdout and stderr to files in dir; its exit code and peak resident memory
+// (wait4's ru_maxrss, KiB), which std::system cannot tell apart from other children's.
+std::pair<int, long> run_measuring_memory(const std::vector<std::string>& args, const std::string& dir) {
+  std::vector<std::string> words = {LABRUN_BINARY};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  const std::string out = dir + "/stdout", err = dir + "/stderr";
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  if (pid < 0 || ::wait4(pid, &status, 0, &usage) != pid) return {-1, 0};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), usage.ru_maxrss};
+}
+
+TEST(Cli, AStreamedMatrixCostsNoMemoryForItsRows) {
+  // Two float32 .npy matrices of 1000 columns, 40 MB and 120 MB: streamed, the second needs no
+  // more memory than the first but for its longer factors (20,000 x 4 more, 0.3 MB), where holding
+  // it would cost 80 MB more (and the in-memory study 5 times that). Bound: a quarter of the 80 MB.
+  const std::string dir = temp_dir();
+  std::vector<long> peaks;
+  for (const int64_t rows : {10000, 30000}) {
+    std::vector<float> values(static_cast<std::size_t>(rows) * 1000);
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 7919) % 1009) / 1009.0f + 1.0f;
+    const std::string path = dir + "/" + std::to_string(rows) + ".npy";
+    write_file(path, npy("<f4", false, "(" + std::to_string(rows) + ", 1000)", bytes_of(values)));
+    const auto [code, peak] = run_measuring_memory({"factorise", "--data", path, "--rank", "4", "--loss-form", "gram",
+                                                    "--dtype", "float32", "--epochs", "2", "--reduction", "mean",
+                                                    "--streaming", "always", "--seed", "1", "-o", dir + "/out.json"},
+                                                   dir);
+    ASSERT_EQ(code, 0) << read_file(dir + "/stderr");
+    const json doc = json::parse(read_file(dir + "/out.json"));
+    EXPECT_EQ(doc["results"]["streamed"], true);
+    EXPECT_EQ(doc["config"]["streaming"], "always");
+    EXPECT_TRUE(doc["results"]["gd"]["loss"].is_number());
+    peaks.push_back(peak);
+    std::filesystem::remove(path);
+  }
+  EXPECT_LT(peaks[1] - peaks[0], 20 * 1024) << "peak RSS " << peaks[0] << " KiB, then " << peaks[1] << " KiB";
+}
+
+TEST(Cli, StreamingAWideMatrixIsAUsageError) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/wide.csv", "1,2,3\n4,5,7\n");
+  const Outcome run = labrun({"factorise", "--data", dir + "/wide.csv", "--rank", "1", "--streaming", "always"}, dir);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("--streaming always needs at least as many rows as columns"), std::string::npos) << run.err;
+  EXPECT_EQ(run.out, "");
+  const Outcome bad = labrun({"factorise", "--streaming", "sometimes"}, dir);
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  // Iris streams when asked, to the in-memory numbers' rounding: the cross-kernel bounds above plus
+  // streaming_test.cpp's, drift(1000, 150, u) = 8.1e-12 on the factors (2.1e-10 on this loss) and
+  // 100 (sqrt(150) + 4) 6 u = 1.1e-12 on the SVD's loss.
+  const Outcome iris = labrun({"pca", "--seed", "0", "--streaming", "always"}, dir);
+  ASSERT_EQ(iris.exit_code, 0) << iris.err;
+  const json doc = json::parse(iris.out);
+  EXPECT_EQ(doc["results"]["streamed"], true);
+  EXPECT_NEAR(doc["results"]["gd"]["loss"].get<double>(), kGdLoss, kGdLoss * (kGdLossRelative + 2.1e-10));
+  EXPECT_NEAR(doc["results"]["svd"]["loss"].get<double>(), kSvdLoss, kSvdLoss * (kSvdLossRelative + 1.1e-12));
 }
 
 TEST(Cli, DivergenceWritesJsonWithNullsAndExitsThree) {

@@ -203,6 +203,20 @@ TEST(Sha256, MatchesTheStandardsTestVectors) {
   EXPECT_EQ(sha256_hex(std::string(1000000, 'a')), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+TEST(Sha256, GivesTheSameDigestForAnySplitOfTheBytes) {
+  // Pieces that straddle block edges, leave partial blocks, and are empty.
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += static_cast<char>('a' + i * 7 % 26);
+  const std::string whole = sha256_hex(text);
+  for (const std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{55}, std::size_t{63}, std::size_t{64},
+                                  std::size_t{65}, std::size_t{200}}) {
+    Sha256 hash;
+    hash.update("");
+    for (std::size_t at = 0; at < text.size(); at += piece) hash.update(std::string_view(text).substr(at, piece));
+    EXPECT_EQ(hash.hex(), whole) << "pieces of " << piece;
+  }
+}
+
 TEST(Dataset, RecordsTheDigestAndAbsolutePathOfWhatItRead) {
   // data/iris.data is the UCI file: sha256sum gives this digest.
   const Dataset iris = read_csv(LABRUN_SOURCE_DIR "/data/iris.data");
@@ -300,8 +314,11 @@ TEST(Dataset, ReadsNpyInEitherOrderAndPrecision) {
     test::write_file(path, content);
     ASSERT_TRUE(is_npy_file(path));
     const Dataset data = read_npy(path);
-    EXPECT_TRUE(torch::equal(data.features, expected));  // these values are exact in float32 too
-    EXPECT_EQ(data.features.scalar_type(), torch::kFloat64);
+    // The file's type is kept (these values are exact in float32 too).
+    EXPECT_TRUE(torch::equal(data.features.to(torch::kFloat64), expected));
+    EXPECT_EQ(data.features.scalar_type(), name.find('4') != std::string::npos ? torch::kFloat32 : torch::kFloat64);
+    // Only the C-order files are read in place, and only those can drop their pages.
+    EXPECT_EQ(static_cast<bool>(data.release_rows), name[0] != 'f');
     EXPECT_TRUE(data.features.is_contiguous());
     EXPECT_EQ(data.format, "npy");
     EXPECT_TRUE(data.labels.empty());
@@ -321,7 +338,7 @@ TEST(Dataset, ReadsNpyInEitherOrderAndPrecision) {
   EXPECT_FALSE(is_npy_file("-"));
 }
 
-TEST(Dataset, ReadsALargeFloat64NpyWithoutCopyingIt) {
+TEST(Dataset, ReadsALargeNpyWithoutCopyingIt) {
   const std::string dir = test::temp_dir();
   std::vector<double> values(3000 * 40);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 977) - 400.0;
@@ -336,6 +353,21 @@ TEST(Dataset, ReadsALargeFloat64NpyWithoutCopyingIt) {
   EXPECT_EQ(features[2999][39].item<double>(), values.back());
   features.mul_(2.0);
   EXPECT_EQ(test::read_file(dir + "/big.npy").substr(128), test::bytes_of(values));
+
+  // float32 too; rows whose pages are released read the file's values again (a write to them is
+  // dropped with them, as dataset.hpp says).
+  const std::vector<float> singles(values.begin(), values.end());
+  test::write_file(dir + "/big4.npy", test::npy("<f4", false, "(3000, 40)", test::bytes_of(singles)));
+  const Dataset data = read_npy(dir + "/big4.npy");
+  ASSERT_EQ(data.features.scalar_type(), torch::kFloat32);
+  ASSERT_TRUE(data.release_rows);
+  const torch::Tensor before = data.features.clone();
+  data.features.narrow(0, 100, 1000).fill_(7.0f);
+  data.release_rows(0, 3000);
+  EXPECT_TRUE(torch::equal(data.features, before));
+  data.release_rows(5, 5);  // nothing
+  data.release_rows(2999, 3000);
+  EXPECT_EQ(data.features[2999][39].item<float>(), singles.back());
 }
 
 TEST(Dataset, RefusesNpyFilesItCannotRead) {

@@ -351,7 +351,11 @@ TEST(Studies, MemoryEstimatesGrowWithTheWork) {
   FactoriseStudyOptions with_pca = factorise;
   with_pca.pca = true;
   EXPECT_GT(factorise_study_memory(150, 4, with_pca), factorise_study_memory(150, 4, factorise));
+  // In memory a matrix costs copies of itself; streamed, its Gram matrix, blocks and factors.
+  factorise.streaming = Streaming::never;
   EXPECT_GT(factorise_study_memory(50000, 2000, factorise), 50000.0 * 2000.0 * 8.0);
+  factorise.streaming = Streaming::automatic;
+  EXPECT_LT(factorise_study_memory(50000, 2000, factorise), 0.5 * 50000.0 * 2000.0 * 4.0);
 }
 
 TEST(Studies, DataBeyondTheTrainingDtypeIsADataError) {

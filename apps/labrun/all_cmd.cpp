@@ -39,6 +39,7 @@ int run_all(const AllCommand& command) {
   apply_threads(command.common);
   const Dataset data = load_data(command.common, /*min_rows=*/2);
   check_rank_fits("--rank", command.exercise.factorise.gd.rank, data);
+  check_streamable("--streaming", command.exercise.factorise, data);
   check_train_size_fits("--train-size", command.exercise.mlp.train_size, data);
   ExerciseOptions options = command.exercise;
   if (command.loss_every) {

@@ -33,6 +33,9 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
       ->type_name("K");
   add_choice(command, names("dtype"), options.dtype, {Dtype::float64, Dtype::float32},
              "Floating-point type of the matrix and factors");
+  add_choice(command, names("streaming"), options.streaming, {Streaming::automatic, Streaming::always, Streaming::never},
+             "Read the matrix a block of rows at a time, never whole (SVD and PCA from the Gram matrix): auto "
+             "streams a tall matrix of 2^24 entries or more; always needs rows >= columns and columns <= 4096");
 }
 
 namespace {
@@ -66,6 +69,12 @@ void check_rank_fits(const std::string& option, int64_t rank, const Dataset& dat
   }
 }
 
+void check_streamable(const std::string& option, const FactoriseStudyOptions& options, const Dataset& data) {
+  if (options.streaming != Streaming::always || can_stream(data.rows(), data.columns())) return;
+  throw UsageError(fmt::format("{} always needs at least as many rows as columns and at most {} columns; {} is {} x {}",
+                               option, kMaxStreamedColumns, data.source, data.rows(), data.columns()));
+}
+
 int factorise_exit_code(const FactoriseResult& gd, const std::string& lr_option, double lr) {
   if (!gd.diverged()) return kExitOk;
   std::cerr << fmt::format(
@@ -90,6 +99,7 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
   apply_threads(command.common);
   const Dataset data = load_data(command.common, /*min_rows=*/2);
   check_rank_fits("--rank", command.study.gd.rank, data);
+  check_streamable("--streaming", command.study, data);
   FactoriseStudyOptions options = command.study;
   options.pca = with_pca;
   require_memory_for(factorise_study_memory(data.rows(), data.columns(), options),

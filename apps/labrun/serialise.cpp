@@ -150,6 +150,7 @@ json factorise_config(const FactoriseStudyOptions& options, const Provenance* pr
   config["loss_every"] = gd.record_every;
   if (provenance) config["threads"] = torch::get_num_threads();
   config["dtype"] = to_string(options.dtype);
+  config["streaming"] = to_string(options.streaming);
   config["preprocessing"] = "mean-centred columns";
   return config;
 }
@@ -184,6 +185,7 @@ json exercise_config(const ExerciseOptions& options, const Provenance& provenanc
 json factorise_results(const FactoriseStudyResult& result) {
   const double gap = result.gap();
   return json{
+      {"streamed", result.streamed},
       {"gd", result.gd},
       {"svd", result.svd},
       {"gap",

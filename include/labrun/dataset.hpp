@@ -2,7 +2,7 @@
 // Numeric tables read from CSV text or NumPy .npy files: the feature matrix and an optional text
 // label column.
 //
-//   features: rows x columns, float64, in the file's row order
+//   features: rows x columns, float64 (float32 from a float32 .npy file), in the file's row order
 //   labels:   one string per row (empty when the table has no label column)
 //
 // Columns are counted from 0 (as the exercise's pandas code does: df.iloc[:, [0, 1, 2, 3]], df[4]);
@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -52,7 +53,7 @@ struct CsvOptions {
 };
 
 struct Dataset {
-  torch::Tensor features;                  // rows x columns, float64
+  torch::Tensor features;                  // rows x columns, float64 (or a float32 .npy file's float32)
   std::vector<std::string> labels;         // one per row, or empty
   std::vector<int64_t> feature_columns;    // the file columns the features came from
   std::vector<std::string> feature_names;  // header names, or "column N" without a header
@@ -70,6 +71,11 @@ struct Dataset {
   std::string path;    // the file's absolute path; empty for the embedded data
   std::string sha256;  // of the bytes read, as 64 hexadecimal digits
   bool has_header = false;
+  // Set when the features are a file mapped into memory (a C-order .npy file read whole): drops
+  // rows [begin, end)'s pages from the process's memory, to be read from the file again when next
+  // used, so that a pass over a matrix larger than the memory left can hold one block of it at a
+  // time. Changes written to those rows are lost (the mapping is private). Empty otherwise.
+  std::function<void(int64_t begin, int64_t end)> release_rows;
 
   int64_t rows() const { return features.size(0); }
   int64_t columns() const { return features.size(1); }
@@ -97,9 +103,10 @@ Dataset read_csv(const std::string& path, const CsvOptions& options = {});
 bool is_npy_file(const std::string& path);
 
 // Reads a NumPy .npy file (format 1.0 to 3.0) holding a 2-D array of little-endian float64 or
-// float32, in C or Fortran order, by mapping it into memory. A float64 C-order array read whole
-// becomes the features without a copy (the tensor is the private mapping); otherwise the chosen
-// columns are copied once into float64. options.features must be column numbers; there is no label
+// float32, in C or Fortran order, by mapping it into memory; the features keep the file's type. A
+// C-order array read whole becomes the features without a copy (the tensor is the private mapping,
+// with release_rows set, and none of it is left in memory after the read's own pass); otherwise
+// the chosen columns are copied once. options.features must be column numbers; there is no label
 // column (options.label is an error). Throws DataError on a file that is missing, not regular,
 // empty, not .npy, of another type, byte order or number of dimensions, whose shape does not match
 // its size, with a non-finite value (naming its row and column), or fewer than options.min_rows

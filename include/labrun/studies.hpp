@@ -28,14 +28,38 @@ namespace labrun {
 enum class Dtype { float64, float32 };
 const char* to_string(Dtype dtype);
 
+// How factorise_study holds the matrix.
+//   in memory  the exercise's way: a centred copy of the features, the truncated SVD and PCA by
+//              SVDs of that copy, training by autograd on it.
+//   streamed   the features read a block of rows at a time (a mapped .npy file's pages dropped
+//              after each block), never copied whole: each epoch is one pass (the same loss and
+//              gradients, summed by blocks), and the truncated SVD and PCA come from the
+//              eigendecomposition of the n x n Gram matrix of the centred data (each block's share
+//              in the training type, summed in float64). For a tall matrix (rows >= columns) of at
+//              most kMaxStreamedColumns columns. The numbers equal the in-memory study's to
+//              rounding (tests: 1e-8 relative in float64); TruncatedSvd::reconstruction is not made.
+// automatic streams a tall matrix of at least kStreamedElements entries.
+enum class Streaming { automatic, always, never };
+const char* to_string(Streaming streaming);
+constexpr int64_t kStreamedElements = int64_t{1} << 24;
+constexpr int64_t kMaxStreamedColumns = 4096;
+
 struct FactoriseStudyOptions {
   FactoriseOptions gd;           // rank, epochs, lr, reduction, form, record_every; seed or generator
   Dtype dtype = Dtype::float64;  // of the centred matrix and the factors (the exercise: float64)
   bool pca = false;              // part 1.3 too: PCA of the data and the comparison with U
+  Streaming streaming = Streaming::automatic;
 };
 
+// Whether a rows x columns matrix can be streamed, and whether these options stream it.
+bool can_stream(int64_t rows, int64_t columns);
+bool streams(int64_t rows, int64_t columns, const FactoriseStudyOptions& options);
+
 struct FactoriseStudyResult {
-  torch::Tensor A;  // the mean-centred features (centred in float64, then converted to dtype)
+  // The mean-centred features (centred in float64, then converted to dtype); undefined when
+  // streamed, which never holds them whole.
+  torch::Tensor A;
+  bool streamed = false;
   FactoriseResult gd;
   TruncatedSvd svd;
   std::optional<Pca> pca;                        // with options.pca
@@ -48,7 +72,7 @@ struct FactoriseStudyResult {
 };
 
 // Throws std::invalid_argument when the rank does not fit the data (1 <= rank < min(rows,
-// columns)) or an option is out of range; DataError for data whose scale the dtype cannot hold;
+// columns)), an option is out of range or Streaming::always is asked of a matrix that cannot be; DataError for data whose scale the dtype cannot hold;
 // ResourceError when it cannot fit in memory.
 FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOptions& options);
 
