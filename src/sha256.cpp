@@ -1,4 +1,11 @@
+#include "sha256_blocks.hpp"
+
 #include "labrun/sha256.hpp"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include <array>
 #include <cstdint>
@@ -46,10 +53,87 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
   h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
+#if defined(__x86_64__)
+// The same rounds with the CPU's SHA instructions (Intel's SHA extensions: Goldmont, Ice Lake and
+// later, AMD Zen), after Intel's reference code: the state held as ABEF and CDGH, four rounds per
+// _mm_sha256rnds2_epu32 pair, the message schedule from _mm_sha256msg1/msg2. Five to ten times the
+// portable loop's speed, and the same digest (tests: both against the standard's vectors).
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint32_t, 8>& h,
+                                                                  const unsigned char* data, std::size_t blocks) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i cdab = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0])), 0xB1);
+  __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4])), 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef_before = abef, cdgh_before = cdgh;
+    __m128i w[4];  // message words 4k..4k+3, a ring of the last four groups
+    for (int k = 0; k < 16; ++k) {
+      __m128i& group = w[k % 4];
+      if (k < 4) {
+        group = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * k)), byte_swap);
+      } else {
+        // W_t = s1(W_t-2) + W_t-7 + s0(W_t-15) + W_t-16, four at a time.
+        const __m128i& previous = w[(k + 3) % 4];
+        const __m128i sum = _mm_add_epi32(_mm_sha256msg1_epu32(group, w[(k + 1) % 4]),
+                                          _mm_alignr_epi8(previous, w[(k + 2) % 4], 4));
+        group = _mm_sha256msg2_epu32(sum, previous);
+      }
+      __m128i message = _mm_add_epi32(group, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * k])));
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, message);
+      message = _mm_shuffle_epi32(message, 0x0E);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh, message);
+    }
+    abef = _mm_add_epi32(abef, abef_before);
+    cdgh = _mm_add_epi32(cdgh, cdgh_before);
+  }
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[0]), _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[4]), _mm_alignr_epi8(dchg, feba, 8));
+}
+
+bool cpu_has_sha() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = (c & (1u << 9)) != 0, sse41 = (c & (1u << 19)) != 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return ssse3 && sse41 && (b & (1u << 29)) != 0;
+}
+#endif
+
+void compress_portable(std::array<uint32_t, 8>& h, const unsigned char* data, std::size_t blocks) {
+  for (; blocks > 0; --blocks, data += 64) compress(h, data);
+}
+
+using Compress = void (*)(std::array<uint32_t, 8>&, const unsigned char*, std::size_t);
+
+Compress best_compress() {
+#if defined(__x86_64__)
+  if (cpu_has_sha()) return compress_sha_ni;
+#endif
+  return compress_portable;
+}
+
 }  // namespace
 
-Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+namespace detail {
+
+bool sha256_uses_cpu_instructions() { return best_compress() != compress_portable; }
+
+std::string sha256_hex_portable(std::string_view bytes) {
+  Sha256 hash(/*portable=*/true);
+  hash.update(bytes);
+  return hash.hex();
+}
+
+}  // namespace detail
+
+Sha256::Sha256(bool portable)
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {
+  static const Compress best = best_compress();
+  compress_ = portable ? compress_portable : best;
+}
 
 void Sha256::update(std::string_view bytes) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -60,11 +144,14 @@ void Sha256::update(std::string_view bytes) {
     block_[pending_++] = *data++;
     --size;
     if (pending_ == 64) {
-      compress(state_, block_.data());
+      compress_(state_, block_.data(), 1);
       pending_ = 0;
     }
   }
-  for (; size >= 64; data += 64, size -= 64) compress(state_, data);
+  const std::size_t blocks = size / 64;
+  compress_(state_, data, blocks);
+  data += blocks * 64;
+  size -= blocks * 64;
   for (std::size_t i = 0; i < size; ++i) block_[pending_++] = data[i];
 }
 
@@ -76,7 +163,7 @@ std::string Sha256::hex() {
   const std::size_t length = pending_ < 56 ? 64 : 128;
   const uint64_t bits = static_cast<uint64_t>(length_) * 8;
   for (int i = 0; i < 8; ++i) tail[length - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
-  for (std::size_t i = 0; i < length; i += 64) compress(state_, tail.data() + i);
+  compress_(state_, tail.data(), length / 64);
   std::string hex;
   char digits[9];
   for (const uint32_t word : state_) {

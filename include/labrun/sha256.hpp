@@ -12,7 +12,8 @@ namespace labrun {
 // A digest of bytes given in pieces, for data read a block at a time.
 class Sha256 {
  public:
-  Sha256();
+  // With the CPU's SHA instructions where it has them, unless `portable`; the digest is the same.
+  explicit Sha256(bool portable = false);
   void update(std::string_view bytes);
   // The digest of every byte given so far, as 64 lowercase hexadecimal digits; call once.
   std::string hex();
@@ -22,6 +23,8 @@ class Sha256 {
   std::array<unsigned char, 64> block_{};
   std::size_t pending_ = 0;  // bytes of block_ in use
   std::size_t length_ = 0;   // bytes given in all
+  // The block function chosen for this CPU: `blocks` 64-byte blocks into the state.
+  void (*compress_)(std::array<uint32_t, 8>& state, const unsigned char* data, std::size_t blocks) = nullptr;
 };
 
 // The digest of `bytes` as 64 lowercase hexadecimal digits.
