@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <locale.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <system_error>
@@ -71,47 +73,42 @@ std::string unquote(std::string_view cell) {
   return out;
 }
 
-// All non-blank lines of the text, split into cells, kept as views into the text.
-struct Table {
-  std::vector<std::string_view> cells;  // row-major, ragged rows rejected while splitting
-  std::vector<int64_t> line_numbers;    // file line of each row
-  std::size_t width = 0;                // cells per row
 
-  std::size_t rows() const { return line_numbers.size(); }
-  std::string_view cell(std::size_t row, std::size_t column) const { return cells[row * width + column]; }
-};
-
-class Splitter {
+// The text's non-blank lines one at a time, split into cells kept as views into the text. Every
+// row must have as many cells as the first.
+class Rows {
  public:
-  Splitter(const std::string& source, char delimiter) : source_(source), delimiter_(delimiter) {}
+  Rows(std::string_view text, const std::string& source, char delimiter)
+      : rest_(text), size_(text.size()), source_(source), delimiter_(delimiter) {}
 
-  Table split(std::string_view text) {
-    Table table;
-    int64_t line_number = 0;
-    std::vector<std::string_view> row;
-    while (!text.empty()) {
-      ++line_number;
-      const auto newline = text.find('\n');
-      std::string_view line = text.substr(0, newline);
-      text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+  // The next non-blank line's cells into `row`; false at the end of the text.
+  bool next(std::vector<std::string_view>& row) {
+    while (!rest_.empty()) {
+      ++line_number_;
+      const auto newline = rest_.find('\n');
+      std::string_view line = rest_.substr(0, newline);
+      rest_ = newline == std::string_view::npos ? std::string_view{} : rest_.substr(newline + 1);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (trim(line).empty()) continue;
-      split_line(line, line_number, row);
-      if (table.rows() == 0) {
-        table.width = row.size();
-      } else if (row.size() != table.width) {
-        fail(line_number, "has " + std::to_string(row.size()) + " cells, expected " + std::to_string(table.width) +
-                              " as on line " + std::to_string(table.line_numbers.front()));
+      split_line(line, row);
+      if (width_ == 0) {
+        width_ = row.size();
+        first_line_ = line_number_;
+      } else if (row.size() != width_) {
+        fail("has " + std::to_string(row.size()) + " cells, expected " + std::to_string(width_) + " as on line " +
+             std::to_string(first_line_));
       }
-      table.cells.insert(table.cells.end(), row.begin(), row.end());
-      table.line_numbers.push_back(line_number);
+      return true;
     }
-    return table;
+    return false;
   }
+  int64_t line_number() const { return line_number_; }  // of the row last returned
+  std::size_t consumed() const { return size_ - rest_.size(); }  // bytes of the text read so far
 
  private:
-  // Splits one line at commas; a cell that starts with a double quote runs to its closing quote.
-  void split_line(std::string_view line, int64_t line_number, std::vector<std::string_view>& row) {
+  // Splits one line at the delimiter; a cell that starts with a double quote runs to its closing
+  // quote.
+  void split_line(std::string_view line, std::vector<std::string_view>& row) const {
     row.clear();
     std::size_t pos = 0;
     for (;;) {
@@ -120,9 +117,7 @@ class Splitter {
         std::size_t close = start + 1;
         for (;; ++close) {
           close = line.find('"', close);
-          if (close == std::string_view::npos) {
-            fail(line_number, "unterminated double quote in column " + std::to_string(row.size()));
-          }
+          if (close == std::string_view::npos) fail("unterminated double quote in column " + std::to_string(row.size()));
           if (close + 1 < line.size() && line[close + 1] == '"') {
             ++close;  // "" inside a quoted cell
             continue;
@@ -131,7 +126,7 @@ class Splitter {
         }
         const auto comma = line.find(delimiter_, close);
         if (!trim(line.substr(close + 1, comma - close - 1)).empty()) {
-          fail(line_number, "text after the closing quote in column " + std::to_string(row.size()));
+          fail("text after the closing quote in column " + std::to_string(row.size()));
         }
         row.push_back(line.substr(start, close + 1 - start));
         if (comma == std::string_view::npos) return;
@@ -145,12 +140,17 @@ class Splitter {
     }
   }
 
-  [[noreturn]] void fail(int64_t line_number, const std::string& what) const {
-    throw DataError(source_ + ": line " + std::to_string(line_number) + " " + what);
+  [[noreturn]] void fail(const std::string& what) const {
+    throw DataError(source_ + ": line " + std::to_string(line_number_) + " " + what);
   }
 
+  std::string_view rest_;
+  std::size_t size_;
   const std::string& source_;
   char delimiter_;
+  std::size_t width_ = 0;
+  int64_t line_number_ = 0;
+  int64_t first_line_ = 0;
 };
 
 // Cells a delimiter makes of a line, quoted text aside.
@@ -192,18 +192,6 @@ std::optional<int64_t> whole_number(std::string_view cell) {
   return static_cast<int64_t>(*value);
 }
 
-// A column's data cells, sorted, when every one is a whole number; nullopt otherwise.
-std::optional<std::vector<int64_t>> sorted_whole_numbers(const Table& table, std::size_t first_row,
-                                                         std::size_t column) {
-  std::vector<int64_t> values;
-  for (std::size_t r = first_row; r < table.rows(); ++r) {
-    const auto value = whole_number(table.cell(r, column));
-    if (!value) return std::nullopt;
-    values.push_back(*value);
-  }
-  std::sort(values.begin(), values.end());
-  return values;
-}
 
 // DataError at the first NUL byte of `chunk`, which follows `lines_before` line ends of the text.
 void require_no_nul(std::string_view chunk, int64_t lines_before, const std::string& source) {
@@ -218,52 +206,90 @@ std::string where(const std::string& source, int64_t line_number, int64_t column
   return source + ": line " + std::to_string(line_number) + ", column " + std::to_string(column) + ": ";
 }
 
-}  // namespace
+// The text is checked and parsed this many bytes at a time; `release` (when set) is told how far
+// each pass has gone, so that a mapped file's pages behind it can be dropped.
+constexpr std::size_t kPieceBytes = std::size_t{32} << 20;
+using Release = std::function<void(std::size_t offset, std::size_t bytes)>;
 
-Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
-  if (text.empty()) throw DataError(source + ": the file is empty");
-  const std::string_view whole_text = text;
-  require_no_nul(text, 0, source);
-  // A byte-order mark (Excel's "CSV UTF-8") is not part of the first cell.
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  if (const auto bad = invalid_utf8_offset(text)) {
-    const auto before = text.substr(0, *bad);
-    const auto line_start = before.rfind('\n');
-    const std::size_t column = *bad - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
-    char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[*bad]));
-    throw DataError(source + ": line " + std::to_string(std::count(before.begin(), before.end(), '\n') + 1) +
-                    ", byte " + std::to_string(column) + " (" + byte +
-                    ") is not UTF-8: labrun reads UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)");
+struct TextFacts {
+  std::string sha256;
+  int64_t line_ends = 0;
+};
+
+// One pass over the whole text, a piece at a time: no NUL byte, UTF-8 after an optional byte-order
+// mark (`body` starts after it), the digest of every byte and the number of line ends.
+TextFacts scan_text(std::string_view whole, std::size_t body, const std::string& source, const Release& release) {
+  Sha256 hash;
+  hash.update(whole.substr(0, body));
+  TextFacts facts;
+  std::size_t at = body;
+  while (at < whole.size()) {
+    // A piece ends after a line end, so that no UTF-8 sequence is cut.
+    std::size_t end = std::min(whole.size(), at + kPieceBytes);
+    if (end < whole.size()) {
+      const auto newline = whole.rfind('\n', end - 1);
+      if (newline != std::string_view::npos && newline >= at) end = newline + 1;
+    }
+    const std::string_view piece = whole.substr(at, end - at);
+    require_no_nul(piece, facts.line_ends, source);
+    if (const auto bad = invalid_utf8_offset(piece)) {
+      const auto before = piece.substr(0, *bad);
+      const auto line_start = before.rfind('\n');
+      const std::size_t column = *bad - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(piece[*bad]));
+      throw DataError(source + ": line " +
+                      std::to_string(facts.line_ends + std::count(before.begin(), before.end(), '\n') + 1) +
+                      ", byte " + std::to_string(column) + " (" + byte +
+                      ") is not UTF-8: labrun reads UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)");
+    }
+    hash.update(piece);
+    facts.line_ends += std::count(piece.begin(), piece.end(), '\n');
+    if (release) release(at, piece.size());
+    at = end;
   }
+  facts.sha256 = hash.hex();
+  return facts;
+}
 
+// The text after its scan: rows split and read a line at a time straight into the features, so
+// that what is held is the values (and labels), never a view of every cell.
+Dataset parse_rows(std::string_view text, const std::string& source, const CsvOptions& options,
+                   const TextFacts& facts, std::size_t text_offset, const Release& release) {
   if (options.delimiter != 0 && options.delimiter != ',' && options.delimiter != ';' && options.delimiter != '\t') {
     throw std::invalid_argument("parse_csv: the delimiter must be ',', ';', '\\t' or 0 (detect)");
   }
+  if (options.no_label && options.label) {
+    throw std::invalid_argument("parse_csv: a label column is given together with no_label");
+  }
   const char delimiter = options.delimiter != 0 ? options.delimiter : detect_delimiter(text);
-  const Table table = Splitter(source, delimiter).split(text);
-  if (table.rows() == 0) throw DataError(source + ": the file holds only blank lines");
-  const auto width = static_cast<int64_t>(table.width);
+  Rows reader(text, source, delimiter);
+  std::vector<std::string_view> first, second;
+  if (!reader.next(first)) throw DataError(source + ": the file holds only blank lines");
+  const int64_t first_line = reader.line_number();
+  const bool has_second = reader.next(second);
+  const int64_t second_line = reader.line_number();
+  const std::size_t width_cells = first.size();
+  const auto width = static_cast<int64_t>(width_cells);
 
   // A header: every cell of the first row is text, and the second row holds a number.
   bool has_header = false;
-  if (table.rows() >= 2) {
+  if (has_second) {
     bool first_all_text = true;
     bool second_has_number = false;
-    for (std::size_t c = 0; c < table.width; ++c) {
-      first_all_text = first_all_text && !is_number(table.cell(0, c));
-      second_has_number = second_has_number || is_number(table.cell(1, c));
+    for (std::size_t c = 0; c < width_cells; ++c) {
+      first_all_text = first_all_text && !is_number(first[c]);
+      second_has_number = second_has_number || is_number(second[c]);
     }
     has_header = first_all_text && second_has_number;
   }
-  const std::size_t first_row = has_header ? 1 : 0;
-  const auto rows = static_cast<int64_t>(table.rows() - first_row);
-  if (const int64_t needed = std::max<int64_t>(options.min_rows, 1); rows < needed) {
-    throw DataError(source + ": " + std::to_string(rows) + " data rows, at least " + std::to_string(needed) +
-                    " needed");
-  }
-  if (options.no_label && options.label) {
-    throw std::invalid_argument("parse_csv: a label column is given together with no_label");
+  const std::vector<std::string_view>& header = first;
+  // The first data row, kept: it decides the columns' kinds.
+  const std::vector<std::string_view> data_row = has_header ? second : first;
+  const int64_t data_line = has_header ? second_line : first_line;
+  const int64_t needed_rows = std::max<int64_t>(options.min_rows, 1);
+  if (!has_header && !has_second && needed_rows > 1) {
+    throw DataError(source + ": 1 data rows, at least " + std::to_string(needed_rows) + " needed");
   }
 
   const auto check_column = [&](int64_t column, const char* what) {
@@ -272,7 +298,6 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
                       std::to_string(width) + " columns, numbered 0 to " + std::to_string(width - 1));
     }
   };
-
   // A column by index or by header name.
   const auto resolve = [&](const ColumnRef& ref, const char* what) {
     if (ref.index) {
@@ -280,8 +305,8 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
       return *ref.index;
     }
     std::string names;
-    for (std::size_t c = 0; has_header && c < table.width; ++c) {
-      const std::string name = unquote(table.cell(0, c));
+    for (std::size_t c = 0; has_header && c < width_cells; ++c) {
+      const std::string name = unquote(header[c]);
       if (name == ref.name) return static_cast<int64_t>(c);
       names += (names.empty() ? "" : ", ") + name;
     }
@@ -292,52 +317,28 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
 
   Dataset data;
   data.source = source;
-  data.sha256 = sha256_hex(whole_text);
+  data.sha256 = facts.sha256;
   data.has_header = has_header;
   data.delimiter = delimiter;
   if (options.label) {
     data.label_column = resolve(*options.label, "label");
-  } else if (!options.no_label && !is_number(table.cell(first_row, table.width - 1))) {
+  } else if (!options.no_label && !is_number(data_row[width_cells - 1])) {
     data.label_column = width - 1;
   }
 
+  // pandas' DataFrame.to_csv() writes its index first, under an empty header cell: a column of
+  // distinct whole numbers, known only when every row has been read. Read as a feature until then.
+  bool index_candidate = false;
   if (options.features.empty()) {
-    // pandas' DataFrame.to_csv() writes its index first, under an empty header cell.
-    if (has_header && width > 1 && data.label_column != 0 &&
-        (trim(unquote(table.cell(0, 0))).empty() || unquote(table.cell(0, 0)) == "Unnamed: 0")) {
-      const auto values = sorted_whole_numbers(table, first_row, 0);
-      if (values && std::adjacent_find(values->begin(), values->end()) == values->end()) data.index_column = 0;
-    }
+    index_candidate = has_header && width > 1 && data.label_column != 0 &&
+                      (trim(unquote(header[0])).empty() || unquote(header[0]) == "Unnamed: 0") &&
+                      whole_number(data_row[0]).has_value();
     for (int64_t c = 0; c < width; ++c) {
-      if (c == data.label_column || c == data.index_column) continue;
-      const auto column = static_cast<std::size_t>(c);
-      if (is_number(table.cell(first_row, column))) {
+      if (c == data.label_column) continue;
+      if (is_number(data_row[static_cast<std::size_t>(c)])) {
         data.feature_columns.push_back(c);
-        continue;
-      }
-      // Text on the first data row: a column of text is left out, and said so; a column of
-      // numbers whose first cell is not one is an error, never a silently dropped feature.
-      for (std::size_t r = first_row + 1; r < table.rows(); ++r) {
-        if (is_number(table.cell(r, column))) {
-          throw DataError(where(source, table.line_numbers[first_row], c) + "'" +
-                          printable(trim(table.cell(first_row, column))) + "' is not a number, but line " +
-                          std::to_string(table.line_numbers[r]) + " holds one in this column: fix the cell, or " +
-                          "choose the feature columns with --features");
-        }
-      }
-      data.ignored_columns.push_back(c);
-    }
-    if (data.feature_columns.empty()) {
-      throw DataError(source + ": no numeric column to read features from (line " +
-                      std::to_string(table.line_numbers[first_row]) + " holds only text)");
-    }
-    // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
-    const int64_t last = data.feature_columns.back();
-    if (!options.label && !options.no_label && !data.label_column && last == width - 1 &&
-        data.feature_columns.size() > 1) {
-      if (auto values = sorted_whole_numbers(table, first_row, static_cast<std::size_t>(last))) {
-        const auto distinct = std::distance(values->begin(), std::unique(values->begin(), values->end()));
-        if (distinct >= 2 && distinct <= 10 && 2 * distinct <= rows) data.looks_like_labels = last;
+      } else {
+        data.ignored_columns.push_back(c);  // text on the first data row: checked on every row below
       }
     }
   } else {
@@ -352,40 +353,139 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
       data.feature_columns.push_back(c);
     }
   }
+  const auto no_features = [&] {
+    return DataError(source + ": no numeric column to read features from (line " + std::to_string(data_line) +
+                     " holds only text)");
+  };
+  if (data.feature_columns.empty()) throw no_features();
 
+  // Every data row: at most the text's line ends (and one unended line), less the header.
   const auto columns = static_cast<int64_t>(data.feature_columns.size());
-  data.features = torch::empty({rows, columns}, torch::kFloat64);
-  double* out = data.features.data_ptr<double>();
-  for (std::size_t r = first_row; r < table.rows(); ++r) {
+  const int64_t most_rows = facts.line_ends + 1 - (has_header ? 1 : 0);
+  torch::Tensor features = torch::empty({most_rows, columns}, torch::kFloat64);
+  double* out = features.data_ptr<double>();
+  std::vector<int64_t> index_values;
+  int64_t rows = 0;
+  std::size_t released = 0;
+  std::vector<std::string_view> row = data_row;
+  int64_t line = data_line;
+  bool second_pending = !has_header && has_second;  // read while looking for a header
+  for (;;) {
     for (const int64_t c : data.feature_columns) {
-      const std::string_view cell = table.cell(r, static_cast<std::size_t>(c));
+      const std::string_view cell = row[static_cast<std::size_t>(c)];
       const auto value = parse_number(cell);
       if (!value) {
-        throw DataError(where(source, table.line_numbers[r], c) + (trim(cell).empty()
-                                                                       ? std::string("empty cell")
-                                                                       : "non-numeric cell '" + printable(cell) + "'"));
+        throw DataError(where(source, line, c) + (trim(cell).empty() ? std::string("empty cell")
+                                                                      : "non-numeric cell '" + printable(cell) + "'"));
       }
       if (!std::isfinite(*value)) {
-        throw DataError(where(source, table.line_numbers[r], c) + "non-finite value '" + printable(trim(cell)) + "'");
+        throw DataError(where(source, line, c) + "non-finite value '" + printable(trim(cell)) + "'");
       }
       *out++ = *value;
     }
-  }
-
-  if (data.label_column) {
-    const auto c = static_cast<std::size_t>(*data.label_column);
-    data.labels.reserve(static_cast<std::size_t>(rows));
-    for (std::size_t r = first_row; r < table.rows(); ++r) {
-      std::string label = unquote(table.cell(r, c));
-      if (label.empty()) throw DataError(where(source, table.line_numbers[r], *data.label_column) + "empty label");
+    // A column of text whose first data cell is not a number but which holds numbers below it is
+    // an error, never a silently dropped feature.
+    for (const int64_t c : data.ignored_columns) {
+      if (line != data_line && is_number(row[static_cast<std::size_t>(c)])) {
+        throw DataError(where(source, data_line, c) + "'" + printable(trim(data_row[static_cast<std::size_t>(c)])) +
+                        "' is not a number, but line " + std::to_string(line) +
+                        " holds one in this column: fix the cell, or choose the feature columns with --features");
+      }
+    }
+    if (index_candidate) {
+      const auto value = whole_number(row[0]);
+      index_candidate = value.has_value();
+      if (value) index_values.push_back(*value);
+    }
+    if (data.label_column) {
+      std::string label = unquote(row[static_cast<std::size_t>(*data.label_column)]);
+      if (label.empty()) throw DataError(where(source, line, *data.label_column) + "empty label");
       data.labels.push_back(std::move(label));
+    }
+    ++rows;
+    if (release && reader.consumed() - released >= kPieceBytes) {
+      release(text_offset + released, reader.consumed() - released);
+      released = reader.consumed();
+    }
+    if (second_pending) {
+      row = second;
+      line = second_line;
+      second_pending = false;
+      continue;
+    }
+    if (!reader.next(row)) break;
+    line = reader.line_number();
+  }
+  if (release) release(text_offset + released, text.size() - released);
+  if (rows < needed_rows) {
+    throw DataError(source + ": " + std::to_string(rows) + " data rows, at least " + std::to_string(needed_rows) +
+                    " needed");
+  }
+  // Blank lines leave rows unused; many of them, and the rest are given back.
+  features = features.narrow(0, 0, rows);
+  if (rows < most_rows / 2) features = features.clone();
+
+  std::sort(index_values.begin(), index_values.end());
+  if (index_candidate && std::adjacent_find(index_values.begin(), index_values.end()) == index_values.end()) {
+    data.index_column = 0;
+    data.feature_columns.erase(data.feature_columns.begin());
+    if (data.feature_columns.empty()) throw no_features();
+    features = features.narrow(1, 1, columns - 1).contiguous();
+  }
+  data.features = features;
+
+  // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
+  const int64_t last = data.feature_columns.back();
+  if (!options.label && !options.no_label && !data.label_column && last == width - 1 &&
+      data.feature_columns.size() > 1) {
+    const torch::Tensor values = features.select(1, features.size(1) - 1);
+    const bool whole = (values.floor() == values).all().item<bool>() && values.abs().max().item<double>() <= 9.0e15;
+    if (whole) {
+      const auto distinct = std::get<0>(torch::_unique(values)).numel();
+      if (distinct >= 2 && distinct <= 10 && 2 * distinct <= rows) data.looks_like_labels = last;
     }
   }
   for (const int64_t c : data.feature_columns) {
-    data.feature_names.push_back(has_header ? unquote(table.cell(0, static_cast<std::size_t>(c)))
+    data.feature_names.push_back(has_header ? unquote(header[static_cast<std::size_t>(c)])
                                             : "column " + std::to_string(c));
   }
   return data;
+}
+
+// A file's text: mapped when it is a regular file (its pages dropped as the passes move on), read
+// into memory otherwise (a pipe, a device, standard input).
+struct Text {
+  std::string held;
+  void* mapped = MAP_FAILED;
+  std::size_t size = 0;
+  ~Text() {
+    if (mapped != MAP_FAILED) ::munmap(mapped, size);
+  }
+  std::string_view view() const {
+    return mapped != MAP_FAILED ? std::string_view(static_cast<const char*>(mapped), size) : std::string_view(held);
+  }
+  void release(std::size_t offset, std::size_t bytes) const {
+    if (mapped == MAP_FAILED) return;
+    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t begin = offset / page * page;  // the page it starts in: read again if needed
+    const std::size_t end = std::min(size, (offset + bytes) / page * page);
+    if (end > begin) ::madvise(static_cast<char*>(mapped) + begin, end - begin, MADV_DONTNEED);
+  }
+};
+
+Dataset parse_text(std::string_view whole, const std::string& source, const CsvOptions& options,
+                   const Release& release) {
+  if (whole.empty()) throw DataError(source + ": the file is empty");
+  // A byte-order mark (Excel's "CSV UTF-8") is not part of the first cell.
+  const std::size_t body = whole.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  const TextFacts facts = scan_text(whole, body, source, release);
+  return parse_rows(whole.substr(body), source, options, facts, body, release);
+}
+
+}  // namespace
+
+Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
+  return parse_text(text, source, options, {});
 }
 
 Dataset read_csv(const std::string& given, const CsvOptions& options) {
@@ -400,31 +500,41 @@ Dataset read_csv(const std::string& given, const CsvOptions& options) {
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
       from_stdin ? ::fdopen(::dup(STDIN_FILENO), "rb") : std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw DataError(path + ": cannot open: " + std::strerror(errno));
-  // Parsing holds the text, a view of each cell and the values: about 8 bytes a byte of text.
+  // Parsing holds the values and the labels: at most 8 bytes a byte of text (a value takes at
+  // least two bytes, a label's string 32 bytes a row), and the text itself when it cannot be mapped.
   constexpr double kBytesPerByte = 8.0;
   struct stat info {};
   const bool sized = ::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode);
-  if (sized) require_memory(kBytesPerByte * static_cast<double>(info.st_size), "reading " + path);
-  // A pipe or a device has no size: it is read as far as the memory it may fill (/dev/zero is
-  // refused at its first byte, /dev/urandom in its first block).
-  const double room = sized ? std::numeric_limits<double>::infinity() : available_memory().bytes / kBytesPerByte;
-  std::string text;
-  std::vector<char> buffer(std::size_t{1} << 16);
-  std::size_t got = 0;
-  int64_t lines = 0;
-  while ((got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
-    const std::string_view chunk(buffer.data(), got);
-    require_no_nul(chunk, lines, path);
-    lines += std::count(chunk.begin(), chunk.end(), '\n');
-    text.append(chunk);
-    if (static_cast<double>(text.size()) > room) {
-      throw ResourceError(path + ": more than " + format_bytes(static_cast<double>(text.size())) +
-                          " read and more to come; labrun holds the data in memory, with room for " +
-                          format_bytes(room) + " of text");
+  Text text;
+  if (sized) {
+    require_memory(kBytesPerByte * static_cast<double>(info.st_size), "reading " + path);
+    text.size = static_cast<std::size_t>(info.st_size);
+    if (text.size > 0) {
+      text.mapped = ::mmap(nullptr, text.size, PROT_READ, MAP_PRIVATE, ::fileno(file.get()), 0);
+      if (text.mapped == MAP_FAILED) throw DataError(path + ": cannot map it into memory: " + std::strerror(errno));
     }
+  } else {
+    // A pipe or a device has no size: it is read as far as the memory it may fill (/dev/zero is
+    // refused at its first byte, /dev/urandom in its first block).
+    const double room = available_memory().bytes / (kBytesPerByte + 1.0);
+    std::vector<char> buffer(std::size_t{1} << 16);
+    std::size_t got = 0;
+    int64_t lines = 0;
+    while ((got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
+      const std::string_view chunk(buffer.data(), got);
+      require_no_nul(chunk, lines, path);
+      lines += std::count(chunk.begin(), chunk.end(), '\n');
+      text.held.append(chunk);
+      if (static_cast<double>(text.held.size()) > room) {
+        throw ResourceError(path + ": more than " + format_bytes(static_cast<double>(text.held.size())) +
+                            " read and more to come; labrun holds the data in memory, with room for " +
+                            format_bytes(room) + " of text");
+      }
+    }
+    if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
   }
-  if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
-  Dataset data = parse_csv(text, path, options);
+  Dataset data = parse_text(text.view(), path, options,
+                            [&text](std::size_t offset, std::size_t bytes) { text.release(offset, bytes); });
   if (!from_stdin) data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
   return data;
 }
