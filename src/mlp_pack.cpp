@@ -6,11 +6,14 @@
 #include <limits>
 
 // Every function below works lane by lane on lane vectors (GCC's and Clang's vector extension), which
-// the compiler lowers to the CPU's widest vectors: the kernels are built for AVX-512, AVX2 and the
-// x86-64 baseline (SSE2), the CPU choosing at load time. The file is compiled with
-// -ffp-contract=off: a * b + c is two roundings in every build, so all three give the same numbers
-// (checked by hand: -DLABRUN_BASELINE_ONLY builds the SSE2 kernels alone, and 100 epochs of 16
-// models and 1000 of 8 factorisations gave the AVX-512 clones' bits; docs/development.md).
+// the compiler lowers to the CPU's widest vectors: the kernels are built for x86-64-v4 (AVX-512),
+// x86-64-v3 (AVX2 and FMA) and the x86-64 baseline (SSE2), the CPU choosing at load time. The file
+// is compiled with -ffp-contract=fast: in the v4 and v3 builds a * b + c is one FMA, the same in
+// both (one rounding); the baseline build, for CPUs before 2013, rounds twice. So every CPU with
+// AVX2 computes the same bits, and an older one differs by rounding (checked by hand, 2026-11-30:
+// 2000 models of `labrun mlp --seed 0`, v3 alone against v4 the same bits; -DLABRUN_BASELINE_ONLY,
+// the SSE2 kernels alone, final losses within 5.5e-5 relative and every accuracy the same;
+// docs/development.md). FMA measured 1.10x faster.
 
 namespace labrun::detail {
 namespace {
@@ -24,7 +27,7 @@ using V = float __attribute__((vector_size(kPackLanes * sizeof(float)), aligned(
 using Mask = int32_t __attribute__((vector_size(kPackLanes * sizeof(int32_t)), aligned(4), may_alias));
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
-#define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define LABRUN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LABRUN_VECTOR_CLONES
 #endif
@@ -258,22 +261,33 @@ bool exercise_shape(const MlpPackShape& shape) { return shape.D == 4 && shape.H 
 
 }  // namespace
 
+namespace {
+
+// A tensor's values as contiguous float32: the tensor itself when it already is (the draws are),
+// else a converted copy, kept alive in `keep`.
+const float* float_values(const torch::Tensor& t, torch::Tensor& keep) {
+  keep = t.scalar_type() == torch::kFloat32 && t.is_contiguous() ? t : t.detach().to(torch::kFloat32).contiguous();
+  return keep.data_ptr<float>();
+}
+
+}  // namespace
+
 MlpPackParams pack_params(const std::vector<torch::Tensor>& W1, const std::vector<torch::Tensor>& b1,
                           const std::vector<torch::Tensor>& W2, const std::vector<torch::Tensor>& b2,
                           std::size_t first, std::size_t count) {
   MlpPackParams p;
   p.W1.assign(static_cast<std::size_t>(W1[first].numel()) * kPackLanes, 0.0f);
   p.W2.assign(static_cast<std::size_t>(W2[first].numel()) * kPackLanes, 0.0f);
+  torch::Tensor keep;
   for (std::size_t l = 0; l < count; ++l) {
-    const auto copy = [l](const torch::Tensor& from, PackArray& to) {
-      const torch::Tensor t = from.detach().to(torch::kFloat32).contiguous();
-      const float* values = t.data_ptr<float>();
+    const auto copy = [l, &keep](const torch::Tensor& from, PackArray& to) {
+      const float* values = float_values(from, keep);
       for (std::size_t i = 0; i < to.size() / kPackLanes; ++i) to[i * kPackLanes + l] = values[i];
     };
     copy(W1[first + l], p.W1);
     copy(W2[first + l], p.W2);
-    p.b1.lane[l] = b1[first + l].detach().to(torch::kFloat32).item<float>();
-    p.b2.lane[l] = b2[first + l].detach().to(torch::kFloat32).item<float>();
+    p.b1.lane[l] = *float_values(b1[first + l], keep);
+    p.b2.lane[l] = *float_values(b2[first + l], keep);
   }
   return p;
 }
@@ -284,10 +298,13 @@ PackRows pack_rows(const std::vector<torch::Tensor>& x, const std::vector<torch:
   const int64_t D = x.front().size(1);
   rows.x.assign(static_cast<std::size_t>(rows.rows * D) * kPackLanes, 0.0f);
   rows.target.assign(static_cast<std::size_t>(rows.rows) * kPackLanes, 0.0f);
+  torch::Tensor features, classes;
   for (std::size_t l = 0; l < kPackLanes; ++l) {
-    const std::size_t from = l < x.size() ? l : 0;
-    const torch::Tensor features = x[from].detach().to(torch::kFloat32).contiguous();
-    const torch::Tensor classes = y[from].to(torch::kLong).contiguous();
+    // Lanes past x's repeat lane 0: its values converted once.
+    if (l < x.size()) {
+      features = x[l].detach().to(torch::kFloat32).contiguous();
+      classes = y[l].to(torch::kLong).contiguous();
+    }
     const float* values = features.data_ptr<float>();
     const int64_t* labels = classes.data_ptr<int64_t>();
     for (std::size_t i = 0; i < rows.x.size() / kPackLanes; ++i) rows.x[i * kPackLanes + l] = values[i];

@@ -14,8 +14,8 @@
 //
 // Full-batch gradient descent sums the rows' gradients with the parameters held fixed, so a row's
 // forward and backward pass run back to back and no activation outlives its row. The lanes never
-// mix: a model's numbers do not depend on its lane, its pack or the other models, and, as the file
-// is compiled without contracting a * b + c into an FMA, not on the CPU's vector width either.
+// mix: a model's numbers do not depend on its lane, its pack or the other models, nor on the CPU's
+// vector width among CPUs with AVX2 and FMA (src/mlp_pack.cpp: an older CPU rounds apart).
 
 #include <torch/types.h>
 
