@@ -48,8 +48,7 @@ LABRUN_INLINE Mask is_nan(V x) { return x != x; }
 // x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its minimax polynomial, 2^n built in the exponent bits.
 LABRUN_INLINE V exp_nonpositive(V x) {
   const V lowest = splat(-87.33654475f);  // ln of the smallest normal float, 2^-126
-  V c = select(x > lowest, x, lowest);     // NaN and -inf become `lowest`, mended below
-  c = select(c < splat(0.0f), c, splat(0.0f));
+  const V c = select(x > lowest, x, lowest);  // NaN and -inf become `lowest`, mended below
   const V magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   const V n = (c * splat(1.44269504088896341f) + magic) - magic;
   V r = c - n * splat(0.693359375f);
