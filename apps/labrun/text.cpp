@@ -159,15 +159,19 @@ StreamedDocument::StreamedDocument(json document, const std::vector<std::string>
 }
 
 void StreamedDocument::item(const json& value) {
-  const std::string pad(indent_ + 2, ' ');
-  std::string text = (items_ == 0 ? "[\n" : ",\n") + pad;
-  dump_into(text, value, static_cast<int>(indent_ + 2));
-  output_.write(text);
+  pending_ += items_ == 0 ? "[\n" : ",\n";
+  pending_.append(indent_ + 2, ' ');
+  dump_into(pending_, value, static_cast<int>(indent_ + 2));
   ++items_;
+  if (pending_.size() >= (std::size_t{1} << 16)) {
+    output_.write(pending_);
+    pending_.clear();
+  }
 }
 
 void StreamedDocument::finish(const json& rest) {
-  std::string text = items_ == 0 ? "[]" : "\n" + std::string(indent_, ' ') + "]";
+  std::string text = std::move(pending_) + (items_ == 0 ? "[]" : "\n" + std::string(indent_, ' ') + "]");
+  pending_.clear();
   for (auto it = rest.begin(); it != rest.end(); ++it) {
     text += ",\n" + std::string(indent_, ' ') + json(it.key()).dump() + ": ";
     dump_into(text, it.value(), static_cast<int>(indent_));

@@ -23,9 +23,9 @@ void emit(const json& document, const CommonOptions& common);
 
 class Output;
 
-// A document written as it is made, laid out as compact_dump lays it out: `document` with, at the
-// end of the object `path` names ({"results"}), an array of items that come one by one, followed by
-// keys known only at the end.
+// A document written as it is made (64 KiB at a time), laid out as compact_dump lays it out:
+// `document` with, at the end of the object `path` names ({"results"}), an array of items that
+// come one by one, followed by keys known only at the end.
 class StreamedDocument {
  public:
   StreamedDocument(json document, const std::vector<std::string>& path, const std::string& array, Output& output);
@@ -37,6 +37,9 @@ class StreamedDocument {
   std::string suffix_;
   std::size_t indent_ = 0;  // of the array's key
   std::size_t items_ = 0;
+  // Items not yet written: they go out 64 KiB at a time (a write a run cost 3% of a study of
+  // small models).
+  std::string pending_;
 };
 
 }  // namespace labrun::cli
