@@ -73,7 +73,6 @@ std::string unquote(std::string_view cell) {
   return out;
 }
 
-
 // The text's non-blank lines one at a time, split into cells kept as views into the text. Every
 // row must have as many cells as the first.
 class Rows {
@@ -102,7 +101,7 @@ class Rows {
     }
     return false;
   }
-  int64_t line_number() const { return line_number_; }  // of the row last returned
+  int64_t line_number() const { return line_number_; }           // of the row last returned
   std::size_t consumed() const { return size_ - rest_.size(); }  // bytes of the text read so far
 
  private:
@@ -117,7 +116,8 @@ class Rows {
         std::size_t close = start + 1;
         for (;; ++close) {
           close = line.find('"', close);
-          if (close == std::string_view::npos) fail("unterminated double quote in column " + std::to_string(row.size()));
+          if (close == std::string_view::npos)
+            fail("unterminated double quote in column " + std::to_string(row.size()));
           if (close + 1 < line.size() && line[close + 1] == '"') {
             ++close;  // "" inside a quoted cell
             continue;
@@ -192,7 +192,6 @@ std::optional<int64_t> whole_number(std::string_view cell) {
   return static_cast<int64_t>(*value);
 }
 
-
 // DataError at the first NUL byte of `chunk`, which follows `lines_before` line ends of the text.
 void require_no_nul(std::string_view chunk, int64_t lines_before, const std::string& source) {
   const auto nul = chunk.find('\0');
@@ -239,8 +238,8 @@ TextFacts scan_text(std::string_view whole, std::size_t body, const std::string&
       char byte[8];
       std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(piece[*bad]));
       throw DataError(source + ": line " +
-                      std::to_string(facts.line_ends + std::count(before.begin(), before.end(), '\n') + 1) +
-                      ", byte " + std::to_string(column) + " (" + byte +
+                      std::to_string(facts.line_ends + std::count(before.begin(), before.end(), '\n') + 1) + ", byte " +
+                      std::to_string(column) + " (" + byte +
                       ") is not UTF-8: labrun reads UTF-8 text (convert it, e.g. iconv -f latin1 -t utf-8)");
     }
     hash.update(piece);
@@ -254,8 +253,8 @@ TextFacts scan_text(std::string_view whole, std::size_t body, const std::string&
 
 // The text after its scan: rows split and read a line at a time straight into the features, so
 // that what is held is the values (and labels), never a view of every cell.
-Dataset parse_rows(std::string_view text, const std::string& source, const CsvOptions& options,
-                   const TextFacts& facts, std::size_t text_offset, const Release& release) {
+Dataset parse_rows(std::string_view text, const std::string& source, const CsvOptions& options, const TextFacts& facts,
+                   std::size_t text_offset, const Release& release) {
   if (options.delimiter != 0 && options.delimiter != ',' && options.delimiter != ';' && options.delimiter != '\t') {
     throw std::invalid_argument("parse_csv: the delimiter must be ',', ';', '\\t' or 0 (detect)");
   }
@@ -376,7 +375,7 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
       const auto value = parse_number(cell);
       if (!value) {
         throw DataError(where(source, line, c) + (trim(cell).empty() ? std::string("empty cell")
-                                                                      : "non-numeric cell '" + printable(cell) + "'"));
+                                                                     : "non-numeric cell '" + printable(cell) + "'"));
       }
       if (!std::isfinite(*value)) {
         throw DataError(where(source, line, c) + "non-finite value '" + printable(trim(cell)) + "'");

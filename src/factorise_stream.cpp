@@ -22,7 +22,9 @@ std::vector<double> to_vector(const torch::Tensor& t) {
   return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
 }
 
-double sum_of_products(const torch::Tensor& a, const torch::Tensor& b) { return a.reshape({-1}).dot(b.reshape({-1})).item<double>(); }
+double sum_of_products(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.reshape({-1}).dot(b.reshape({-1})).item<double>();
+}
 
 }  // namespace
 
@@ -171,7 +173,8 @@ FactoriseResult StreamedMatrix::gd_factorise(const FactoriseOptions& options) co
   torch::NoGradGuard no_grad;
   const int64_t m = data_.rows(), n = data_.columns();
   // The sum's gradients are 2 x the products below; the mean's are that / (m n).
-  const double scale = options.reduction == Reduction::mean ? 1.0 / (static_cast<double>(m) * static_cast<double>(n)) : 1.0;
+  const double scale =
+      options.reduction == Reduction::mean ? 1.0 / (static_cast<double>(m) * static_cast<double>(n)) : 1.0;
 
   FactoriseResult result;
   const auto start = std::chrono::steady_clock::now();

@@ -58,8 +58,8 @@ void compress(std::array<uint32_t, 8>& h, const unsigned char* block) {
 // later, AMD Zen), after Intel's reference code: the state held as ABEF and CDGH, four rounds per
 // _mm_sha256rnds2_epu32 pair, the message schedule from _mm_sha256msg1/msg2. Five to ten times the
 // portable loop's speed, and the same digest (tests: both against the standard's vectors).
-__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint32_t, 8>& h,
-                                                                  const unsigned char* data, std::size_t blocks) {
+__attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint32_t, 8>& h, const unsigned char* data,
+                                                                 std::size_t blocks) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i cdab = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0])), 0xB1);
   __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4])), 0x1B);
@@ -75,8 +75,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) void compress_sha_ni(std::array<uint
       } else {
         // W_t = s1(W_t-2) + W_t-7 + s0(W_t-15) + W_t-16, four at a time.
         const __m128i& previous = w[(k + 3) % 4];
-        const __m128i sum = _mm_add_epi32(_mm_sha256msg1_epu32(group, w[(k + 1) % 4]),
-                                          _mm_alignr_epi8(previous, w[(k + 2) % 4], 4));
+        const __m128i sum =
+            _mm_add_epi32(_mm_sha256msg1_epu32(group, w[(k + 1) % 4]), _mm_alignr_epi8(previous, w[(k + 2) % 4], 4));
         group = _mm_sha256msg2_epu32(sum, previous);
       }
       __m128i message = _mm_add_epi32(group, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kRound[4 * k])));

@@ -86,9 +86,9 @@ TEST(Streaming, TheStreamedStudyIsTheInMemoryOne) {
 
       // Training: the iterates drift apart by rounding only.
       const double drift = test::drift(200, m, u);
-      const double norm_A = std::sqrt(std::accumulate(memory.svd.singular_values.begin(),
-                                                      memory.svd.singular_values.end(), 0.0,
-                                                      [](double sum, double s) { return sum + s * s; }));
+      const double norm_A =
+          std::sqrt(std::accumulate(memory.svd.singular_values.begin(), memory.svd.singular_values.end(), 0.0,
+                                    [](double sum, double s) { return sum + s * s; }));
       EXPECT_TRUE(close(streamed.gd.U, memory.gd.U, drift));
       EXPECT_TRUE(close(streamed.gd.V, memory.gd.V, drift));
       EXPECT_TRUE(test::within_relative(streamed.gd.loss, memory.gd.loss,
