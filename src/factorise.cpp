@@ -85,37 +85,6 @@ std::pair<torch::Tensor, torch::Tensor> initial_factors(int64_t m, int64_t n, co
   return {U, V};
 }
 
-void descend(const FactoriseOptions& options, const DescentSteps& steps, std::chrono::steady_clock::time_point start,
-             FactoriseResult& result) {
-  std::size_t next = 0;  // the next checkpoint
-  const auto checkpoint = [&](int64_t e) {
-    for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
-      const double loss = steps.squared_error();
-      result.checkpoints.push_back({options.checkpoints[next], loss, result.diverged() || !std::isfinite(loss)});
-    }
-  };
-  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    if (next < options.checkpoints.size() && options.checkpoints[next] == epoch) checkpoint(epoch);
-    const double value = steps.forward();
-    if (options.observer) options.observer(epoch, value);
-    if (options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs)) {
-      result.loss_curve.push_back({epoch, value});
-    }
-    if (!std::isfinite(value)) {
-      result.diverged_at_epoch = epoch;
-      break;
-    }
-    steps.update();
-    result.epochs_run = epoch + 1;
-  }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.loss = steps.squared_error();
-  // The last update can be the one that overflows: its loss is never an epoch's.
-  if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
-  // The rest: at the end, or every one after a divergence stopped the training (as such runs stop).
-  checkpoint(options.epochs);
-}
-
 }  // namespace detail
 
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
@@ -135,14 +104,13 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   torch::Tensor Vt = V0.to(A.device()).t().contiguous().requires_grad_();
 
   torch::Tensor loss;
-  detail::DescentSteps steps;
-  steps.forward = [&] {
+  const auto forward = [&] {
     // loss = ||A - U V^T||^2 (or its mean), in the chosen form.
     loss = options.form == LossForm::residual ? torch::mse_loss(U.mm(Vt), A, reduction)
                                               : gram_loss(A, A_norm2, U, Vt, reduction);
     return loss.item<double>();
   };
-  steps.update = [&] {
+  const auto update = [&] {
     // Backward: dU = -2 (A - U V^T) V,  dV = -2 (A - U V^T)^T U  (for the sum), by autograd.
     // torch::autograd::grad hands the gradients back instead of accumulating them into U.grad and
     // V.grad, so there is nothing to clear afterwards: the same numbers with fewer operations.
@@ -155,8 +123,8 @@ FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& 
   };
   // With V as the result holds it (n x r, contiguous), so that a checkpoint's loss is the one a run
   // of that many epochs reports, to the bit.
-  steps.squared_error = [&] { return factor_squared_error(A, U.detach(), Vt.detach().t().contiguous()); };
-  detail::descend(options, steps, start, result);
+  const auto squared_error = [&] { return factor_squared_error(A, U.detach(), Vt.detach().t().contiguous()); };
+  detail::descend(options, detail::Steps{forward, update, squared_error}, start, result);
   result.U = U.detach();
   result.V = Vt.detach().t().contiguous();
   return result;

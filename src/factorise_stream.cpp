@@ -182,7 +182,7 @@ FactoriseResult StreamedMatrix::gd_factorise(const FactoriseOptions& options) co
   std::tie(U, V) = initial_factors(m, n, options, dtype_);
   torch::Tensor dU = torch::empty_like(U), dV = torch::empty_like(V);
 
-  DescentSteps steps;
+  Steps<std::function<double()>, std::function<void()>, std::function<double()>> steps;
   if (options.form == LossForm::residual) {
     // R = U V^T - Ac a block at a time: loss ||R||^2, dU = 2 R V, dV = 2 R^T U.
     steps.forward = [&] {

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <utility>
@@ -20,18 +21,51 @@ namespace labrun::detail {
 std::pair<torch::Tensor, torch::Tensor> initial_factors(int64_t m, int64_t n, const FactoriseOptions& options,
                                                         torch::ScalarType dtype);
 
-// One training's ways to see its factors.
-struct DescentSteps {
-  std::function<double()> forward;        // the factors' loss in the training reduction, ready to update
-  std::function<void()> update;           // one gradient step from what forward computed
-  std::function<double()> squared_error;  // ||A - U V^T||_F^2 of the factors now
+// One training's ways to see its factors: any callables, so that the exercise's loop calls its own
+// lambdas directly (the streamed training, which picks one of two forms, uses std::function).
+template <typename Forward, typename Update, typename SquaredError>
+struct Steps {
+  Forward forward;             // the factors' loss in the training reduction, ready to update
+  Update update;               // one gradient step from what forward computed
+  SquaredError squared_error;  // ||A - U V^T||_F^2 of the factors now
 };
+template <typename Forward, typename Update, typename SquaredError>
+Steps(Forward, Update, SquaredError) -> Steps<Forward, Update, SquaredError>;
 
 // gd_factorise_ad's loop: options.epochs epochs of forward (observed, recorded, stopping when not
 // finite) and update, the checkpoints on the way, then result's seconds (from start), loss and
 // divergence.
-void descend(const FactoriseOptions& options, const DescentSteps& steps, std::chrono::steady_clock::time_point start,
-             FactoriseResult& result);
+template <typename Forward, typename Update, typename SquaredError>
+void descend(const FactoriseOptions& options, const Steps<Forward, Update, SquaredError>& steps,
+             std::chrono::steady_clock::time_point start, FactoriseResult& result) {
+  std::size_t next = 0;  // the next checkpoint
+  const auto checkpoint = [&](int64_t e) {
+    for (; next < options.checkpoints.size() && options.checkpoints[next] <= e; ++next) {
+      const double loss = steps.squared_error();
+      result.checkpoints.push_back({options.checkpoints[next], loss, result.diverged() || !std::isfinite(loss)});
+    }
+  };
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    if (next < options.checkpoints.size() && options.checkpoints[next] == epoch) checkpoint(epoch);
+    const double value = steps.forward();
+    if (options.observer) options.observer(epoch, value);
+    if (options.record_every > 0 && (epoch % options.record_every == 0 || epoch + 1 == options.epochs)) {
+      result.loss_curve.push_back({epoch, value});
+    }
+    if (!std::isfinite(value)) {
+      result.diverged_at_epoch = epoch;
+      break;
+    }
+    steps.update();
+    result.epochs_run = epoch + 1;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.loss = steps.squared_error();
+  // The last update can be the one that overflows: its loss is never an epoch's.
+  if (!result.diverged() && !std::isfinite(result.loss)) result.diverged_at_epoch = result.epochs_run;
+  // The rest: at the end, or every one after a divergence stopped the training (as such runs stop).
+  checkpoint(options.epochs);
+}
 
 // ||Ac||^2 must be finite in the training type, or DataError: the loss could not be computed.
 void require_representable_norm(const Dataset& data, double norm2, Dtype dtype);
