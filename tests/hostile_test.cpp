@@ -204,6 +204,41 @@ void kill_while_writing(int signal) {
   GTEST_SKIP() << "the temporary file was never seen before labrun finished";
 }
 
+TEST(CliSignals, ADataFileTruncatedWhileStreamedIsOneLineAndExitOne) {
+  // A streamed matrix is read from its mapped file every epoch; cut the file to nothing once the
+  // epochs run (the progress line shows them), and the next read past its end raises SIGBUS.
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/m.npy";
+  std::vector<double> values(4000 * 10);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 97) / 7.0;
+  write_file(path, labrun::test::npy("<f8", false, "(4000, 10)", labrun::test::bytes_of(values)));
+  const std::string err = dir + "/err";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::freopen("/dev/null", "w", stdout);
+    ::freopen(err.c_str(), "w", stderr);
+    ::execl(LABRUN_BINARY, LABRUN_BINARY, "factorise", "--data", path.c_str(), "--streaming", "always", "--epochs",
+            "100000000", "--reduction", "mean", "--progress", "always", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  bool cut = false;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (!cut && read_file(err).find("epochs") != std::string::npos) {
+      ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+      cut = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(cut) << read_file(err);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(read_file(err).find("labrun: error: bus error reading a mapped input file: was the --data file truncated"),
+            std::string::npos)
+      << read_file(err);
+}
+
 TEST(CliSignals, SigtermWhileWritingLeavesNoTemporaryFile) { kill_while_writing(SIGTERM); }
 TEST(CliSignals, SigintWhileWritingLeavesNoTemporaryFile) { kill_while_writing(SIGINT); }
 TEST(CliSignals, SighupWhileWritingLeavesNoTemporaryFile) { kill_while_writing(SIGHUP); }

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <signal.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -74,8 +76,26 @@ std::string working_directory() {
 
 int thread_limit() { return 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
+namespace {
+
+// A mapped input (a --data file is mapped, and a streamed matrix is read from the mapping every
+// epoch) that another process truncates raises SIGBUS at the next read past its new end: one
+// line and the data error's exit code, not a core dump. Only async-signal-safe calls here.
+extern "C" void mapped_file_cut_short(int) {
+  static const char message[] =
+      "labrun: error: bus error reading a mapped input file: was the --data file truncated while labrun read it?\n";
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, message, sizeof message - 1);
+  ::_exit(kExitDataError);
+}
+
+}  // namespace
+
 void check_process_inputs(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
+  struct sigaction bus {};
+  bus.sa_handler = mapped_file_cut_short;
+  sigemptyset(&bus.sa_mask);
+  ::sigaction(SIGBUS, &bus, nullptr);
   for (int i = 1; i < argc; ++i) {
     if (const auto bad = invalid_utf8_offset(argv[i])) {
       throw DataError(fmt::format("argument {} ('{}') is not UTF-8 at byte {}: labrun's output is UTF-8 JSON", i,
