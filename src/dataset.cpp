@@ -361,6 +361,10 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
   // Every data row: at most the text's line ends (and one unended line), less the header.
   const auto columns = static_cast<int64_t>(data.feature_columns.size());
   const int64_t most_rows = facts.line_ends + 1 - (has_header ? 1 : 0);
+  // What parsing holds, known now from the line count: the values, and a string for each label.
+  require_memory(static_cast<double>(most_rows) *
+                     (8.0 * static_cast<double>(columns) + (data.label_column ? 48.0 : 0.0)),
+                 "reading " + source);
   torch::Tensor features = torch::empty({most_rows, columns}, torch::kFloat64);
   double* out = features.data_ptr<double>();
   std::vector<int64_t> index_values;
@@ -499,14 +503,13 @@ Dataset read_csv(const std::string& given, const CsvOptions& options) {
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
       from_stdin ? ::fdopen(::dup(STDIN_FILENO), "rb") : std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw DataError(path + ": cannot open: " + std::strerror(errno));
-  // Parsing holds the values and the labels: at most 8 bytes a byte of text (a value takes at
-  // least two bytes, a label's string 32 bytes a row), and the text itself when it cannot be mapped.
+  // Parsing holds the values and the labels (checked once the lines are counted: at most 8 bytes a
+  // byte of text, as a value takes two bytes at least), and the text itself when it cannot be mapped.
   constexpr double kBytesPerByte = 8.0;
   struct stat info {};
   const bool sized = ::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode);
   Text text;
   if (sized) {
-    require_memory(kBytesPerByte * static_cast<double>(info.st_size), "reading " + path);
     text.size = static_cast<std::size_t>(info.st_size);
     if (text.size > 0) {
       text.mapped = ::mmap(nullptr, text.size, PROT_READ, MAP_PRIVATE, ::fileno(file.get()), 0);

@@ -94,9 +94,10 @@ struct Dataset {
 Dataset parse_csv(std::string_view text, const std::string& source, const CsvOptions& options = {});
 
 // Reads a file (or a pipe or device; "-" is standard input, named "stdin") and parses it as
-// parse_csv does. Throws DataError when the path
-// is missing, a directory or unreadable, or holds a NUL byte (found as it is read), and
-// ResourceError when the text would not fit in memory (a file's size is checked before reading).
+// parse_csv does: a regular file is mapped and read a piece at a time, never held whole. Throws
+// DataError when the path is missing, a directory or unreadable, or holds a NUL byte (found as it
+// is read), and ResourceError when its values and labels would not fit in memory (checked once its
+// lines are counted, before they are parsed; a pipe's text as it grows).
 Dataset read_csv(const std::string& path, const CsvOptions& options = {});
 
 // Whether `path` is a regular file that starts as a NumPy .npy file does ("\x93NUMPY").
