@@ -19,3 +19,12 @@ if(LABRUN_SANITIZE)
   target_link_options(labrun_sanitizers INTERFACE ${_labrun_sanitize_flags})
   target_compile_definitions(labrun_sanitizers INTERFACE LABRUN_SANITIZE)
 endif()
+
+# LABRUN_WERROR (on in CI): a new warning in labrun's own code fails the build.
+if(LABRUN_WERROR)
+  if(MSVC)
+    target_compile_options(labrun_warnings INTERFACE /WX)
+  else()
+    target_compile_options(labrun_warnings INTERFACE -Werror)
+  endif()
+endif()

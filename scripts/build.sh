@@ -17,11 +17,18 @@ esac
 targets=()
 [[ $# -gt 0 ]] && targets=(--target "$@")
 
-launcher=()
-command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# ccache, when installed, keyed so that it hits across clones and folders (paths made relative to
+# the source folder, the working directory left out of the key) and with the precompiled headers
+# (their macros and timestamps do not reach the objects).
+options=()
+if command -v ccache >/dev/null 2>&1; then
+  options+=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_BASEDIR=$PWD;CCACHE_NOHASHDIR=1;CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime;ccache")
+fi
+# LABRUN_WERROR=ON in the environment (CI sets it): warnings in labrun's own code fail the build.
+[[ -n "${LABRUN_WERROR:-}" ]] && options+=("-DLABRUN_WERROR=$LABRUN_WERROR")
 if [[ ! -f "build/$preset/CMakeCache.txt" ]]; then
   echo "build.sh: configuring build/$preset" >&2
-  cmake --preset "$preset" "${launcher[@]}" >&2
+  cmake --preset "$preset" "${options[@]}" >&2
 fi
 echo "build.sh: building build/$preset (first build: several minutes, libtorch is large)" >&2
 cmake --build --preset "$preset" "${targets[@]}" >&2

@@ -41,7 +41,7 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
 namespace {
 
 // The part's options under their own names.
-void add_options(CLI::App& command, FactoriseStudyOptions& options, Checks& checks) {
+void add_factorise_part_options(CLI::App& command, FactoriseStudyOptions& options, Checks& checks) {
   add_factorise_options(command, options, checks);
 }
 
@@ -51,14 +51,14 @@ CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& command) {
   return add_study_command(app, "factorise",
                            "Factorise the mean-centred data as U V^T by gradient descent (part 1.1) and compare with "
                            "the truncated SVD (part 1.2)",
-                           command, add_options);
+                           command, add_factorise_part_options);
 }
 
 CLI::App* setup_pca(CLI::App& app, FactoriseCommand& command) {
   return add_study_command(app, "pca",
                            "Factorise as part 1.1 does, run PCA on the same data, and compare the learned U with the "
                            "principal component scores (part 1.3)",
-                           command, add_options);
+                           command, add_factorise_part_options);
 }
 
 void check_rank_fits(const std::string& option, int64_t rank, const Dataset& data) {

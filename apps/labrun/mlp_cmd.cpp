@@ -61,7 +61,7 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
 namespace {
 
 // The part's options under their own names.
-void add_options(CLI::App& command, MlpStudyOptions& options, Checks& checks) {
+void add_mlp_part_options(CLI::App& command, MlpStudyOptions& options, Checks& checks) {
   add_mlp_options(command, options, checks);
 }
 
@@ -71,7 +71,7 @@ CLI::App* setup_mlp(CLI::App& app, MlpCommand& command) {
   return add_study_command(
       app, "mlp",
       "Train the shared-bias MLP from raw tensors (part 2.1) several times and report the accuracies (part 2.2)",
-      command, add_options);
+      command, add_mlp_part_options);
 }
 
 void check_train_size_fits(const std::string& option, int64_t train_size, const Dataset& data) {
