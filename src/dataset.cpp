@@ -1,5 +1,8 @@
 #include "labrun/dataset.hpp"
 
+#include "input_file.hpp"
+#include "npy.hpp"
+
 #include "labrun/resources.hpp"
 #include "labrun/sha256.hpp"
 #include "labrun/utf8.hpp"
@@ -455,27 +458,6 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
   return data;
 }
 
-// A file's text: mapped when it is a regular file (its pages dropped as the passes move on), read
-// into memory otherwise (a pipe, a device, standard input).
-struct Text {
-  std::string held;
-  void* mapped = MAP_FAILED;
-  std::size_t size = 0;
-  ~Text() {
-    if (mapped != MAP_FAILED) ::munmap(mapped, size);
-  }
-  std::string_view view() const {
-    return mapped != MAP_FAILED ? std::string_view(static_cast<const char*>(mapped), size) : std::string_view(held);
-  }
-  void release(std::size_t offset, std::size_t bytes) const {
-    if (mapped == MAP_FAILED) return;
-    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::size_t begin = offset / page * page;  // the page it starts in: read again if needed
-    const std::size_t end = std::min(size, (offset + bytes) / page * page);
-    if (end > begin) ::madvise(static_cast<char*>(mapped) + begin, end - begin, MADV_DONTNEED);
-  }
-};
-
 Dataset parse_text(std::string_view whole, const std::string& source, const CsvOptions& options,
                    const Release& release) {
   if (whole.empty()) throw DataError(source + ": the file is empty");
@@ -491,54 +473,60 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
   return parse_text(text, source, options, {});
 }
 
-Dataset read_csv(const std::string& given, const CsvOptions& options) {
-  const bool from_stdin = given == "-";
-  const std::string path = from_stdin ? "stdin" : given;
-  std::error_code ec;
-  if (!from_stdin) {
-    const auto status = std::filesystem::status(path, ec);
-    if (!std::filesystem::exists(status)) throw DataError(path + ": no such file");
-    if (std::filesystem::is_directory(status)) throw DataError(path + ": is a directory, not a CSV file");
-  }
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
-      from_stdin ? ::fdopen(::dup(STDIN_FILENO), "rb") : std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw DataError(path + ": cannot open: " + std::strerror(errno));
-  // Parsing holds the values and the labels (checked once the lines are counted: at most 8 bytes a
-  // byte of text, as a value takes two bytes at least), and the text itself when it cannot be mapped.
-  constexpr double kBytesPerByte = 8.0;
-  struct stat info {};
-  const bool sized = ::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode);
-  Text text;
-  if (sized) {
-    text.size = static_cast<std::size_t>(info.st_size);
-    if (text.size > 0) {
-      text.mapped = ::mmap(nullptr, text.size, PROT_READ, MAP_PRIVATE, ::fileno(file.get()), 0);
-      if (text.mapped == MAP_FAILED) throw DataError(path + ": cannot map it into memory: " + std::strerror(errno));
-    }
+namespace detail {
+
+// Parsing holds the values and the labels (checked once the lines are counted: at most 8 bytes a
+// byte of text, as a value takes two bytes at least), and the text itself when it cannot be mapped.
+constexpr double kBytesPerByte = 8.0;
+
+// A stream's text (a pipe or a device has no size: it is read as far as the memory it may fill;
+// /dev/zero is refused at its first byte, /dev/urandom in its first block); `first` sees the
+// first piece before anything else does.
+std::string read_stream_text(const InputFile& file, const std::function<void(std::string_view)>& first) {
+  const double room = available_memory().bytes / (kBytesPerByte + 1.0);
+  bool seen = false;
+  return file.read_all(room, [&](std::string_view piece, long long lines_before) {
+    if (!seen && first) first(piece);
+    seen = true;
+    require_no_nul(piece, lines_before, file.name());
+  });
+}
+
+Dataset read_csv_from(const InputFile& file, const CsvOptions& options, std::string held) {
+  Dataset data;
+  if (file.regular()) {
+    const MappedFile text(file, /*writable=*/false);
+    data = parse_text(text.view(), file.name(), options,
+                      [&text](std::size_t offset, std::size_t bytes) { text.release(offset, bytes); });
   } else {
-    // A pipe or a device has no size: it is read as far as the memory it may fill (/dev/zero is
-    // refused at its first byte, /dev/urandom in its first block).
-    const double room = available_memory().bytes / (kBytesPerByte + 1.0);
-    std::vector<char> buffer(std::size_t{1} << 16);
-    std::size_t got = 0;
-    int64_t lines = 0;
-    while ((got = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
-      const std::string_view chunk(buffer.data(), got);
-      require_no_nul(chunk, lines, path);
-      lines += std::count(chunk.begin(), chunk.end(), '\n');
-      text.held.append(chunk);
-      if (static_cast<double>(text.held.size()) > room) {
-        throw ResourceError(path + ": more than " + format_bytes(static_cast<double>(text.held.size())) +
-                            " read and more to come; labrun holds the data in memory, with room for " +
-                            format_bytes(room) + " of text");
-      }
-    }
-    if (std::ferror(file.get())) throw DataError(path + ": read error: " + std::strerror(errno));
+    data = parse_text(held, file.name(), options, {});
   }
-  Dataset data = parse_text(text.view(), path, options,
-                            [&text](std::size_t offset, std::size_t bytes) { text.release(offset, bytes); });
-  if (!from_stdin) data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
+  std::error_code ec;
+  if (!file.from_stdin()) data.path = std::filesystem::absolute(file.name(), ec).lexically_normal().string();
   return data;
+}
+
+}  // namespace detail
+
+Dataset read_csv(const std::string& given, const CsvOptions& options) {
+  const detail::InputFile file(given, "a CSV file");
+  std::string held = file.regular() ? std::string() : detail::read_stream_text(file, {});
+  return detail::read_csv_from(file, options, std::move(held));
+}
+
+Dataset read_data(const std::string& given, const CsvOptions& options) {
+  const detail::InputFile file(given, "a data file (CSV or .npy)");
+  if (file.regular()) {
+    if (is_npy_magic(file.head(kNpyMagic.size()))) return detail::read_npy_from(file, options);
+    return detail::read_csv_from(file, options, {});
+  }
+  std::string held = detail::read_stream_text(file, [&file](std::string_view first) {
+    if (is_npy_magic(first)) {
+      throw DataError(file.name() + ": a .npy file from a pipe or device; labrun maps .npy files, so save it " +
+                      "to a regular file first");
+    }
+  });
+  return detail::read_csv_from(file, options, std::move(held));
 }
 
 std::string_view embedded_iris_text() {

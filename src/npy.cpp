@@ -11,6 +11,8 @@
 // matrix larger than the memory left beside it can be streamed. Otherwise the features are copied
 // once, row by row.
 
+#include "npy.hpp"
+
 #include "labrun/dataset.hpp"
 #include "labrun/resources.hpp"
 #include "labrun/sha256.hpp"
@@ -35,8 +37,6 @@
 namespace labrun {
 namespace {
 
-constexpr std::string_view kMagic("\x93NUMPY", 6);
-
 struct NpyHeader {
   std::string descr;
   bool fortran_order = false;
@@ -44,41 +44,109 @@ struct NpyHeader {
   std::size_t data_offset = 0;
 };
 
-// The value of 'key' in the header's dict, as the text after its colon up to the next top-level
-// comma or the closing brace (a tuple's commas are inside its parentheses).
-std::string_view dict_value(std::string_view dict, std::string_view key, const std::string& path) {
-  std::size_t at = std::string_view::npos;
-  for (const char quote : {'\'', '"'}) {
-    const std::string quoted = std::string(1, quote) + std::string(key) + quote;
-    at = dict.find(quoted);
-    if (at != std::string_view::npos) {
-      at += quoted.size();
-      break;
+// The header's dict, read as numpy reads it (numpy.lib.format: ast.literal_eval of the text, then
+// exactly the keys 'descr', 'fortran_order' and 'shape', a bool and a tuple of ints) or refused:
+// a key given twice (Python keeps the last, which another reader may not), an escape in a string,
+// a value that is not a plain literal. Python's blanks (space, tab, newline, carriage return) may
+// stand between tokens; a trailing comma may end the dict and the tuple.
+class HeaderDict {
+ public:
+  HeaderDict(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+
+  NpyHeader parse() {
+    NpyHeader header;
+    bool seen_descr = false, seen_order = false, seen_shape = false;
+    expect('{');
+    for (;;) {
+      if (peek() == '}') break;
+      const std::string key = string_literal("a key");
+      expect(':');
+      bool* seen = key == "descr" ? &seen_descr : key == "fortran_order" ? &seen_order : key == "shape" ? &seen_shape
+                                                                                                      : nullptr;
+      if (seen == nullptr) fail("has the key '" + key + "'; numpy's headers hold only descr, fortran_order and shape");
+      if (*seen) fail("gives '" + key + "' twice; refused, as readers differ on which one counts");
+      *seen = true;
+      if (key == "descr") header.descr = string_literal("descr, a type string such as '<f8',");
+      if (key == "fortran_order") header.fortran_order = boolean();
+      if (key == "shape") header.shape = tuple();
+      if (peek() != ',') break;
+      ++at_;
     }
+    expect('}');
+    if (peek() != '\0') fail("has text after its dict");
+    if (!seen_descr || !seen_order || !seen_shape) {
+      fail(std::string("has no '") + (!seen_descr ? "descr" : !seen_order ? "fortran_order" : "shape") + "'");
+    }
+    return header;
   }
-  if (at == std::string_view::npos) throw DataError(path + ": the .npy header has no '" + std::string(key) + "'");
-  at = dict.find_first_not_of(" ", at);
-  if (at == std::string_view::npos || dict[at] != ':') {
-    throw DataError(path + ": the .npy header's '" + std::string(key) + "' has no value");
+
+ private:
+  std::string_view text_;
+  const std::string& path_;
+  std::size_t at_ = 0;
+
+  [[noreturn]] void fail(const std::string& what) const { throw DataError(path_ + ": the .npy header " + what); }
+  char peek() {  // the next character after blanks, '\0' at the end
+    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
+      ++at_;
+    }
+    return at_ < text_.size() ? text_[at_] : '\0';
   }
-  ++at;
-  int depth = 0;
-  std::size_t end = at;
-  for (; end < dict.size(); ++end) {
-    const char c = dict[end];
-    if (c == '(') ++depth;
-    if (c == ')') --depth;
-    if (depth == 0 && (c == ',' || c == '}')) break;
+  void expect(char c) {
+    if (peek() != c) fail(std::string("is not a dict of literals (expected '") + c + "' at byte " + std::to_string(at_) + ")");
+    ++at_;
   }
-  std::string_view value = dict.substr(at, end - at);
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  return value;
-}
+  std::string string_literal(const std::string& what) {
+    const char quote = peek();
+    if (quote != '\'' && quote != '"') fail("'s " + what + " is not a quoted string");
+    const std::size_t end = text_.find(quote, at_ + 1);
+    if (end == std::string_view::npos) fail("has a string with no closing quote");
+    const std::string_view value = text_.substr(at_ + 1, end - at_ - 1);
+    if (value.find('\\') != std::string_view::npos || value.find('\n') != std::string_view::npos) {
+      fail("has an escape or a line break inside a string");
+    }
+    at_ = end + 1;
+    return std::string(value);
+  }
+  bool boolean() {
+    peek();
+    for (const std::string_view word : {std::string_view("True"), std::string_view("False")}) {
+      if (text_.substr(at_, word.size()) == word) {
+        at_ += word.size();
+        return word == "True";
+      }
+    }
+    fail("'s fortran_order is not True or False");
+  }
+  std::vector<int64_t> tuple() {
+    if (peek() != '(') fail("'s shape is not a tuple");
+    ++at_;
+    std::vector<int64_t> items;
+    bool comma = false;  // (150) is a number in Python, not a tuple: a single item needs its comma
+    while (peek() != ')') {
+      const std::size_t start = at_;
+      while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') ++at_;
+      const std::string_view digits = text_.substr(start, at_ - start);
+      if (digits.empty() || digits.size() > 18 || (digits.size() > 1 && digits.front() == '0')) {
+        fail("'s shape holds '" + std::string(text_.substr(start, std::min<std::size_t>(20, text_.size() - start))) +
+             "', not a size");
+      }
+      if (at_ < text_.size() && text_[at_] == 'L') ++at_;  // Python 2's long, as numpy still reads it
+      items.push_back(std::stoll(std::string(digits)));
+      comma = peek() == ',';
+      if (!comma) break;
+      ++at_;
+    }
+    if (peek() != ')') fail("'s shape is not a tuple of sizes");
+    ++at_;
+    if (items.size() == 1 && !comma) fail("'s shape is a number in parentheses, not a tuple (write (n,))");
+    return items;
+  }
+};
 
 NpyHeader parse_header(std::string_view file, const std::string& path) {
   const auto u8 = [&](std::size_t i) { return static_cast<unsigned char>(file[i]); };
-  if (file.size() < 10 || file.substr(0, kMagic.size()) != kMagic) {
+  if (file.size() < 10 || !is_npy_magic(file)) {
     throw DataError(path + ": not a .npy file (no \\x93NUMPY magic at its start)");
   }
   const int major = u8(6);
@@ -90,61 +158,16 @@ NpyHeader parse_header(std::string_view file, const std::string& path) {
   if (file.size() < 8 + length_bytes) throw DataError(path + ": the .npy header is cut short");
   std::size_t length = 0;
   for (std::size_t i = 0; i < length_bytes; ++i) length |= static_cast<std::size_t>(u8(8 + i)) << (8 * i);
-  NpyHeader header;
-  header.data_offset = 8 + length_bytes + length;
-  if (header.data_offset > file.size()) {
+  const std::size_t data_offset = 8 + length_bytes + length;
+  if (data_offset > file.size()) {
     throw DataError(path + ": the .npy header claims " + std::to_string(length) + " bytes, more than the file holds");
   }
   const std::string_view dict = file.substr(8 + length_bytes, length);
-  if (dict.find('\0') != std::string_view::npos || dict.find('{') == std::string_view::npos) {
-    throw DataError(path + ": the .npy header is not a dict");
-  }
-  std::string_view descr = dict_value(dict, "descr", path);
-  if (descr.size() < 2 || (descr.front() != '\'' && descr.front() != '"') || descr.back() != descr.front()) {
-    throw DataError(path + ": the .npy header's descr is not a type string");
-  }
-  header.descr = std::string(descr.substr(1, descr.size() - 2));
-  const std::string_view order = dict_value(dict, "fortran_order", path);
-  if (order != "True" && order != "False") throw DataError(path + ": the .npy header's fortran_order is not True or False");
-  header.fortran_order = order == "True";
-  std::string_view shape = dict_value(dict, "shape", path);
-  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') {
-    throw DataError(path + ": the .npy header's shape is not a tuple");
-  }
-  shape = shape.substr(1, shape.size() - 2);
-  while (!shape.empty()) {
-    const std::size_t comma = shape.find(',');
-    std::string_view item = shape.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == 'L')) item.remove_suffix(1);
-    if (!item.empty()) {
-      if (item.size() > 18 || item.find_first_not_of("0123456789") != std::string_view::npos) {
-        throw DataError(path + ": the .npy header's shape holds '" + std::string(item) + "', not a size");
-      }
-      header.shape.push_back(std::stoll(std::string(item)));
-    }
-    if (comma == std::string_view::npos) break;
-    shape.remove_prefix(comma + 1);
-  }
+  if (dict.find('\0') != std::string_view::npos) throw DataError(path + ": the .npy header is not a dict");
+  NpyHeader header = HeaderDict(dict, path).parse();
+  header.data_offset = data_offset;
   return header;
 }
-
-// A whole file, mapped privately.
-struct Mapping {
-  void* address = MAP_FAILED;
-  std::size_t size = 0;
-  ~Mapping() {
-    if (address != MAP_FAILED) ::munmap(address, size);
-  }
-  // Drops the pages of [offset, offset + bytes) from the process's memory (whole pages around
-  // it); a later read maps them from the file again. Changes written to them are lost.
-  void release(std::size_t offset, std::size_t bytes) const {
-    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::size_t begin = offset / page * page;
-    const std::size_t end = std::min(size, (offset + bytes + page - 1) / page * page);
-    if (end > begin) ::madvise(static_cast<char*>(address) + begin, end - begin, MADV_DONTNEED);
-  }
-};
 
 // The file is read this many bytes at a time to check its values and hash it, each piece's pages
 // dropped after, so reading a large file never holds all of it.
@@ -165,46 +188,22 @@ void check_finite(const T* values, int64_t first, int64_t count, int64_t rows, i
 
 }  // namespace
 
-bool is_npy_file(const std::string& path) {
-  if (path == "-") return false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return false;
-  struct stat info {};
-  char magic[6] = {};
-  const bool regular = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
-  const bool match = regular && ::read(fd, magic, sizeof magic) == static_cast<ssize_t>(sizeof magic) &&
-                     std::string_view(magic, sizeof magic) == kMagic;
-  ::close(fd);
-  return match;
+Dataset read_npy(const std::string& path, const CsvOptions& options) {
+  const detail::InputFile file(path, "a .npy file");
+  return detail::read_npy_from(file, options);
 }
 
-Dataset read_npy(const std::string& path, const CsvOptions& options) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) throw DataError(path + ": no such file");
-  if (!std::filesystem::is_regular_file(status)) {
-    throw DataError(path + ": not a regular file: a .npy file is read by mapping it into memory");
-  }
+namespace detail {
+
+Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
+  const std::string& path = input.name();
+  if (!input.regular()) throw DataError(path + ": not a regular file: a .npy file is read by mapping it into memory");
   if (options.label) {
     throw DataError(path + ": a .npy file holds one array of numbers and no label column: leave out --label");
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw DataError(path + ": cannot open: " + std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    ::close(fd);
-    throw DataError(path + ": cannot read its size: " + std::strerror(errno));
-  }
-  auto mapping = std::make_shared<Mapping>();
-  mapping->size = static_cast<std::size_t>(info.st_size);
-  if (mapping->size > 0) {
-    mapping->address = ::mmap(nullptr, mapping->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  }
-  const int map_errno = errno;
-  ::close(fd);
-  if (mapping->size == 0) throw DataError(path + ": empty file");
-  if (mapping->address == MAP_FAILED) throw DataError(path + ": cannot map it into memory: " + std::strerror(map_errno));
-  const std::string_view file(static_cast<const char*>(mapping->address), mapping->size);
+  if (input.size() == 0) throw DataError(path + ": empty file");
+  const auto mapping = std::make_shared<MappedFile>(input, /*writable=*/true);
+  const std::string_view file = mapping->view();
 
   const NpyHeader header = parse_header(file, path);
   const bool f8 = header.descr == "<f8", f4 = header.descr == "<f4";
@@ -255,7 +254,7 @@ Dataset read_npy(const std::string& path, const CsvOptions& options) {
     for (int64_t c = 0; c < width; ++c) data.feature_columns.push_back(c);
   }
 
-  void* values = static_cast<char*>(mapping->address) + header.data_offset;
+  void* values = mapping->data() + header.data_offset;
   // One pass over the file in pieces: the digest of its bytes and a check of every value.
   Sha256 hash;
   hash.update(file.substr(0, header.data_offset));
@@ -295,6 +294,7 @@ Dataset read_npy(const std::string& path, const CsvOptions& options) {
   }
   for (const int64_t c : data.feature_columns) data.feature_names.push_back("column " + std::to_string(c));
   data.source = path;
+  std::error_code ec;
   data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
   data.sha256 = hash.hex();
   data.format = "npy";
@@ -302,4 +302,5 @@ Dataset read_npy(const std::string& path, const CsvOptions& options) {
   return data;
 }
 
+}  // namespace detail
 }  // namespace labrun

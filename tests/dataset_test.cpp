@@ -9,11 +9,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace labrun {
@@ -327,8 +332,8 @@ TEST(Dataset, ReadsNpyInEitherOrderAndPrecision) {
     SCOPED_TRACE(name);
     const std::string path = dir + "/" + name;
     test::write_file(path, content);
-    ASSERT_TRUE(is_npy_file(path));
     const Dataset data = read_npy(path);
+    EXPECT_TRUE(torch::equal(read_data(path).features, data.features));  // told from its magic
     // The file's type is kept (these values are exact in float32 too).
     EXPECT_TRUE(torch::equal(data.features.to(torch::kFloat64), expected));
     EXPECT_EQ(data.features.scalar_type(), name.find('4') != std::string::npos ? torch::kFloat32 : torch::kFloat64);
@@ -346,11 +351,96 @@ TEST(Dataset, ReadsNpyInEitherOrderAndPrecision) {
   const Dataset chosen = read_npy(dir + "/f8.npy", two);
   EXPECT_TRUE(torch::equal(chosen.features, expected.index_select(1, torch::tensor({2, 0}))));
   EXPECT_EQ(chosen.feature_names, (std::vector<std::string>{"column 2", "column 0"}));
-  // The CSV reader's files are not .npy, nor is a directory or a pipe.
-  test::write_file(dir + "/a.csv", "1,2\n3,4\n");
-  EXPECT_FALSE(is_npy_file(dir + "/a.csv"));
-  EXPECT_FALSE(is_npy_file(dir));
-  EXPECT_FALSE(is_npy_file("-"));
+  // read_data tells CSV text from a .npy file by its first bytes, not its name.
+  test::write_file(dir + "/a.npy", "1,2\n3,4\n");
+  EXPECT_EQ(read_data(dir + "/a.npy").format, "csv");
+  std::filesystem::copy_file(dir + "/c8.npy", dir + "/c8.csv");
+  EXPECT_EQ(read_data(dir + "/c8.csv").format, "npy");
+  EXPECT_THROW(read_data(dir), DataError);
+}
+
+// A named FIFO is opened once: a writer that opens it, writes and closes is read whole, whether
+// its text is CSV or (refused, as it must be mapped) a .npy file. Opening it twice, as a probe
+// then a reader, hung whenever the writer had gone between the two.
+TEST(Dataset, ReadDataOpensAFifoOnce) {
+  const std::string dir = test::temp_dir();
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto written = [&](const std::string& content) {
+    return std::thread([fifo, content] {
+      // O_WRONLY blocks until the reader has opened: the reader opens once, so this returns.
+      const int fd = ::open(fifo.c_str(), O_WRONLY);
+      if (fd < 0) return;
+      [[maybe_unused]] const ssize_t n = ::write(fd, content.data(), content.size());
+      ::close(fd);
+    });
+  };
+  for (int i = 0; i < 20; ++i) {
+    std::thread writer = written("1,2\n3,4\n5,6\n");
+    const Dataset data = read_data(fifo);
+    writer.join();
+    EXPECT_EQ(data.rows(), 3);
+    EXPECT_EQ(data.format, "csv");
+  }
+  const std::vector<double> six = {1, 2, 3, 4, 5, 6};
+  std::thread writer = written(test::npy("<f8", false, "(2, 3)", test::bytes_of(six)));
+  try {
+    read_data(fifo);
+    ADD_FAILURE() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("a .npy file from a pipe or device"), std::string::npos) << e.what();
+  }
+  writer.join();
+}
+
+// numpy reads the header with ast.literal_eval and then wants exactly three keys; a header that
+// numpy would read differently, or that readers may disagree on, is refused.
+TEST(Dataset, ReadsNpyHeadersAsNumpyDoesOrRefusesThem) {
+  const std::string dir = test::temp_dir();
+  const std::vector<double> six = {1, 2, 3, 4, 5, 6};
+  const std::string values = test::bytes_of(six);
+  // A raw header dict, padded as numpy pads it (to 64 bytes with the 10 before it, ending "\n").
+  const auto with_header = [&](std::string dict) {
+    while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+    dict += '\n';
+    std::string file("\x93NUMPY\x01\x00", 8);
+    file += static_cast<char>(dict.size() & 0xff);
+    file += static_cast<char>(dict.size() >> 8);
+    return file + dict + values;
+  };
+  const auto read = [&](const std::string& name, const std::string& dict) {
+    test::write_file(dir + "/" + name, with_header(dict));
+    return read_npy(dir + "/" + name);
+  };
+  // What numpy reads: any key order, either quote, blanks and line breaks, a trailing comma, 3L.
+  EXPECT_EQ(read("order.npy", "{'shape': (2, 3), 'fortran_order': False, 'descr': '<f8'}").columns(), 3);
+  EXPECT_EQ(read("quotes.npy", "{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(2,3,),}").columns(), 3);
+  EXPECT_EQ(read("blanks.npy", "{ 'descr' :\t'<f8' ,\r\n'fortran_order' : True , 'shape' : ( 3 , 2L ) }").columns(), 2);
+  const auto refused = [&](const std::string& name, const std::string& dict, const std::string& says) {
+    SCOPED_TRACE(name);
+    try {
+      read(name, dict);
+      ADD_FAILURE() << "no error";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  // numpy takes the last 'shape' ((3, 2)); the first would read the same bytes as 2 x 3.
+  refused("twice.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'shape': (3, 2)}",
+          "gives 'shape' twice");
+  refused("twice_order.npy", "{'descr': '<f8', 'fortran_order': True, 'fortran_order': False, 'shape': (2, 3)}",
+          "gives 'fortran_order' twice");
+  refused("extra.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'meta': 'x'}", "the key 'meta'");
+  refused("missing.npy", "{'descr': '<f8', 'fortran_order': False}", "no 'shape'");
+  refused("in_string.npy", "{'descr': '<f8', 'fortran_order': False, 'x': \"'shape': (2, 3)\"}", "the key 'x'");
+  refused("escape.npy", "{'descr': '<f\\x38', 'fortran_order': False, 'shape': (2, 3)}", "escape");
+  refused("not_tuple.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (6)}", "not a tuple");
+  refused("list.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': [2, 3]}", "not a tuple");
+  refused("expression.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 1+2)}", "not a tuple of sizes");
+  refused("octal.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (02, 3)}", "not a size");
+  refused("bool.npy", "{'descr': '<f8', 'fortran_order': 0, 'shape': (2, 3)}", "True or False");
+  refused("trailing.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)} x", "text after");
+  refused("structured.npy", "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2, 3)}", "quoted string");
 }
 
 TEST(Dataset, ReadsALargeNpyWithoutCopyingIt) {
@@ -419,7 +509,7 @@ TEST(Dataset, RefusesNpyFilesItCannotRead) {
     std::string content = test::npy("<f8", false, "(2, 3)", test::bytes_of(six));
     return content.replace(content.find(from), from.size(), to);
   };
-  refused("no_shape.npy", edited("'shape'", "'shapo'"), "no 'shape'");
+  refused("no_shape.npy", edited("'shape'", "'shapo'"), "the key 'shapo'");
   refused("nul.npy", edited("descr", std::string("de\0cr", 5)), "not a dict");
   refused("order.npy", edited("False", "Maybe"), "True or False");
   const std::vector<double> nan = {1, 2, 3, 4, std::nan(""), 6};

@@ -197,9 +197,7 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
     throw UsageError("-o " + options.output + " is the --data file " + options.data_path +
                      ": writing the results there would replace the data; choose another output");
   }
-  Dataset data = options.data_path.empty()              ? load_embedded_iris(csv)
-                 : is_npy_file(options.data_path) ? read_npy(options.data_path, csv)
-                                                  : read_csv(options.data_path, csv);
+  Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_data(options.data_path, csv);
   if (data.index_column) {
     note(
         fmt::format("{}: column {} is pandas' index (an empty header above distinct whole numbers) and is left out; "
@@ -252,6 +250,7 @@ void print_notes() {
 
 void apply_threads(const CommonOptions& options) {
   if (options.threads) torch::set_num_threads(*options.threads);  // checked with the options
+  labrun::require_blas_address_space(torch::get_num_threads());
 }
 
 uint64_t resolve_seed(const CommonOptions& options) {

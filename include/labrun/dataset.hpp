@@ -100,8 +100,15 @@ Dataset parse_csv(std::string_view text, const std::string& source, const CsvOpt
 // lines are counted, before they are parsed; a pipe's text as it grows).
 Dataset read_csv(const std::string& path, const CsvOptions& options = {});
 
-// Whether `path` is a regular file that starts as a NumPy .npy file does ("\x93NUMPY").
-bool is_npy_file(const std::string& path);
+// Reads a data file as read_npy does when it starts as a NumPy .npy file ("\x93NUMPY"), and as
+// read_csv does otherwise: the path is opened once, and its kind is told from the bytes read
+// through that one descriptor, so a named FIFO or a process substitution reads as a file does
+// (a .npy file from a pipe is refused: it must be mapped). Throws as those two do.
+//
+// A mapped file that another process truncates while it is read raises SIGBUS at the next read
+// past its new end, as any mapping does: the labrun tool turns it into one line and exit 1; a
+// library user whose files may shrink under it installs a SIGBUS handler of its own.
+Dataset read_data(const std::string& path, const CsvOptions& options = {});
 
 // Reads a NumPy .npy file (format 1.0 to 3.0) holding a 2-D array of little-endian float64 or
 // float32, in C or Fortran order, by mapping it into memory; the features keep the file's type. A
