@@ -3,10 +3,12 @@
 //   "<function>: <what> <value> must be <condition>"   (std::invalid_argument)
 
 #include "labrun/dataset.hpp"
+#include "labrun/factorise.hpp"
 
 #include <torch/types.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -65,5 +67,16 @@ inline void require_checkpoints(const char* function, const std::vector<int64_t>
 // X holds data's feature columns (in their order), converted or scaled for training: every value
 // finite, or DataError naming the first column that is not, with `why` (what to do).
 void require_finite_data(const Dataset& data, const torch::Tensor& X, const std::string& dtype, const std::string& why);
+
+// column_max holds the largest magnitude of each of data's feature columns as they are trained
+// (centred, in float64): each is 0 or at least `smallest_normal`, the training type's smallest
+// normal number (DBL_MIN, FLT_MIN). Otherwise DataError naming the first such column: below it a
+// value keeps fewer significant bits the smaller it is, and descent from the exercise's initial
+// values in [0, 1) cannot reach a matrix of that scale (1e-310: principal angles of 80 degrees).
+inline double smallest_normal(Dtype dtype) {
+  return dtype == Dtype::float32 ? std::numeric_limits<float>::min() : std::numeric_limits<double>::min();
+}
+void require_normal_scale(const Dataset& data, const torch::Tensor& column_max, const std::string& dtype,
+                          double smallest_normal);
 
 }  // namespace labrun::detail

@@ -16,6 +16,8 @@
 #include <string>
 
 namespace labrun {
+
+const char* to_string(Dtype dtype) { return dtype == Dtype::float32 ? "float32" : "float64"; }
 namespace {
 
 void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, double lr) {

@@ -54,7 +54,9 @@ StreamedMatrix::StreamedMatrix(const Dataset& data, Dtype dtype)
   {
     allocate_buffers();
     const torch::Tensor share = dtype_ == torch::kFloat64 ? torch::Tensor() : torch::empty({n, n}, dtype_);
-    for_each_block([&](int64_t, const torch::Tensor&, const torch::Tensor& block) {
+    torch::Tensor column_max = torch::zeros({n}, torch::kFloat64);
+    for_each_block([&](int64_t, const torch::Tensor& exact, const torch::Tensor& block) {
+      column_max = torch::maximum(column_max, exact.abs().amax(0));
       const double squares = sum_of_products(block, block);
       if (!std::isfinite(squares)) {
         require_finite_data(data, block, to_string(dtype), "scale the data or use --dtype float64");
@@ -69,6 +71,7 @@ StreamedMatrix::StreamedMatrix(const Dataset& data, Dtype dtype)
       }
     });
     require_representable_norm(data, norm2_, dtype);
+    require_normal_scale(data, column_max, to_string(dtype), smallest_normal(dtype));
     // LAPACK's eigensolver needs 4 n^2 doubles at its peak: the blocks' buffers make way for it.
     exact_ = typed_ = scratch_ = torch::Tensor();
   }

@@ -2,9 +2,9 @@
 // What the single factorisation and its streamed study share (src/factorise.cpp,
 // src/factorise_stream.cpp): the initial factors, the epoch loop, and the streamed matrix.
 
+#include "labrun/dataset.hpp"
 #include "labrun/decomposition.hpp"
 #include "labrun/factorise.hpp"
-#include "labrun/studies.hpp"
 
 #include <torch/types.h>
 

@@ -27,7 +27,6 @@
 
 namespace labrun {
 
-const char* to_string(Dtype dtype) { return dtype == Dtype::float32 ? "float32" : "float64"; }
 const char* to_string(Engine engine) { return engine == Engine::sequential ? "sequential" : "batched"; }
 const char* to_string(Streaming streaming) {
   switch (streaming) {
@@ -118,8 +117,10 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
   } else {
     // Centred in float64 (as the exercise), then converted.
     const torch::Tensor features = data.features.to(torch::kFloat64);
-    result.A = centre_columns(features).to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
+    const torch::Tensor centred = centre_columns(features);
+    result.A = centred.to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
     detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");
+    detail::require_normal_scale(data, centred.abs().amax(0), dtype, detail::smallest_normal(options.dtype));
     // The loss is a sum of squares of the data's size: it must be finite before any training.
     detail::require_representable_norm(data, result.A.reshape({-1}).dot(result.A.reshape({-1})).item<double>(),
                                        options.dtype);

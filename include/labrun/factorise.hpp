@@ -27,6 +27,10 @@
 
 namespace labrun {
 
+// The floating-point type a matrix is trained in (the exercise: float64).
+enum class Dtype { float64, float32 };
+const char* to_string(Dtype dtype);
+
 enum class Reduction { sum, mean };
 enum class LossForm { residual, gram };
 const char* to_string(Reduction reduction);

@@ -25,9 +25,6 @@
 
 namespace labrun {
 
-enum class Dtype { float64, float32 };
-const char* to_string(Dtype dtype);
-
 // How factorise_study holds the matrix.
 //   in memory  the exercise's way: a centred copy of the features, the truncated SVD and PCA by
 //              SVDs of that copy, training by autograd on it.
