@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -76,6 +77,27 @@ MemoryBudget available_memory() {
   consider(rlimit_room(RLIMIT_AS, "VmSize"), "ulimit -v");
   consider(rlimit_room(RLIMIT_DATA, "VmData"), "ulimit -d");
   return budget;
+}
+
+void require_blas_address_space(int threads) {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const double used = kib_field("/proc/self/status", "VmSize");
+  if (std::isnan(used)) return;
+  // Beside the buffers: thread stacks, libtorch's allocator and the work's tensors (measured:
+  // `labrun factorise` needs 130 MiB beyond what it has mapped when main starts).
+  constexpr double kMargin = 48.0 * 1024 * 1024;
+  const double needed = used + kBlasBufferBytes * std::max(threads, 1) + kMargin;
+  const auto cap = static_cast<double>(limit.rlim_cur);
+  if (needed <= cap) return;
+  char text[512];
+  std::snprintf(text, sizeof text,
+                "ulimit -v %.0f KB leaves %s of address space beside the %s that labrun and libtorch have mapped; "
+                "OpenBLAS maps a 128 MiB buffer per thread (%d here) at its first matrix product and, where the "
+                "limit refuses it, retries for ever: raise the limit to at least %.0f KB",
+                cap / 1024.0, format_bytes(std::max(cap - used, 0.0)).c_str(), format_bytes(used).c_str(),
+                std::max(threads, 1), std::ceil(needed / 1024.0 / 1000.0) * 1000.0);
+  throw ResourceError(text);
 }
 
 std::string format_bytes(double bytes) {

@@ -294,6 +294,133 @@ TEST(CliEnvironment, WorkBeyondAnAddressSpaceLimitIsRefusedBeforeItStarts) {
   EXPECT_EQ(fits.exit_code, 0) << fits.err;
 }
 
+// An address-space limit just above what libtorch maps at start left no room for OpenBLAS's 128 MiB
+// buffer, which OpenBLAS then retried for ever (20 minutes at full CPU, SIGKILL needed). Across
+// the limits around it, every run ends within the timeout: it starts and runs, or it is refused
+// with one line naming the limit to set, or (below what libtorch needs to load, before labrun's
+// main) it is killed by libtorch's std::bad_alloc; never a spin.
+TEST(CliEnvironment, AnAddressSpaceLimitNeverMakesLabrunSpin) {
+#ifdef LABRUN_SANITIZE
+  GTEST_SKIP() << "AddressSanitizer's shadow memory needs more address space than the limit";
+#endif
+  const std::string dir = temp_dir();
+  int refused = 0, ran = 0;
+  for (int limit = 700000; limit <= 1100000; limit += 25000) {
+    SCOPED_TRACE("ulimit -v " + std::to_string(limit));
+    // timeout's 124 is a spin: the default factorise takes well under a second.
+    const Outcome run = shell("ulimit -v " + std::to_string(limit) +
+                                  " && exec timeout -s KILL 60 $LABRUN factorise --seed 0 --epochs 100",
+                              dir);
+    if (run.exit_code == 0) {
+      ++ran;
+    } else if (run.exit_code == 1) {
+      ++refused;
+      EXPECT_EQ(run.err.rfind("labrun: error: ulimit -v " + std::to_string(limit) + " KB leaves ", 0), 0u) << run.err;
+      EXPECT_NE(run.err.find("raise the limit to at least "), std::string::npos) << run.err;
+      EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+    } else {
+      EXPECT_EQ(run.exit_code, 128 + SIGABRT) << run.err;  // never 128 + SIGKILL: the timeout's
+      EXPECT_NE(run.err.find("bad_alloc"), std::string::npos) << run.err;
+      EXPECT_EQ(run.err.find("labrun: "), std::string::npos) << "inside labrun's main: " << run.err;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(ran, 0);
+}
+
+// The limit labrun names is one at which it runs.
+TEST(CliEnvironment, TheAddressSpaceLimitLabrunAsksForIsEnough) {
+#ifdef LABRUN_SANITIZE
+  GTEST_SKIP() << "AddressSanitizer's shadow memory needs more address space than the limit";
+#endif
+  const std::string dir = temp_dir();
+  for (const int threads : {1, 2}) {
+    const std::string command = "exec timeout -s KILL 60 $LABRUN factorise --seed 0 --epochs 100 --threads " +
+                                std::to_string(threads);
+    // Find a refused limit, then run at the one the message asks for.
+    std::string asked;
+    for (int limit = 740000; limit <= 1100000 && asked.empty(); limit += 20000) {
+      const Outcome run = shell("ulimit -v " + std::to_string(limit) + " && " + command, dir);
+      const std::size_t at = run.err.find("at least ");
+      if (run.exit_code == 1 && at != std::string::npos) asked = run.err.substr(at + 9, run.err.find(' ', at + 9) - at - 9);
+    }
+    ASSERT_FALSE(asked.empty()) << threads << " threads: no limit between 740000 and 1100000 KB was refused";
+    const Outcome run = shell("ulimit -v " + asked + " && " + command, dir);
+    EXPECT_EQ(run.exit_code, 0) << "ulimit -v " << asked << ": " << run.err;
+  }
+}
+
+// A signal during long training (BLAS products, the lane kernels) ends the process at once, as the
+// signal does by default, leaving no temporary file beside the output.
+TEST(CliSignals, SigtermDuringTrainingEndsAtOnceAndLeavesNothing) {
+  for (const std::vector<std::string>& work :
+       {std::vector<std::string>{"factorise", "--epochs", "1000000000"},
+        std::vector<std::string>{"mlp", "--epochs", "100000000", "--repeats", "64"}}) {
+    const std::string dir = temp_dir();
+    const std::string out = dir + "/out.json";
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::freopen("/dev/null", "w", stderr);
+      std::vector<const char*> argv = {LABRUN_BINARY};
+      for (const std::string& a : work) argv.push_back(a.c_str());
+      for (const char* a : {"--seed", "0", "-o", out.c_str()}) argv.push_back(a);
+      argv.push_back(nullptr);
+      ::execv(LABRUN_BINARY, const_cast<char* const*>(argv.data()));
+      ::_exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // libtorch loaded, training
+    const auto sent = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() - sent > std::chrono::seconds(20)) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        FAIL() << work[0] << ": still running 20 s after SIGTERM";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(WIFSIGNALED(status)) << work[0] << ": status " << status;
+    EXPECT_EQ(WTERMSIG(status), SIGTERM);
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << work[0] << ": files left in " << dir;
+  }
+}
+
+// Data whose scale the training type cannot hold at full precision (below its smallest normal
+// number) is refused, naming the column, as data beyond its largest number is.
+TEST(CliData, SubnormalDataIsRefusedNamingTheColumn) {
+  const std::string dir = temp_dir();
+  std::string csv = "a,b\n";
+  for (int i = 0; i < 20; ++i) csv += std::to_string(i % 7) + "e-310," + std::to_string(i % 5 + 1) + "\n";
+  write_file(dir + "/tiny.csv", csv);
+  std::string labelled = "a,b,class\n";
+  for (int i = 0; i < 20; ++i) labelled += std::to_string(i % 7) + "e-310," + std::to_string(i % 5 + 1) + (i % 2 ? ",x\n" : ",y\n");
+  write_file(dir + "/labelled.csv", labelled);
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"factorise", "--rank", "1"}, std::vector<std::string>{"pca", "--rank", "1"},
+        std::vector<std::string>{"factorise", "--rank", "1", "--streaming", "always"},
+        std::vector<std::string>{"mlp", "--repeats", "1", "--train-size", "10", "--data", dir + "/labelled.csv"}}) {
+    SCOPED_TRACE(command[0] + (command.size() > 3 ? " " + command[3] : ""));
+    std::vector<std::string> args = command;
+    if (command[0] != "mlp") args.insert(args.end(), {"--data", dir + "/tiny.csv"});
+    args.insert(args.end(), {"--seed", "0"});
+    const Outcome run = labrun(args, dir);
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    EXPECT_NE(run.err.find(".csv: column 0 (a) (largest magnitude"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("smallest normal number"), std::string::npos) << run.err;
+    EXPECT_EQ(run.out, "");
+  }
+  // In float32, the limit is float32's: 1e-39 is refused there and trained in float64.
+  std::string small = "a,b\n";
+  for (int i = 0; i < 20; ++i) small += std::to_string(i % 7) + "e-39," + std::to_string(i % 5 + 1) + "\n";
+  write_file(dir + "/small.csv", small);
+  EXPECT_EQ(labrun({"factorise", "--rank", "1", "--data", dir + "/small.csv", "--dtype", "float32", "--seed", "0"}, dir).exit_code,
+            1);
+  EXPECT_NE(labrun({"factorise", "--rank", "1", "--data", dir + "/small.csv", "--seed", "0", "--epochs", "1"}, dir).exit_code,
+            1);
+}
+
 // --- Divergence in the last update (kind 3) ----------------------------------------------------
 
 TEST(CliDivergence, AnOverflowInTheLastUpdateIsADivergence) {

@@ -28,6 +28,16 @@ MemoryBudget available_memory();
 // "<what> needs about 3.2 GiB of memory, and 1.1 GiB is available (ulimit -v)<advice>".
 void require_memory(double bytes, const std::string& what, const std::string& advice = "");
 
+// OpenBLAS (Debian's libtorch's BLAS) maps a buffer of 128 MiB + 4 KiB at the first matrix product
+// of each thread that calls it, and when the address-space limit (ulimit -v, as cluster schedulers
+// set it) refuses the map it retries for ever at full CPU instead of failing.
+constexpr double kBlasBufferBytes = 128.0 * 1024 * 1024 + 4096;
+
+// Throws ResourceError, before any work, when RLIMIT_AS less the address space in use leaves less
+// than `threads` BLAS buffers and a margin for libtorch's own allocations: "ulimit -v 800000 KB
+// leaves 95 MiB ...: raise it to at least 880000 KB". Nothing when the limit is unlimited.
+void require_blas_address_space(int threads);
+
 // 1536 -> "1.5 KiB": bytes in binary units, three significant digits.
 std::string format_bytes(double bytes);
 
