@@ -224,7 +224,13 @@ TEST(CliSignals, ADataFileTruncatedWhileStreamedIsOneLineAndExitOne) {
   }
   int status = 0;
   bool cut = false;
+  const auto started = std::chrono::steady_clock::now();
   while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() - started > std::chrono::seconds(120)) {  // 10^8 epochs: a hang
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL() << "still running 120 s after it started; cut: " << cut;
+    }
     if (!cut && read_file(err).find("epochs") != std::string::npos) {
       ASSERT_EQ(::truncate(path.c_str(), 0), 0);
       cut = true;
