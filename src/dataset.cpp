@@ -365,9 +365,9 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
   const auto columns = static_cast<int64_t>(data.feature_columns.size());
   const int64_t most_rows = facts.line_ends + 1 - (has_header ? 1 : 0);
   // What parsing holds, known now from the line count: the values, and a string for each label.
-  require_memory(static_cast<double>(most_rows) *
-                     (8.0 * static_cast<double>(columns) + (data.label_column ? 48.0 : 0.0)),
-                 "reading " + source);
+  require_memory(
+      static_cast<double>(most_rows) * (8.0 * static_cast<double>(columns) + (data.label_column ? 48.0 : 0.0)),
+      "reading " + source);
   torch::Tensor features = torch::empty({most_rows, columns}, torch::kFloat64);
   double* out = features.data_ptr<double>();
   std::vector<int64_t> index_values;

@@ -151,7 +151,6 @@ std::vector<double> doubles(const torch::Tensor& t) {
   return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
 }
 
-
 // The checkpoints from `next` up to epoch count `e`, for every seed, from its factors now (U: S x m x r,
 // Vt: S x r x n): what a run of that many epochs reports.
 void add_checkpoints(const torch::Tensor& A, const torch::Tensor& U, const torch::Tensor& Vt,
@@ -168,9 +167,8 @@ void add_checkpoints(const torch::Tensor& A, const torch::Tensor& U, const torch
 }
 
 // Each seed's final factors, loss and share of the time, from U (S x m x r) and Vt (S x r x n).
-std::vector<FactoriseResult> finish(const torch::Tensor& A, const torch::Tensor& U,
-                                    const torch::Tensor& Vt, std::vector<FactoriseResult> results,
-                                    std::chrono::steady_clock::time_point start) {
+std::vector<FactoriseResult> finish(const torch::Tensor& A, const torch::Tensor& U, const torch::Tensor& Vt,
+                                    std::vector<FactoriseResult> results, std::chrono::steady_clock::time_point start) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::vector<double> losses = doubles(batched_squared_errors(A, U.detach(), Vt.detach()));
   for (std::size_t s = 0; s < results.size(); ++s) {
@@ -296,7 +294,7 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
     us.push_back(torch::rand({m, r}, generator, draw));
     vts.push_back(torch::rand({n, r}, generator, draw).t());
   }
-  torch::Tensor U = torch::stack(us).requires_grad_();            // S x m x r
+  torch::Tensor U = torch::stack(us).requires_grad_();                 // S x m x r
   torch::Tensor Vt = torch::stack(vts).contiguous().requires_grad_();  // S x r x n
   us.clear();
   vts.clear();
@@ -322,8 +320,7 @@ std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const 
       losses = residual_losses(A, U, Vt);
     } else {
       const torch::Tensor AV = torch::matmul(A, Vt.transpose(1, 2));  // S x m x r
-      losses = A_norm2 - 2 * (U * AV).sum({1, 2}) +
-               (U.transpose(1, 2).bmm(U) * Vt.bmm(Vt.transpose(1, 2))).sum({1, 2});
+      losses = A_norm2 - 2 * (U * AV).sum({1, 2}) + (U.transpose(1, 2).bmm(U) * Vt.bmm(Vt.transpose(1, 2))).sum({1, 2});
     }
     if (options.reduction == Reduction::mean) losses = losses / static_cast<double>(A.numel());
     const std::vector<double> values = doubles(losses.detach());

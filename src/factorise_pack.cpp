@@ -95,8 +95,7 @@ void factorise_pack_epoch(FactorisePack<T>& pack, const T* A, T lr, T divisor, T
   pack.U.swap(pack.U_before);
   pack.V.swap(pack.V_before);
   kernel(pack.m, pack.n, pack.r, A, lanes(pack.U_before), lanes(pack.V_before), lanes(pack.U), lanes(pack.V), dV,
-         dV + pack.n * pack.r,
-         reinterpret_cast<const typename Lanes<T>::Mask*>(pack.active.data()), lr_divisor, sum);
+         dV + pack.n * pack.r, reinterpret_cast<const typename Lanes<T>::Mask*>(pack.active.data()), lr_divisor, sum);
   for (int l = 0; l < FactorisePack<T>::kLanes; ++l) loss[l] = (*sum)[l];
 }
 

@@ -201,7 +201,7 @@ MlpResult train_mlp(const MlpSplit& split, const MlpParams& initial, const MlpOp
     set_accuracies(c, train_rows, val_rows);
     return c;
   };
-  std::size_t next = 0;                                      // the next checkpoint
+  std::size_t next = 0;                                        // the next checkpoint
   double previous = std::numeric_limits<double>::quiet_NaN();  // the last epoch's loss, when a checkpoint needs it
   torch::Tensor loss;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {

@@ -47,9 +47,9 @@ LABRUN_INLINE Mask is_nan(V x) { return x != x; }
 // e^x for x <= 0, -inf or NaN (the softmax's z - max z): Cephes' expf (S. L. Moshier), within 2 ulp.
 // x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its minimax polynomial, 2^n built in the exponent bits.
 LABRUN_INLINE V exp_nonpositive(V x) {
-  const V lowest = splat(-87.33654475f);  // ln of the smallest normal float, 2^-126
+  const V lowest = splat(-87.33654475f);      // ln of the smallest normal float, 2^-126
   const V c = select(x > lowest, x, lowest);  // NaN and -inf become `lowest`, mended below
-  const V magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  const V magic = splat(12582912.0f);         // 1.5 * 2^23: adding it rounds to an integer
   const V n = (c * splat(1.44269504088896341f) + magic) - magic;
   V r = c - n * splat(0.693359375f);
   r = r - n * splat(-2.12194440e-4f);
@@ -250,7 +250,6 @@ LABRUN_VECTOR_CLONES void correct_kernel(int64_t d, int64_t hidden, int64_t clas
   *counts = count;
 }
 
-
 V* lanes(PackArray& a) { return reinterpret_cast<V*>(a.data()); }
 const V* lanes(const PackArray& a) { return reinterpret_cast<const V*>(a.data()); }
 V* lanes(PackLanes& a) { return reinterpret_cast<V*>(a.lane); }
@@ -272,8 +271,8 @@ const float* float_values(const torch::Tensor& t, torch::Tensor& keep) {
 }  // namespace
 
 MlpPackParams pack_params(const std::vector<torch::Tensor>& W1, const std::vector<torch::Tensor>& b1,
-                          const std::vector<torch::Tensor>& W2, const std::vector<torch::Tensor>& b2,
-                          std::size_t first, std::size_t count) {
+                          const std::vector<torch::Tensor>& W2, const std::vector<torch::Tensor>& b2, std::size_t first,
+                          std::size_t count) {
   MlpPackParams p;
   p.W1.assign(static_cast<std::size_t>(W1[first].numel()) * kPackLanes, 0.0f);
   p.W2.assign(static_cast<std::size_t>(W2[first].numel()) * kPackLanes, 0.0f);
@@ -322,10 +321,9 @@ void mlp_pack_gradients(const MlpPackShape& shape, const MlpPackParams& params, 
   PackArray scratch(static_cast<std::size_t>(kMlpRowBlock * (2 * shape.H + shape.C)) * kPackLanes);
   V* dh = lanes(scratch);
   const auto kernel = exercise_shape(shape) ? gradients_kernel<4, 12, 3> : gradients_kernel<0, 0, 0>;
-  kernel(shape.D, shape.H, shape.C, rows.rows, lanes(rows.x), lanes(rows.target), lanes(params.W1),
-                   lanes(params.b1), lanes(params.W2), lanes(params.b2), lanes(grads.W1), lanes(grads.b1),
-                   lanes(grads.W2), lanes(grads.b2), lanes(loss), dh, dh + kMlpRowBlock * shape.H,
-                   dh + 2 * kMlpRowBlock * shape.H);
+  kernel(shape.D, shape.H, shape.C, rows.rows, lanes(rows.x), lanes(rows.target), lanes(params.W1), lanes(params.b1),
+         lanes(params.W2), lanes(params.b2), lanes(grads.W1), lanes(grads.b1), lanes(grads.W2), lanes(grads.b2),
+         lanes(loss), dh, dh + kMlpRowBlock * shape.H, dh + 2 * kMlpRowBlock * shape.H);
 }
 
 void mlp_pack_update(MlpPackParams& params, const MlpPackParams& grads, float lr) {
@@ -342,9 +340,8 @@ std::vector<int64_t> mlp_pack_correct(const MlpPackShape& shape, const MlpPackPa
   V* a = lanes(scratch);
   PackLanes counts;  // as int32, in the floats' bits
   const auto kernel = exercise_shape(shape) ? correct_kernel<4, 12, 3> : correct_kernel<0, 0, 0>;
-  kernel(shape.D, shape.H, shape.C, rows.rows, lanes(rows.x), lanes(rows.target), lanes(params.W1),
-                 lanes(params.b1), lanes(params.W2), lanes(params.b2), a, a + shape.H, a + 2 * shape.H,
-                 reinterpret_cast<Mask*>(counts.lane));
+  kernel(shape.D, shape.H, shape.C, rows.rows, lanes(rows.x), lanes(rows.target), lanes(params.W1), lanes(params.b1),
+         lanes(params.W2), lanes(params.b2), a, a + shape.H, a + 2 * shape.H, reinterpret_cast<Mask*>(counts.lane));
   std::vector<int64_t> result(kPackLanes);
   for (std::size_t l = 0; l < kPackLanes; ++l) {
     int32_t count = 0;

@@ -35,8 +35,8 @@ struct CacheAligned {
   CacheAligned() = default;
   template <typename U>
   explicit CacheAligned(const CacheAligned<U>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
   friend bool operator==(const CacheAligned&, const CacheAligned&) { return true; }
   friend bool operator!=(const CacheAligned&, const CacheAligned&) { return false; }
 };
@@ -69,8 +69,8 @@ struct MlpPackParams {
 // Packs models [first, first + count) of `params` (W1: D x H, b1, W2: H x C, b2 tensors, float32);
 // unused lanes hold zeros.
 MlpPackParams pack_params(const std::vector<torch::Tensor>& W1, const std::vector<torch::Tensor>& b1,
-                          const std::vector<torch::Tensor>& W2, const std::vector<torch::Tensor>& b2,
-                          std::size_t first, std::size_t count);
+                          const std::vector<torch::Tensor>& W2, const std::vector<torch::Tensor>& b2, std::size_t first,
+                          std::size_t count);
 // Packs rows: `x[i]` (rows x D, float32) and `y[i]` (rows, int64) for lane i; unused lanes repeat lane 0.
 PackRows pack_rows(const std::vector<torch::Tensor>& x, const std::vector<torch::Tensor>& y);
 

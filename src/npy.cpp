@@ -61,8 +61,10 @@ class HeaderDict {
       if (peek() == '}') break;
       const std::string key = string_literal("a key");
       expect(':');
-      bool* seen = key == "descr" ? &seen_descr : key == "fortran_order" ? &seen_order : key == "shape" ? &seen_shape
-                                                                                                      : nullptr;
+      bool* seen = key == "descr"           ? &seen_descr
+                   : key == "fortran_order" ? &seen_order
+                   : key == "shape"         ? &seen_shape
+                                            : nullptr;
       if (seen == nullptr) fail("has the key '" + key + "'; numpy's headers hold only descr, fortran_order and shape");
       if (*seen) fail("gives '" + key + "' twice; refused, as readers differ on which one counts");
       *seen = true;
@@ -87,13 +89,15 @@ class HeaderDict {
 
   [[noreturn]] void fail(const std::string& what) const { throw DataError(path_ + ": the .npy header " + what); }
   char peek() {  // the next character after blanks, '\0' at the end
-    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
+    while (at_ < text_.size() &&
+           (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
       ++at_;
     }
     return at_ < text_.size() ? text_[at_] : '\0';
   }
   void expect(char c) {
-    if (peek() != c) fail(std::string("is not a dict of literals (expected '") + c + "' at byte " + std::to_string(at_) + ")");
+    if (peek() != c)
+      fail(std::string("is not a dict of literals (expected '") + c + "' at byte " + std::to_string(at_) + ")");
     ++at_;
   }
   std::string string_literal(const std::string& what) {
@@ -220,12 +224,11 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
   const int64_t rows = header.shape[0], width = header.shape[1];
   const double item = f8 ? 8.0 : 4.0;
   const std::size_t data_bytes = file.size() - header.data_offset;
-  if (rows == 0 || width == 0) throw DataError(path + ": an empty matrix (" + std::to_string(rows) + " x " +
-                                               std::to_string(width) + ")");
-  if (static_cast<double>(rows) * static_cast<double>(width) * item !=
-      static_cast<double>(data_bytes)) {
-    throw DataError(path + ": the header's shape " + std::to_string(rows) + " x " + std::to_string(width) +
-                    " needs " + format_bytes(static_cast<double>(rows) * static_cast<double>(width) * item) +
+  if (rows == 0 || width == 0)
+    throw DataError(path + ": an empty matrix (" + std::to_string(rows) + " x " + std::to_string(width) + ")");
+  if (static_cast<double>(rows) * static_cast<double>(width) * item != static_cast<double>(data_bytes)) {
+    throw DataError(path + ": the header's shape " + std::to_string(rows) + " x " + std::to_string(width) + " needs " +
+                    format_bytes(static_cast<double>(rows) * static_cast<double>(width) * item) +
                     " of values, the file holds " + format_bytes(static_cast<double>(data_bytes)) +
                     " (cut short, or more than one array)");
   }
@@ -237,8 +240,8 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
   Dataset data;
   for (const ColumnRef& ref : options.features) {
     if (!ref.index) {
-      throw DataError(path + ": a .npy file has no column names: give --features as column numbers, not '" +
-                      ref.name + "'");
+      throw DataError(path + ": a .npy file has no column names: give --features as column numbers, not '" + ref.name +
+                      "'");
     }
     if (*ref.index < 0 || *ref.index >= width) {
       throw DataError(path + ": feature column " + std::to_string(*ref.index) + " is beyond its " +
@@ -272,9 +275,11 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
     mapping->release(header.data_offset + at, bytes);
   }
   const auto dtype = f8 ? torch::kFloat64 : torch::kFloat32;
-  const std::vector<int64_t> strides = header.fortran_order ? std::vector<int64_t>{1, rows} : std::vector<int64_t>{width, 1};
+  const std::vector<int64_t> strides =
+      header.fortran_order ? std::vector<int64_t>{1, rows} : std::vector<int64_t>{width, 1};
   // The mapping lives as long as a tensor over it does.
-  torch::Tensor mapped = torch::from_blob(values, {rows, width}, strides, [mapping](void*) {}, torch::TensorOptions(dtype));
+  torch::Tensor mapped = torch::from_blob(
+      values, {rows, width}, strides, [mapping](void*) {}, torch::TensorOptions(dtype));
   if (!header.fortran_order && all_columns) {
     data.features = mapped;
     const std::size_t offset = header.data_offset, row_bytes = static_cast<std::size_t>(width) * item_bytes;

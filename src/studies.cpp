@@ -12,18 +12,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <optional>
-#include <exception>
-#include <thread>
-#include <tuple>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <exception>
+#include <functional>
 #include <limits>
+#include <mutex>
 #include <numeric>
+#include <optional>
+#include <thread>
+#include <tuple>
 
 namespace labrun {
 
@@ -455,7 +455,8 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
         result.runs.push_back(std::move(runs[i]));
       }
     }
-    if (hooks.on_progress) hooks.on_progress({begin + static_cast<int64_t>(runs.size()) - first, end - first, seconds()});
+    if (hooks.on_progress)
+      hooks.on_progress({begin + static_cast<int64_t>(runs.size()) - first, end - first, seconds()});
   };
   // Each round trains chunk k while one thread draws chunk k + 1 and another hands on chunk k - 1's
   // runs: both in repeat order, one chunk at a time, so the numbers and the order of the hooks' calls

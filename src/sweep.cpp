@@ -136,7 +136,8 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep) {
   }
   for (const int64_t t : values_or(sweep.train_size, sweep.base.train_size)) {
     if (t < 1 || t >= data.rows()) {
-      detail::invalid(kPlan, "train_size " + std::to_string(t) + " must leave rows to train on and to validate: 1 <= it < " +
+      detail::invalid(kPlan, "train_size " + std::to_string(t) +
+                                 " must leave rows to train on and to validate: 1 <= it < " +
                                  std::to_string(data.rows()) + ", the rows of " + data.source);
     }
   }
@@ -304,9 +305,10 @@ void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan
       for (const FactoriseCheckpoint& c : result.checkpoints) {
         view.gd.loss = c.loss;
         const std::optional<double> relative = view.relative_gap();
-        run.checkpoints.push_back({c.epochs, c.diverged,
-                                   {c.loss, c.loss - prepared.svd.loss,
-                                    relative.value_or(std::numeric_limits<double>::quiet_NaN())}});
+        run.checkpoints.push_back(
+            {c.epochs,
+             c.diverged,
+             {c.loss, c.loss - prepared.svd.loss, relative.value_or(std::numeric_limits<double>::quiet_NaN())}});
       }
       if (hooks.on_run) hooks.on_run(std::move(run));
     };
@@ -389,7 +391,8 @@ void StudySummary::add(const RunRecord& run) {
       detail::invalid(kFunction, "run (setting " + std::to_string(run.setting) + ", repeat " +
                                      std::to_string(run.repeat) + ")'s checkpoints do not match the study's epochs");
     }
-    std::copy(point.values.begin(), point.values.end(), values_.begin() + static_cast<std::ptrdiff_t>((index * checkpoints + c) * metrics));
+    std::copy(point.values.begin(), point.values.end(),
+              values_.begin() + static_cast<std::ptrdiff_t>((index * checkpoints + c) * metrics));
     diverged_[index * checkpoints + c] = point.diverged;
   }
   present_[index] = true;

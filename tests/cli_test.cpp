@@ -22,9 +22,9 @@
 
 namespace {
 
+using labrun::test::bytes_of;
 using labrun::test::kIris;
 using labrun::test::labrun;
-using labrun::test::bytes_of;
 using labrun::test::labrun_with;
 using labrun::test::npy;
 using labrun::test::Outcome;
@@ -221,10 +221,10 @@ TEST(Cli, AStreamedMatrixCostsNoMemoryForItsRows) {
     for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 7919) % 1009) / 1009.0f + 1.0f;
     const std::string path = dir + "/" + std::to_string(rows) + ".npy";
     write_file(path, npy("<f4", false, "(" + std::to_string(rows) + ", 1000)", bytes_of(values)));
-    const auto [code, peak] = run_measuring_memory({"factorise", "--data", path, "--rank", "4", "--loss-form", "gram",
-                                                    "--dtype", "float32", "--epochs", "2", "--reduction", "mean",
-                                                    "--streaming", "always", "--seed", "1", "-o", dir + "/out.json"},
-                                                   dir);
+    const auto [code, peak] = run_measuring_memory(
+        {"factorise", "--data", path, "--rank", "4", "--loss-form", "gram", "--dtype", "float32", "--epochs", "2",
+         "--reduction", "mean", "--streaming", "always", "--seed", "1", "-o", dir + "/out.json"},
+        dir);
     ASSERT_EQ(code, 0) << read_file(dir + "/stderr");
     const json doc = json::parse(read_file(dir + "/out.json"));
     EXPECT_EQ(doc["results"]["streamed"], true);

@@ -315,7 +315,6 @@ TEST(Dataset, CentreColumnsRemovesTheColumnMeans) {
   EXPECT_LT(A.mean(0).abs().max().item<double>(), 1e-12);
 }
 
-
 TEST(Dataset, ReadsNpyInEitherOrderAndPrecision) {
   const std::string dir = test::temp_dir();
   const torch::Tensor expected = torch::tensor({{1.5, -2.0, 3.25}, {4.0, 5.5, -6.0}}, torch::kFloat64);
@@ -503,7 +502,8 @@ TEST(Dataset, RefusesNpyFilesItCannotRead) {
   refused("vector.npy", test::npy("<f8", false, "(6,)", test::bytes_of(six)), "reshape(-1, 1)");
   refused("cube.npy", test::npy("<f8", false, "(1, 2, 3)", test::bytes_of(six)), "3 dimensions");
   refused("no_rows.npy", test::npy("<f8", false, "(0, 3)", ""), "empty matrix");
-  refused("huge.npy", test::npy("<f8", false, "(999999999999999999, 999999999999999999)", test::bytes_of(six)), "needs");
+  refused("huge.npy", test::npy("<f8", false, "(999999999999999999, 999999999999999999)", test::bytes_of(six)),
+          "needs");
   refused("negative.npy", test::npy("<f8", false, "(-2, 3)", test::bytes_of(six)), "not a size");
   const auto edited = [&](const std::string& from, const std::string& to) {
     std::string content = test::npy("<f8", false, "(2, 3)", test::bytes_of(six));

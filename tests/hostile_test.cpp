@@ -314,9 +314,9 @@ TEST(CliEnvironment, AnAddressSpaceLimitNeverMakesLabrunSpin) {
   for (int limit = 700000; limit <= 1100000; limit += 25000) {
     SCOPED_TRACE("ulimit -v " + std::to_string(limit));
     // timeout's 124 is a spin: the default factorise takes well under a second.
-    const Outcome run = shell("ulimit -v " + std::to_string(limit) +
-                                  " && exec timeout -s KILL 60 $LABRUN factorise --seed 0 --epochs 100",
-                              dir);
+    const Outcome run = shell(
+        "ulimit -v " + std::to_string(limit) + " && exec timeout -s KILL 60 $LABRUN factorise --seed 0 --epochs 100",
+        dir);
     if (run.exit_code == 0) {
       ++ran;
     } else if (run.exit_code == 1) {
@@ -341,14 +341,15 @@ TEST(CliEnvironment, TheAddressSpaceLimitLabrunAsksForIsEnough) {
 #endif
   const std::string dir = temp_dir();
   for (const int threads : {1, 2}) {
-    const std::string command = "exec timeout -s KILL 60 $LABRUN factorise --seed 0 --epochs 100 --threads " +
-                                std::to_string(threads);
+    const std::string command =
+        "exec timeout -s KILL 60 $LABRUN factorise --seed 0 --epochs 100 --threads " + std::to_string(threads);
     // Find a refused limit, then run at the one the message asks for.
     std::string asked;
     for (int limit = 740000; limit <= 1100000 && asked.empty(); limit += 20000) {
       const Outcome run = shell("ulimit -v " + std::to_string(limit) + " && " + command, dir);
       const std::size_t at = run.err.find("at least ");
-      if (run.exit_code == 1 && at != std::string::npos) asked = run.err.substr(at + 9, run.err.find(' ', at + 9) - at - 9);
+      if (run.exit_code == 1 && at != std::string::npos)
+        asked = run.err.substr(at + 9, run.err.find(' ', at + 9) - at - 9);
     }
     ASSERT_FALSE(asked.empty()) << threads << " threads: no limit between 740000 and 1100000 KB was refused";
     const Outcome run = shell("ulimit -v " + asked + " && " + command, dir);
@@ -401,7 +402,8 @@ TEST(CliData, SubnormalDataIsRefusedNamingTheColumn) {
   for (int i = 0; i < 20; ++i) csv += std::to_string(i % 7) + "e-310," + std::to_string(i % 5 + 1) + "\n";
   write_file(dir + "/tiny.csv", csv);
   std::string labelled = "a,b,class\n";
-  for (int i = 0; i < 20; ++i) labelled += std::to_string(i % 7) + "e-310," + std::to_string(i % 5 + 1) + (i % 2 ? ",x\n" : ",y\n");
+  for (int i = 0; i < 20; ++i)
+    labelled += std::to_string(i % 7) + "e-310," + std::to_string(i % 5 + 1) + (i % 2 ? ",x\n" : ",y\n");
   write_file(dir + "/labelled.csv", labelled);
   for (const std::vector<std::string>& command :
        {std::vector<std::string>{"factorise", "--rank", "1"}, std::vector<std::string>{"pca", "--rank", "1"},
@@ -421,10 +423,12 @@ TEST(CliData, SubnormalDataIsRefusedNamingTheColumn) {
   std::string small = "a,b\n";
   for (int i = 0; i < 20; ++i) small += std::to_string(i % 7) + "e-39," + std::to_string(i % 5 + 1) + "\n";
   write_file(dir + "/small.csv", small);
-  EXPECT_EQ(labrun({"factorise", "--rank", "1", "--data", dir + "/small.csv", "--dtype", "float32", "--seed", "0"}, dir).exit_code,
+  EXPECT_EQ(labrun({"factorise", "--rank", "1", "--data", dir + "/small.csv", "--dtype", "float32", "--seed", "0"}, dir)
+                .exit_code,
             1);
-  EXPECT_NE(labrun({"factorise", "--rank", "1", "--data", dir + "/small.csv", "--seed", "0", "--epochs", "1"}, dir).exit_code,
-            1);
+  EXPECT_NE(
+      labrun({"factorise", "--rank", "1", "--data", dir + "/small.csv", "--seed", "0", "--epochs", "1"}, dir).exit_code,
+      1);
 }
 
 // --- Divergence in the last update (kind 3) ----------------------------------------------------

@@ -295,8 +295,11 @@ TEST(Mlp, PackGradientsMatchAutograd) {
     const torch::Tensor logits = mlp_logits(p, x[l]);
     const torch::Tensor reference = torch::cross_entropy_loss(logits, y[l]);
     const auto expected = torch::autograd::grad({reference}, {p.W1, p.b1, p.W2, p.b2});
-    const auto bound = [](const torch::Tensor& t) { return 4 * kRows * std::ldexp(1.0, -24) * (1 + t.abs().max().item<double>()); };
-    EXPECT_NEAR(loss.lane[l], reference.item<double>(), bound(reference) + 4 * std::ldexp(1.0, -24) * reference.item<double>());
+    const auto bound = [](const torch::Tensor& t) {
+      return 4 * kRows * std::ldexp(1.0, -24) * (1 + t.abs().max().item<double>());
+    };
+    EXPECT_NEAR(loss.lane[l], reference.item<double>(),
+                bound(reference) + 4 * std::ldexp(1.0, -24) * reference.item<double>());
     EXPECT_TRUE(test::tensors_close(lane(grads.W1, l, {kD, kH}), expected[0], bound(expected[0]))) << "dW1";
     EXPECT_NEAR(grads.b1.lane[l], expected[1].item<double>(), bound(expected[1])) << "db1";
     EXPECT_TRUE(test::tensors_close(lane(grads.W2, l, {kH, kC}), expected[2], bound(expected[2]))) << "dW2";

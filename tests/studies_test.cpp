@@ -238,8 +238,8 @@ TEST(Studies, BatchedFactorisationsAreTheSingleRunsOfTheirSeeds) {
         FactoriseOptions single_options = options;
         single_options.seed = seeds[s];
         const FactoriseResult single = gd_factorise_ad(A, single_options);
-        const std::string where = std::string(to_string(form)) + "/" + to_string(reduction) + ", seed " +
-                                  std::to_string(seeds[s]);
+        const std::string where =
+            std::string(to_string(form)) + "/" + to_string(reduction) + ", seed " + std::to_string(seeds[s]);
         // The same draws and formulas; the batched sums may add in another order. Gradient descent
         // here contracts towards the optimum, so rounding does not grow: 1e-9 relative holds with
         // margin (seen: below 1e-13).

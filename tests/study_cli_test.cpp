@@ -36,8 +36,8 @@ std::vector<std::string> body(const std::string& path) {
 
 // A small study: 2 lr x 3 epochs x 2 hidden x 7 repeats.
 std::vector<std::string> study(const std::string& lr = "0.05,0.5", const std::string& repeats = "7") {
-  return {"sweep", "mlp", "--lr", lr, "--epochs", "5,30,15", "--hidden", "4,12", "--repeats", repeats,
-          "--seed", "9", "--chunk", "3"};
+  return {"sweep", "mlp",       "--lr",  lr,       "--epochs", "5,30,15", "--hidden",
+          "4,12",  "--repeats", repeats, "--seed", "9",        "--chunk", "3"};
 }
 const std::vector<std::string> kStudy = study();
 
@@ -52,8 +52,7 @@ TEST(Study, RecordsThenASummaryPerSettingAndEpochs) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("28/28 runs (100%)"), std::string::npos) << run.err;  // as on a terminal
   // The grid's size is said before it starts.
-  EXPECT_NE(run.err.find("2 lr x 3 epochs x 2 hidden x 7 repeats = 4 settings, 28 runs"), std::string::npos)
-      << run.err;
+  EXPECT_NE(run.err.find("2 lr x 3 epochs x 2 hidden x 7 repeats = 4 settings, 28 runs"), std::string::npos) << run.err;
   const std::vector<std::string> lines = lines_of(read_file(dir + "/study.jsonl"));
   ASSERT_EQ(lines.size(), 1u + 28u + 12u + 1u);  // header, runs, 4 settings x 3 epochs, end
   const json header = json::parse(lines[0]);
@@ -69,9 +68,8 @@ TEST(Study, RecordsThenASummaryPerSettingAndEpochs) {
   const json run23 = json::parse(lines[1 + 23]);
   EXPECT_EQ(run23["key"], "lr=0.5 hidden=12");
   EXPECT_EQ(run23["repeat"], 2);
-  const Outcome single = labrun({"mlp", "--lr", "0.5", "--hidden", "12", "--epochs", "15", "--repeats", "7",
-                                 "--seed", "9"},
-                                dir);
+  const Outcome single =
+      labrun({"mlp", "--lr", "0.5", "--hidden", "12", "--epochs", "15", "--repeats", "7", "--seed", "9"}, dir);
   ASSERT_EQ(single.exit_code, 0) << single.err;
   const json alone = json::parse(single.out)["results"]["runs"][2];
   EXPECT_EQ(run23["checkpoints"][1]["epochs"], 15);
@@ -95,8 +93,8 @@ TEST(Study, ThreeShardsInThreeProcessesMergeIntoOneProcesssRecords) {
   for (int i = 1; i <= 3; ++i) {
     std::string args;
     for (const std::string& a : kStudy) args += " " + quote(a);
-    script += "\"$LABRUN\"" + args + " --shard " + std::to_string(i) + "/3 -o " + quote(dir + "/s" + std::to_string(i)) +
-              " & ";
+    script += "\"$LABRUN\"" + args + " --shard " + std::to_string(i) + "/3 -o " +
+              quote(dir + "/s" + std::to_string(i)) + " & ";
   }
   const Outcome shards = shell(script + "wait", dir);
   ASSERT_EQ(shards.exit_code, 0) << shards.err;
@@ -166,11 +164,11 @@ TEST(Study, AStudyKilledMidwayIsFinishedByResume) {
   // SIGKILL (nothing to catch) once some runs are out: what a crash or a lost node leaves.
   std::string command = "\"$LABRUN\"";
   for (const std::string& a : args) command += " " + quote(a);
-  const Outcome killed = shell(command + " -o " + quote(dir + "/killed.jsonl") +
-                                   " & pid=$!; while kill -0 $pid 2>/dev/null && [ \"$(wc -l < " +
-                                   quote(dir + "/killed.jsonl") +
-                                   " 2>/dev/null || echo 0)\" -lt 50 ]; do sleep 0.01; done; kill -KILL $pid; wait $pid",
-                               dir);
+  const Outcome killed =
+      shell(command + " -o " + quote(dir + "/killed.jsonl") +
+                " & pid=$!; while kill -0 $pid 2>/dev/null && [ \"$(wc -l < " + quote(dir + "/killed.jsonl") +
+                " 2>/dev/null || echo 0)\" -lt 50 ]; do sleep 0.01; done; kill -KILL $pid; wait $pid",
+            dir);
   EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;
   const std::string partial = read_file(dir + "/killed.jsonl");
   ASSERT_LT(partial.size(), read_file(dir + "/whole.jsonl").size());
@@ -270,8 +268,9 @@ TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
     EXPECT_NE(run.err.find(c.says), std::string::npos) << shown << "\n" << run.err;
   }
   // A grid whose summary cannot fit in memory says what it would need (exit 1).
-  const Outcome huge = labrun_with({}, {"sweep", "mlp", "--epochs", "1,2,3,4,5,6,7,8,9,10", "--lr",
-                                        "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", "--repeats", "100000000"},
+  const Outcome huge = labrun_with({},
+                                   {"sweep", "mlp", "--epochs", "1,2,3,4,5,6,7,8,9,10", "--lr",
+                                    "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0", "--repeats", "100000000"},
                                    dir);
   EXPECT_EQ(huge.exit_code, 1) << huge.err;
   EXPECT_NE(huge.err.find("needs about"), std::string::npos) << huge.err;
@@ -281,9 +280,9 @@ TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
   ASSERT_EQ(::statvfs(dir.c_str(), &disk_space), 0);
   const double fit = static_cast<double>(disk_space.f_bavail) * static_cast<double>(disk_space.f_frsize) / 100.0;
   if (fit > 1e9) GTEST_SKIP() << "the disk holds more records than a study may have runs";
-  const Outcome disk = labrun({"sweep", "mlp", "--lr", "0.1,0.2", "--repeats", std::to_string(int64_t(fit / 2)), "-o",
-                               dir + "/big.jsonl"},
-                              dir);
+  const Outcome disk = labrun(
+      {"sweep", "mlp", "--lr", "0.1,0.2", "--repeats", std::to_string(int64_t(fit / 2)), "-o", dir + "/big.jsonl"},
+      dir);
   EXPECT_EQ(disk.exit_code, 1) << disk.err;
   EXPECT_NE(disk.err.find("is free there"), std::string::npos) << disk.err;
   EXPECT_FALSE(std::ifstream(dir + "/big.jsonl").good());
@@ -292,13 +291,12 @@ TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
 TEST(Study, MlpWritesItsDocumentAsTheRunsFinish) {
   const std::string dir = temp_dir();
   // Progress on request, on stderr; the document is the same with or without it.
-  const Outcome shown = labrun({"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "--progress", "always",
-                                "-o", dir + "/a.json"},
-                               dir);
+  const Outcome shown = labrun(
+      {"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "--progress", "always", "-o", dir + "/a.json"}, dir);
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_NE(shown.err.find("3000/3000 runs (100%)"), std::string::npos) << shown.err;
-  const Outcome quiet = labrun({"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "-o", dir + "/b.json"},
-                               dir);
+  const Outcome quiet =
+      labrun({"mlp", "--seed", "1", "--repeats", "3000", "--epochs", "2", "-o", dir + "/b.json"}, dir);
   ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_EQ(quiet.err.find("runs ("), std::string::npos) << quiet.err;  // not a terminal: silent
   json a = json::parse(read_file(dir + "/a.json")), b = json::parse(read_file(dir + "/b.json"));

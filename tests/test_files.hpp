@@ -35,9 +35,9 @@ inline std::string temp_dir() {
 // A .npy file as numpy.save writes it (numpy/lib/format.py): magic, version, header length, the
 // header dict padded with spaces to a multiple of 64 bytes and ended by a newline, then the values.
 inline std::string npy(const std::string& descr, bool fortran, const std::string& shape, const std::string& values,
-                int version = 1) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                     ", 'shape': " + shape + ", }";
+                       int version = 1) {
+  std::string dict =
+      "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
   const std::size_t prefix = version == 1 ? 10 : 12;
   dict.append(63 - (prefix + dict.size()) % 64, ' ');
   dict += '\n';

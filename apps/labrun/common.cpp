@@ -91,8 +91,7 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
   command.add_flag(
       "--summary", options.summary,
       "Also print the text summary on stderr (with -o FILE: the JSON in FILE, the tables on the terminal)");
-  add_choice(command, "--progress", options.progress,
-             {ProgressMode::auto_, ProgressMode::always, ProgressMode::never},
+  add_choice(command, "--progress", options.progress, {ProgressMode::auto_, ProgressMode::always, ProgressMode::never},
              "A long run's progress on stderr (runs done, rate, time left): auto, when stderr is a terminal");
   command
       .add_flag("--print-config", options.print_config,

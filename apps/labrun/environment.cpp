@@ -6,10 +6,10 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <csignal>
 #include <signal.h>
 #include <unistd.h>
+#include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>

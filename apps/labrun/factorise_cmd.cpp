@@ -33,7 +33,8 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
       ->type_name("K");
   add_choice(command, names("dtype"), options.dtype, {Dtype::float64, Dtype::float32},
              "Floating-point type of the matrix and factors");
-  add_choice(command, names("streaming"), options.streaming, {Streaming::automatic, Streaming::always, Streaming::never},
+  add_choice(command, names("streaming"), options.streaming,
+             {Streaming::automatic, Streaming::always, Streaming::never},
              "Read the matrix a block of rows at a time, never whole (SVD and PCA from the Gram matrix): auto "
              "streams a tall matrix of 2^24 entries or more; always needs rows >= columns and columns <= 4096");
 }

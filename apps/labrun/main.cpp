@@ -108,9 +108,9 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Name the subcommand's own help, and what the user may have meant.
     const CLI::App* command = &app;
-    for (const CLI::App* sub : {factorise_command, pca_command, mlp_command, all_command,
-                                sweep_mlp_command->get_parent(), sweep_mlp_command, sweep_factorise_command,
-                                merge_command}) {
+    for (const CLI::App* sub :
+         {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command->get_parent(), sweep_mlp_command,
+          sweep_factorise_command, merge_command}) {
       if (sub->parsed()) command = sub;
     }
     std::string name = command->get_name();

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>

@@ -45,8 +45,9 @@ void ProgressLine::operator()(const Progress& p) {
   const double percent = p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
   // \r and a cleared line on a terminal; one line per report elsewhere (a log file), as asked.
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
-  std::string line = fmt::format("labrun: {}/{} {} ({:.0f}%), {:.4g} {}/s, {}", p.done, p.total, what_, percent, rate,
-                                 what_, last ? format_duration(p.seconds) + " in all" : format_duration(left) + " left");
+  std::string line =
+      fmt::format("labrun: {}/{} {} ({:.0f}%), {:.4g} {}/s, {}", p.done, p.total, what_, percent, rate, what_,
+                  last ? format_duration(p.seconds) + " in all" : format_duration(left) + " left");
   std::fputs(terminal ? ("\r\033[K" + line).c_str() : (line + "\n").c_str(), stderr);
   std::fflush(stderr);
   written_ = terminal;

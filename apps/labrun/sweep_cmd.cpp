@@ -16,13 +16,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <memory>
-#include <type_traits>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
+#include <type_traits>
 
 namespace labrun::cli {
 namespace {
@@ -41,8 +41,8 @@ std::vector<std::string> split_list(const std::string& option, const std::string
     const std::size_t comma = text.find(',', start);
     items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (items.back().empty()) {
-      throw UsageError(fmt::format("{} '{}': item {} is empty; give values separated by commas, e.g. 0.01,0.1",
-                                   option, text, items.size()));
+      throw UsageError(fmt::format("{} '{}': item {} is empty; give values separated by commas, e.g. 0.01,0.1", option,
+                                   text, items.size()));
     }
     if (comma == std::string::npos) return items;
     start = comma + 1;
@@ -165,9 +165,8 @@ json plan_json(const StudyPlan& plan) {
     for (const AxisValue& v : axis.values) values.push_back(axis_value(v));
     axes.push_back({{"name", axis.name}, {"values", values}});
   }
-  return json{{"part", plan.part},       {"axes", axes},          {"epochs", plan.epochs},
-              {"metrics", plan.metrics}, {"repeats", plan.repeats}, {"seed", plan.seed},
-              {"settings", plan.settings()}, {"runs", plan.runs()}};
+  return json{{"part", plan.part},       {"axes", axes},      {"epochs", plan.epochs},       {"metrics", plan.metrics},
+              {"repeats", plan.repeats}, {"seed", plan.seed}, {"settings", plan.settings()}, {"runs", plan.runs()}};
 }
 
 std::string run_line(const StudyPlan& plan, const RunRecord& run) {
@@ -232,10 +231,10 @@ std::string summary_table(const StudyPlan& plan, const std::vector<CellSummary>&
   for (const CellSummary& cell : cells) {
     const Summary& s = cell.metrics[m];
     const std::string key = plan.key(cell.setting);
-    text += fmt::format("{:<32} {:>7} {:>6} {:>17.4g} {:>10.3g} {:>21} {:>10.4g}{}\n",
-                        key.empty() ? "(one setting)" : key, cell.epochs, cell.runs, s.mean, s.std,
-                        fmt::format("{:.4g} - {:.4g}", s.ci95_low, s.ci95_high), s.median,
-                        cell.diverged ? fmt::format("  ({} diverged)", cell.diverged) : "");
+    text +=
+        fmt::format("{:<32} {:>7} {:>6} {:>17.4g} {:>10.3g} {:>21} {:>10.4g}{}\n", key.empty() ? "(one setting)" : key,
+                    cell.epochs, cell.runs, s.mean, s.std, fmt::format("{:.4g} - {:.4g}", s.ci95_low, s.ci95_high),
+                    s.median, cell.diverged ? fmt::format("  ({} diverged)", cell.diverged) : "");
   }
   return text;
 }
@@ -244,8 +243,8 @@ std::string summary_table(const StudyPlan& plan, const std::vector<CellSummary>&
 // the summary lines after them are cut there when resuming).
 struct StudyFile {
   json header;
-  std::size_t runs_end = 0;   // bytes
-  bool torn = false;          // its last line was cut short (a crash while writing)
+  std::size_t runs_end = 0;  // bytes
+  bool torn = false;         // its last line was cut short (a crash while writing)
   int64_t runs = 0;
   int64_t last_run = -1;
 };
@@ -273,8 +272,8 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
         file.torn = true;
         break;
       }
-      throw DataError(fmt::format("{}: line {} is not a JSON object: the file is damaged (not a torn last line)",
-                                  path, number));
+      throw DataError(
+          fmt::format("{}: line {} is not a JSON object: the file is damaged (not a torn last line)", path, number));
     }
     const std::string type = parsed->value("type", "");
     if (number == 1) {
@@ -289,8 +288,8 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
       }
       const auto run = number_field.get<int64_t>();
       if (run <= file.last_run) {
-        throw DataError(fmt::format("{}: line {} holds run {} after run {}: runs out of order or twice", path,
-                                    number, run, file.last_run));
+        throw DataError(fmt::format("{}: line {} holds run {} after run {}: runs out of order or twice", path, number,
+                                    run, file.last_run));
       }
       try {
         on_run(*parsed);
@@ -423,14 +422,15 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_list(*f, factorise.checks, "--lr", g.lr, "Learning rates (default 0.01)");
   add_list(*f, factorise.checks, "--epochs", g.epochs,
            "Epoch counts: each run trains to the largest and is evaluated at each (default 1000)");
-  add_choices(*f, factorise.checks, "--reduction", g.reduction, {Reduction::sum, Reduction::mean}, "Loss reductions (default sum)");
-  add_choices(*f, factorise.checks, "--loss-form", g.form, {LossForm::residual, LossForm::gram}, "Loss forms (default residual)");
+  add_choices(*f, factorise.checks, "--reduction", g.reduction, {Reduction::sum, Reduction::mean},
+              "Loss reductions (default sum)");
+  add_choices(*f, factorise.checks, "--loss-form", g.form, {LossForm::residual, LossForm::gram},
+              "Loss forms (default residual)");
   add_choices(*f, factorise.checks, "--dtype", g.dtype, {Dtype::float64, Dtype::float32}, "Dtypes (default float64)");
   add_choices(*f, factorise.checks, "--engine", g.engines, {Engine::sequential, Engine::batched},
               "batched: a setting's seeds trained together (default); sequential: one after another");
   add_at_least(*f, factorise.checks, "--chunk", g.chunk, 1, "Seeds the batched engine trains at once, >= 1");
-  add_at_least(*f, factorise.checks, "--repeats", g.repeats, 1,
-               "Runs of each setting, >= 1: repeat r uses seed + r");
+  add_at_least(*f, factorise.checks, "--repeats", g.repeats, 1, "Runs of each setting, >= 1: repeat r uses seed + r");
   add_sweep_common(*f, factorise);
   add_common_options(*f, factorise.common, factorise.checks);
   refuse_empty_values(*f);
@@ -439,8 +439,9 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
 
 CLI::App* setup_merge(CLI::App& app, MergeCommand& command) {
   CLI::App* sub = app.add_subcommand(
-      "merge", "Combine the shards of one study (labrun sweep ... --shard i/N) into the records and summary one "
-                "process writes");
+      "merge",
+      "Combine the shards of one study (labrun sweep ... --shard i/N) into the records and summary one "
+      "process writes");
   sub->add_option("shards", command.inputs, "The shards' JSON Lines files, every one of 1/N to N/N")
       ->required()
       ->check(CLI::ExistingFile);
@@ -492,16 +493,16 @@ int run_sweep(const SweepCommand& command) {
     throw UsageError("labrun sweep writes JSON Lines; --summary prints the summary's table on stderr beside them");
   }
   if (plan.runs() > kMaxRuns || plan.runs() < 0) {
-    throw UsageError(fmt::format("the grid has {} settings x {} repeats = {} runs; at most {} in one study: fewer "
-                                 "values or repeats",
-                                 plan.settings(), plan.repeats, plan.runs(), kMaxRuns));
+    throw UsageError(
+        fmt::format("the grid has {} settings x {} repeats = {} runs; at most {} in one study: fewer "
+                    "values or repeats",
+                    plan.settings(), plan.repeats, plan.runs(), kMaxRuns));
   }
   const RunSpan span = shard_span(plan, shard, shards);
   const auto span_runs = static_cast<double>(span.end - span.begin);
-  const double output_bytes =
-      span_runs * (kRecordBytes + kCheckpointBytes * static_cast<double>(plan.epochs.size()));
-  const double memory = StudySummary::memory(plan) + (is_mlp ? sweep_memory(data, mlp, plan)
-                                                             : sweep_memory(data, factorise, plan));
+  const double output_bytes = span_runs * (kRecordBytes + kCheckpointBytes * static_cast<double>(plan.epochs.size()));
+  const double memory =
+      StudySummary::memory(plan) + (is_mlp ? sweep_memory(data, mlp, plan) : sweep_memory(data, factorise, plan));
 
   // What it will do, before it starts.
   std::string axes;
@@ -524,9 +525,10 @@ int run_sweep(const SweepCommand& command) {
     if (::statvfs(directory.c_str(), &disk) == 0) {
       const double free = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
       if (output_bytes > free) {
-        throw ResourceError(fmt::format("the sweep would write about {} to {}, and {} is free there; fewer values "
-                                        "or repeats, or shards (--shard i/N) on several disks",
-                                        format_bytes(output_bytes), out, format_bytes(free)));
+        throw ResourceError(
+            fmt::format("the sweep would write about {} to {}, and {} is free there; fewer values "
+                        "or repeats, or shards (--shard i/N) on several disks",
+                        format_bytes(output_bytes), out, format_bytes(free)));
       }
     }
   }
@@ -539,10 +541,10 @@ int run_sweep(const SweepCommand& command) {
   config["seed"] = seed;
   config["seed_given"] = command.common.seed.has_value();
   json header{{"type", "study"}};
-  header.update(document("sweep " + plan.part, config, describe(data),
-                         json{{"plan", plan_json(plan)},
-                              {"shard", {{"index", shard}, {"count", shards}, {"first_run", span.begin},
-                                         {"end_run", span.end}}}}));
+  header.update(document(
+      "sweep " + plan.part, config, describe(data),
+      json{{"plan", plan_json(plan)},
+           {"shard", {{"index", shard}, {"count", shards}, {"first_run", span.begin}, {"end_run", span.end}}}}));
   // The plan lives in results, and the comparison of parts looks at it there.
   header["plan"] = header["results"]["plan"];
   header["shard"] = header["results"]["shard"];
@@ -565,16 +567,18 @@ int run_sweep(const SweepCommand& command) {
           plan_from_header(path, found);
           const std::string key = differing_key(found, header);
           if (!key.empty() || found.at("shard") != header.at("shard")) {
-            throw UsageError(fmt::format("--resume: {} holds another study (its {} differs from this command's); "
-                                         "run the command that made it, or give another -o",
-                                         path, key.empty() ? "shard" : key));
+            throw UsageError(
+                fmt::format("--resume: {} holds another study (its {} differs from this command's); "
+                            "run the command that made it, or give another -o",
+                            path, key.empty() ? "shard" : key));
           }
         },
         [&](const json& run) { summary.add(parse_run(plan, run)); });
     if (::truncate(path.c_str(), static_cast<off_t>(file.runs_end)) != 0) {
       throw DataError("cannot cut " + path + " after its runs: " + std::strerror(errno));
     }
-    if (file.torn) note(path + ": its last line was cut short (a crash while writing) and is dropped; that run is trained again");
+    if (file.torn)
+      note(path + ": its last line was cut short (a crash while writing) and is dropped; that run is trained again");
     note(fmt::format("{}: {} runs were there and are kept", path, file.runs));
   }
   const std::vector<RunSpan> todo = missing_runs({span}, summary);
@@ -666,8 +670,8 @@ int run_merge(const MergeCommand& command) {
     const HeaderPlan h = &part == &parts.front() ? first_plan : plan_from_header(part.path, part.header);
     const std::string key = differing_key(part.header, first);
     if (!key.empty()) {
-      throw UsageError(fmt::format("{} and {} are not shards of one study: their {} differ", parts.front().path,
-                                   part.path, key));
+      throw UsageError(
+          fmt::format("{} and {} are not shards of one study: their {} differ", parts.front().path, part.path, key));
     }
     if (h.count != count) {
       throw UsageError(fmt::format("{} is shard {}/{} and {} is of {} shards: not one study's shards", part.path,
@@ -703,7 +707,8 @@ int run_merge(const MergeCommand& command) {
           const RunRecord record = parse_run(plan, run);
           const int64_t number = record.run(plan);
           if (number < begin || number >= end) {
-            throw DataError(fmt::format("{}: run {} is not in its shard's runs [{}, {})", part->path, number, begin, end));
+            throw DataError(
+                fmt::format("{}: run {} is not in its shard's runs [{}, {})", part->path, number, begin, end));
           }
           summary.add(record);
           pending += run.dump() + "\n";
@@ -714,10 +719,10 @@ int run_merge(const MergeCommand& command) {
         });
     output.write(pending);
     if (file.torn || file.runs != end - begin) {
-      throw DataError(fmt::format("{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
-                                  "--resume",
-                                  part->path, shards.at(part).index, count, file.runs,
-                                  end - begin, file.torn ? " and a torn last line" : ""));
+      throw DataError(fmt::format(
+          "{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
+          "--resume",
+          part->path, shards.at(part).index, count, file.runs, end - begin, file.torn ? " and a torn last line" : ""));
     }
   }
   output.write(closing_lines(plan, summary.cells(), summary.count()));

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <iostream>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace labrun::cli {
 namespace {

@@ -65,11 +65,11 @@ struct Dataset {
   // A numeric last column that looks like class labels (a few distinct whole numbers) and was
   // read as a feature, because no label was asked for: worth a note.
   std::optional<int64_t> looks_like_labels;
-  char delimiter = ',';     // '\0' for a .npy file
+  char delimiter = ',';        // '\0' for a .npy file
   std::string format = "csv";  // or "npy"
-  std::string source;  // a path as given, or "embedded:iris.data"
-  std::string path;    // the file's absolute path; empty for the embedded data
-  std::string sha256;  // of the bytes read, as 64 hexadecimal digits
+  std::string source;          // a path as given, or "embedded:iris.data"
+  std::string path;            // the file's absolute path; empty for the embedded data
+  std::string sha256;          // of the bytes read, as 64 hexadecimal digits
   bool has_header = false;
   // Set when the features are a file mapped into memory (a C-order .npy file read whole): drops
   // rows [begin, end)'s pages from the process's memory, to be read from the file again when next

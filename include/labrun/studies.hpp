@@ -69,8 +69,8 @@ struct FactoriseStudyResult {
 };
 
 // Throws std::invalid_argument when the rank does not fit the data (1 <= rank < min(rows,
-// columns)), an option is out of range or Streaming::always is asked of a matrix that cannot be; DataError for data whose scale the dtype cannot hold;
-// ResourceError when it cannot fit in memory.
+// columns)), an option is out of range or Streaming::always is asked of a matrix that cannot be; DataError for data
+// whose scale the dtype cannot hold; ResourceError when it cannot fit in memory.
 FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOptions& options);
 
 // Its BLAS work in floating-point operations: the training, the truncated SVD and PCA's SVD.

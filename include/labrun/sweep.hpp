@@ -66,7 +66,7 @@ struct Checkpoint {
 struct RunRecord {
   int64_t setting = 0;
   int64_t repeat = 0;
-  uint64_t seed = 0;  // the seed its draws come from (MLP: the study's; factorisation: seed + repeat)
+  uint64_t seed = 0;                    // the seed its draws come from (MLP: the study's; factorisation: seed + repeat)
   std::vector<Checkpoint> checkpoints;  // one per StudyPlan::epochs
   int64_t run(const StudyPlan& plan) const { return setting * plan.repeats + repeat; }
 };
@@ -121,7 +121,7 @@ RunSpan shard_span(const StudyPlan& plan, int64_t index, int64_t count);
 
 struct SweepHooks {
   std::function<void(RunRecord&& run)> on_run;  // each run as it finishes, in order of number
-  ProgressCallback on_progress;                  // runs done of the runs in the spans
+  ProgressCallback on_progress;                 // runs done of the runs in the spans
 };
 
 // Trains the runs in `spans` (ascending, disjoint), handing each to hooks.on_run. Memory follows
@@ -160,7 +160,7 @@ class StudySummary {
 
  private:
   StudyPlan plan_;
-  std::vector<double> values_;  // [run][checkpoint][metric]
+  std::vector<double> values_;            // [run][checkpoint][metric]
   std::vector<bool> present_, diverged_;  // [run], [run][checkpoint]
   int64_t count_ = 0;
 };
