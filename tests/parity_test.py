@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Runs the exercise's Python code (lab2_reference.py) and labrun side by side and checks that
-the same seed gives the same numbers. Needs Debian's python3-torch and python3-pandas.
+"""Runs the exercise's Python code (tests/exercise.py, or the course's own script with the same
+command line) and labrun side by side and checks that the same seed gives the same numbers. Needs
+Debian's python3-torch and python3-pandas.
 
-Usage: parity_test.py --labrun BIN --reference lab2_reference.py factorise SEED:RANK [SEED:RANK ...]
+Usage: parity_test.py --labrun BIN --reference exercise.py factorise SEED:RANK [SEED:RANK ...]
 """
 import argparse
 import json
@@ -29,10 +30,16 @@ def factorisation_loss_tolerance(drift_of_factors, norm_a, loss):
     return 4.0 * drift_of_factors * norm_a / math.sqrt(loss)
 
 
-# The batched engine against the Python loop: float32 losses within the bound mlp_test.cpp derives
-# for seed 3's runs (2e-2 to 7.2e-2 relative). Its accuracies may differ by rows near a tie, which
-# only the trained logits tell: Mlp.BatchedEqualsSequential checks them; here they are printed.
-MLP_LOSS_RELATIVE = 0.1
+# The batched engine (the default; no autograd, rows summed in another order, FMA on AVX2 and
+# AVX-512 CPUs) against the Python loop: a regression bound from what it does, not the derived one
+# (tests/mlp_test.cpp derives 2e-2 to 7.2e-2 relative for these runs). Measured on 200 runs (seeds
+# 0, 3, 7, 42, 50 repeats each): the final losses within 4.6e-7 relative, every count equal. A
+# 0.05% larger step moves the losses by 9.4e-4, beyond this bound.
+MLP_LOSS_RELATIVE = 1e-5
+# Near ties: the batched engine's logits differ from the loop's by about the loss's relative error,
+# so a row's class can change only where its two largest logits are within ~1e-5 of each other.
+# The seeds below have no such row (checked by the run above): their counts must be equal, and a
+# mismatch names the repeat, whose logits then tell whether a tie moved.
 
 
 def run_json(command):
@@ -65,7 +72,8 @@ def mlp_parity(args):
                 if engine == "sequential":
                     ok = same_run(a, ours["results"], b)
                 else:
-                    ok = abs(a["final_loss"] - b["final_loss"]) <= MLP_LOSS_RELATIVE * abs(b["final_loss"])
+                    ok = (abs(a["final_loss"] - b["final_loss"]) <= MLP_LOSS_RELATIVE * abs(b["final_loss"]) and
+                          same_run(dict(a, final_loss=b["final_loss"]), ours["results"], b))
                 failures += not ok
                 print(f"{'ok  ' if ok else 'FAIL'} seed {seed} {' '.join(shuffle)} {engine} repeat {i}: labrun "
                       f"{a['train_accuracy']:.2f}/{a['val_accuracy']:.2f}/{a['final_loss']!r} python "

@@ -1,13 +1,39 @@
-// libFuzzer target for the CSV reader: any bytes in, a Dataset or a DataError out, nothing else.
-// The first byte picks the reader's options, so that column selection is fuzzed too.
+// libFuzzer target for the data readers: any bytes in, a Dataset or a DataError out, nothing else.
+// The first byte picks the reader's options, so that column selection is fuzzed too. Bytes that
+// start as a .npy file does go through read_data from a file in memory (the .npy reader maps a
+// file: its header parser, shape and size checks and value scan); all others through parse_csv.
 
 #include "labrun/dataset.hpp"
 
 #include <torch/torch.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+
+namespace {
+
+// read_data of `bytes` as a regular file (a memfd, named through /proc/self/fd).
+labrun::Dataset read_as_file(std::string_view bytes, const labrun::CsvOptions& options) {
+  const int fd = ::memfd_create("fuzz.npy", MFD_CLOEXEC);
+  if (fd < 0) std::abort();
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  for (std::size_t at = 0; at < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+    if (n <= 0) std::abort();
+    at += static_cast<std::size_t>(n);
+  }
+  return labrun::read_data("/proc/self/fd/" + std::to_string(fd), options);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   labrun::CsvOptions options;
@@ -22,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
-    const labrun::Dataset parsed = labrun::parse_csv(text, "fuzz.csv", options);
+    const bool npy = text.substr(0, 6) == std::string_view("\x93NUMPY", 6);
+    const labrun::Dataset parsed = npy ? read_as_file(text, options) : labrun::parse_csv(text, "fuzz.csv", options);
     // What a caller relies on: every value finite, one label per row when there is a label column.
     if (!torch::isfinite(parsed.features).all().item<bool>()) std::abort();
     if (parsed.label_column && static_cast<int64_t>(parsed.labels.size()) != parsed.rows()) std::abort();
