@@ -119,6 +119,7 @@ struct RunSpan {
 // Shard `index` (1 .. count) of the plan's runs. Throws std::invalid_argument out of range.
 RunSpan shard_span(const StudyPlan& plan, int64_t index, int64_t count);
 
+// As MlpStudyHooks: the calls may come from a worker thread, never two at once, in order.
 struct SweepHooks {
   std::function<void(RunRecord&& run)> on_run;  // each run as it finishes, in order of number
   ProgressCallback on_progress;                 // runs done of the runs in the spans
