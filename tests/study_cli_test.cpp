@@ -5,7 +5,13 @@
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include <sys/statvfs.h>
 
@@ -175,6 +181,78 @@ TEST(Study, AStudyKilledMidwayIsFinishedByResume) {
   const Outcome resumed = labrun(with(args, {"-o", dir + "/killed.jsonl", "--resume"}), dir);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(body(dir + "/killed.jsonl"), body(dir + "/whole.jsonl"));
+}
+
+// --resume never cuts what is not this study: a file of notes (whole line or not), another study's
+// header cut short. This study's header cut short (a full disk while writing it) holds no run: the
+// study starts afresh, and is the uninterrupted one.
+TEST(Study, ResumeLeavesWhatIsNotThisStudyAsItWas) {
+  const std::string dir = temp_dir();
+  const std::vector<std::string> args = study("0.05,0.5", "3");
+  ASSERT_EQ(labrun(with(args, {"-o", dir + "/whole.jsonl"}), dir).exit_code, 0);
+  const std::string whole = read_file(dir + "/whole.jsonl");
+  const std::string header = whole.substr(0, whole.find('\n') + 1);
+  const std::string other = labrun(with(study("0.05,0.5", "4"), {}), dir).out;
+  for (const auto& [name, content] : std::vector<std::pair<std::string, std::string>>{
+           {"notes.txt", "notes\n"},
+           {"notes_no_newline.txt", "notes"},
+           {"json.txt", "{\"a\": 1}\n{\"b\": 2}\n"},
+           {"other_torn.jsonl", other.substr(0, 1500)},
+           {"header_then_notes.jsonl", header.substr(0, 300) + "\nnotes\n"}}) {
+    SCOPED_TRACE(name);
+    write_file(dir + "/" + name, content);
+    const Outcome run = labrun(with(args, {"-o", dir + "/" + name, "--resume"}), dir);
+    EXPECT_EQ(run.exit_code, 2) << run.err;
+    EXPECT_NE(run.err.find("it is left as it was"), std::string::npos) << run.err;
+    EXPECT_EQ(read_file(dir + "/" + name), content);
+  }
+  for (const std::size_t cut : {std::size_t{1}, std::size_t{40}, std::size_t{700}, header.size() - 2}) {
+    SCOPED_TRACE("header cut at byte " + std::to_string(cut));
+    write_file(dir + "/torn.jsonl", header.substr(0, cut));
+    const Outcome run = labrun(with(args, {"-o", dir + "/torn.jsonl", "--resume"}), dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_NE(run.err.find("header cut short"), std::string::npos) << run.err;
+    EXPECT_EQ(body(dir + "/torn.jsonl"), body(dir + "/whole.jsonl"));
+  }
+}
+
+// Two processes writing one study file would double its runs: the second is refused at once,
+// naming the first, and the file is the first's alone.
+TEST(Study, OneProcessWritesAStudyFileAtATime) {
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/study.jsonl";
+  const std::vector<std::string> args = study("0.05,0.5", "5000");
+  const pid_t first = ::fork();
+  ASSERT_GE(first, 0);
+  if (first == 0) {
+    ::freopen("/dev/null", "w", stderr);
+    std::vector<std::string> all = with(args, {"-o", path});
+    std::vector<char*> argv = {const_cast<char*>(LABRUN_BINARY)};
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(LABRUN_BINARY, argv.data());
+    ::_exit(127);
+  }
+  // Once its header is out, a second writer (--resume, as a retried cluster job would) is refused.
+  const auto started = std::chrono::steady_clock::now();
+  while (read_file(path).find('\n') == std::string::npos &&
+         std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const Outcome second = labrun(with(args, {"-o", path, "--resume"}), dir);
+  ::kill(first, SIGKILL);
+  int status = 0;
+  ::waitpid(first, &status, 0);
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("is being written by another labrun (process " + std::to_string(first) + ")"),
+            std::string::npos)
+      << second.err;
+  EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 2) << second.err;  // the plan, the error
+  // The first process gone, resume finishes the study as one process would have.
+  const Outcome resumed = labrun(with(args, {"-o", path, "--resume"}), dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  ASSERT_EQ(labrun(with(args, {"-o", dir + "/whole.jsonl"}), dir).exit_code, 0);
+  EXPECT_EQ(body(path), body(dir + "/whole.jsonl"));
 }
 
 TEST(Study, MergeRefusesWhatIsNotAStudy) {

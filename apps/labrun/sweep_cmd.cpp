@@ -7,7 +7,9 @@
 
 #include "labrun/resources.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -22,6 +24,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <string_view>
 #include <type_traits>
 
 namespace labrun::cli {
@@ -245,13 +249,23 @@ struct StudyFile {
   json header;
   std::size_t runs_end = 0;  // bytes
   bool torn = false;         // its last line was cut short (a crash while writing)
+  // Line 1 was the only line and was cut short: header_text holds it (a study cut inside its
+  // header, or a file that is no study). Only with allow_torn_header; otherwise an error.
+  bool torn_header = false;
+  std::string header_text;
   int64_t runs = 0;
   int64_t last_run = -1;
 };
 
 // Reads a study's JSON Lines, one line at a time: the header, then each run into `on_run`.
+// Line 1 is not a study's header: the file is not a labrun study.
+class NotAStudy : public DataError {
+ public:
+  using DataError::DataError;
+};
+
 StudyFile read_study(const std::string& path, const std::function<void(const json& header)>& on_header,
-                     const std::function<void(const json& run)>& on_run) {
+                     const std::function<void(const json& run)>& on_run, bool allow_torn_header = false) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
   StudyFile file;
@@ -268,7 +282,16 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
     } catch (const json::parse_error&) {
     }
     if (!complete || !parsed || !parsed->is_object()) {
-      if (in.peek() == std::char_traits<char>::eof()) {  // the last line: torn by a crash
+      const bool last = in.peek() == std::char_traits<char>::eof();
+      if (number == 1 && (!last || complete || !allow_torn_header)) {
+        throw NotAStudy(path + ": line 1 is not a labrun study's header (a JSON object of type \"study\")");
+      }
+      if (number == 1) {  // the only line, cut short: the caller decides whose header it was
+        file.torn_header = true;
+        file.header_text = line;
+        return file;
+      }
+      if (last) {  // the last line: torn by a crash
         file.torn = true;
         break;
       }
@@ -277,7 +300,7 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
     }
     const std::string type = parsed->value("type", "");
     if (number == 1) {
-      if (type != "study") throw DataError(path + ": line 1 is not a labrun study's header (type \"study\")");
+      if (type != "study") throw NotAStudy(path + ": line 1 is not a labrun study's header (type \"study\")");
       file.header = *parsed;
       on_header(file.header);
     } else if (type == "run") {
@@ -450,6 +473,99 @@ CLI::App* setup_merge(CLI::App& app, MergeCommand& command) {
   return sub;
 }
 
+// Where the JSON value starting at `at` ends (one past it), or npos when the text ends first.
+std::size_t value_end(std::string_view text, std::size_t at) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = at; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
+    }
+    if (depth == 0 && (c == ',' || c == '}')) return i;
+  }
+  return std::string_view::npos;
+}
+
+// Whether `torn` (a header cut short) is the start of this study's `header` text, but for the
+// values that differ between two processes of one study: where and when it ran ("provenance")
+// and on what ("environment").
+bool is_prefix_of_header(std::string_view torn, std::string_view header) {
+  if (torn.empty()) return false;
+  std::size_t t = 0, h = 0;
+  while (t < torn.size()) {
+    if (h >= header.size() || torn[t] != header[h]) return false;
+    ++t;
+    ++h;
+    for (const std::string_view key : {std::string_view("\"provenance\":"), std::string_view("\"environment\":")}) {
+      if (h >= key.size() && header.substr(h - key.size(), key.size()) == key) {
+        const std::size_t torn_end = value_end(torn, t);
+        if (torn_end == std::string_view::npos) return true;  // cut inside it
+        t = torn_end;
+        h = value_end(header, h);
+      }
+    }
+  }
+  return true;
+}
+
+// An exclusive flock(2) on a study file (a regular file, or one about to be made), held while the
+// object lives; none for stdout, pipes and devices. A second writer is refused at once, naming the
+// process that holds the lock (from /proc/locks).
+class StudyLock {
+ public:
+  explicit StudyLock(const std::string& path) {
+    struct stat info {};
+    if (path.empty() || path == "-" || (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))) return;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) return;  // the write reports what is wrong with the path
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+    const int error = errno;
+    const std::string holder = error == EWOULDBLOCK ? holder_of(fd_) : std::string();
+    ::close(fd_);
+    fd_ = -1;
+    if (error != EWOULDBLOCK) throw DataError("cannot lock " + path + ": " + std::strerror(error));
+    throw DataError(path + " is being written by another labrun" + (holder.empty() ? "" : " (process " + holder + ")") +
+                    ": one process writes a study file at a time; wait for it, or give another -o");
+  }
+  ~StudyLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  StudyLock(const StudyLock&) = delete;
+  StudyLock& operator=(const StudyLock&) = delete;
+
+ private:
+  int fd_ = -1;
+
+  // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF": the process holding a lock on fd's inode.
+  static std::string holder_of(int fd) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) return {};
+    std::ifstream locks("/proc/locks");
+    const std::string inode = ":" + std::to_string(info.st_ino) + " ";
+    std::string line;
+    while (std::getline(locks, line)) {
+      if (line.find("FLOCK") == std::string::npos || line.find(inode) == std::string::npos) continue;
+      std::istringstream fields(line);
+      std::string number, kind, advisory, mode, pid;
+      if (fields >> number >> kind >> advisory >> mode >> pid &&
+          pid.find_first_not_of("0123456789") == std::string::npos) {
+        return pid;
+      }
+    }
+    return {};
+  }
+};
+
 int run_sweep(const SweepCommand& command) {
   command.checks.run();
   apply_threads(command.common);
@@ -560,26 +676,45 @@ int run_sweep(const SweepCommand& command) {
   if (regular_file && !command.resume) {
     throw UsageError(path + " already holds something; --resume continues the study in it, or give another -o");
   }
+  // One writer at a time: an exclusive lock on the file for as long as this process writes it.
+  const StudyLock lock(path);
+  bool fresh = !(command.resume && regular_file);
   if (command.resume && regular_file) {
-    const StudyFile file = read_study(
-        path,
-        [&](const json& found) {
-          plan_from_header(path, found);
-          const std::string key = differing_key(found, header);
-          if (!key.empty() || found.at("shard") != header.at("shard")) {
-            throw UsageError(
-                fmt::format("--resume: {} holds another study (its {} differs from this command's); "
-                            "run the command that made it, or give another -o",
-                            path, key.empty() ? "shard" : key));
-          }
-        },
-        [&](const json& run) { summary.add(parse_run(plan, run)); });
+    StudyFile file;
+    try {
+      file = read_study(
+          path,
+          [&](const json& found) {
+            plan_from_header(path, found);
+            const std::string key = differing_key(found, header);
+            if (!key.empty() || found.at("shard") != header.at("shard")) {
+              throw UsageError(
+                  fmt::format("--resume: {} holds another study (its {} differs from this command's); "
+                              "run the command that made it, or give another -o",
+                              path, key.empty() ? "shard" : key));
+            }
+          },
+          [&](const json& run) { summary.add(parse_run(plan, run)); }, /*allow_torn_header=*/true);
+    } catch (const NotAStudy& e) {
+      throw UsageError(std::string("--resume: ") + e.what() + "; it is left as it was: give another -o");
+    }
+    if (file.torn_header) {
+      // A crash (a full disk) inside this study's header leaves a prefix of it: start afresh.
+      // Anything else is someone's file, and stays as it is.
+      if (!is_prefix_of_header(file.header_text, header.dump())) {
+        throw UsageError("--resume: " + path + " holds one line, cut short, that is not this study's header; " +
+                         "it is left as it was: give another -o");
+      }
+      note(path + ": it holds this study's header cut short (a crash while writing it) and no runs; " +
+           "the study starts afresh");
+      fresh = true;
+    }
     if (::truncate(path.c_str(), static_cast<off_t>(file.runs_end)) != 0) {
       throw DataError("cannot cut " + path + " after its runs: " + std::strerror(errno));
     }
     if (file.torn)
       note(path + ": its last line was cut short (a crash while writing) and is dropped; that run is trained again");
-    note(fmt::format("{}: {} runs were there and are kept", path, file.runs));
+    if (!fresh) note(fmt::format("{}: {} runs were there and are kept", path, file.runs));
   }
   const std::vector<RunSpan> todo = missing_runs({span}, summary);
 
@@ -593,7 +728,7 @@ int run_sweep(const SweepCommand& command) {
   use_best_blas_kernel(flops * span_runs / static_cast<double>(plan.settings()),
                        /*replayable=*/command.common.data_path != "-");
   Output output(path, Output::Mode::append);
-  if (!(command.resume && regular_file)) output.write(header.dump() + "\n");
+  if (fresh) output.write(header.dump() + "\n");
   // Runs go out in chunks: one write per 64 KiB or per chunk of models, whichever comes first.
   std::string pending;
   const auto flush = [&] {
