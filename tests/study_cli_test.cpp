@@ -255,6 +255,45 @@ TEST(Study, OneProcessWritesAStudyFileAtATime) {
   EXPECT_EQ(body(path), body(dir + "/whole.jsonl"));
 }
 
+// A study of another major format version is refused by merge and resume, naming both versions;
+// a minor version is the same format. One limit on the shard count, for --shard and for headers.
+TEST(Study, AnotherFormatAndTooManyShardsAreRefusedAlike) {
+  const std::string dir = temp_dir();
+  const std::vector<std::string> args = study("0.05,0.5", "3");
+  ASSERT_EQ(labrun(with(args, {"-o", dir + "/whole.jsonl"}), dir).exit_code, 0);
+  const std::string whole = read_file(dir + "/whole.jsonl");
+  const auto with_version = [&](const std::string& version) {
+    std::string text = whole;
+    const std::string key = "\"schema_version\":\"";
+    const std::size_t at = text.find(key) + key.size();
+    return text.replace(at, text.find('"', at) - at, version);
+  };
+  write_file(dir + "/v99.jsonl", with_version("99.0.0"));
+  const Outcome merged = labrun({"merge", dir + "/v99.jsonl"}, dir);
+  EXPECT_EQ(merged.exit_code, 1) << merged.err;
+  EXPECT_NE(merged.err.find("study format 99.0.0, and this labrun reads format 2."), std::string::npos) << merged.err;
+  EXPECT_EQ(merged.out, "");
+  const Outcome resumed = labrun(with(args, {"-o", dir + "/v99.jsonl", "--resume"}), dir);
+  EXPECT_EQ(resumed.exit_code, 1) << resumed.err;
+  EXPECT_NE(resumed.err.find("study format 99.0.0"), std::string::npos) << resumed.err;
+  EXPECT_EQ(read_file(dir + "/v99.jsonl"), with_version("99.0.0"));
+  write_file(dir + "/minor.jsonl", with_version("2.99.0"));
+  EXPECT_EQ(labrun({"merge", dir + "/minor.jsonl"}, dir).exit_code, 0);
+
+  const Outcome shards = labrun(with(args, {"--shard", "1/2000000"}), dir);
+  EXPECT_EQ(shards.exit_code, 2);
+  EXPECT_NE(shards.err.find("at most 1048576 shards"), std::string::npos) << shards.err;
+  EXPECT_EQ(labrun(with(args, {"--shard", "1/1048576", "-o", dir + "/last.jsonl"}), dir).exit_code, 0);
+  std::string beyond = read_file(dir + "/last.jsonl");
+  const std::string count = "\"count\":1048576";
+  ASSERT_NE(beyond.find(count), std::string::npos);
+  beyond.replace(beyond.find(count), count.size(), "\"count\":2000000");
+  write_file(dir + "/beyond.jsonl", beyond);
+  const Outcome merge_beyond = labrun({"merge", dir + "/beyond.jsonl"}, dir);
+  EXPECT_EQ(merge_beyond.exit_code, 1) << merge_beyond.err;
+  EXPECT_NE(merge_beyond.err.find("N at most 1048576"), std::string::npos) << merge_beyond.err;
+}
+
 TEST(Study, MergeRefusesWhatIsNotAStudy) {
   const std::string dir = temp_dir();
   write_file(dir + "/text.jsonl", "hello\n");
@@ -286,7 +325,7 @@ TEST(Study, MergeRefusesWhatIsNotAStudy) {
       {{"merge", dir + "/doc.json"}, 1, "not a labrun study"},
       {{"merge", dir + "/s1"}, 2, "shard 2/2 is missing"},
       {{"merge", dir + "/s1", "-o", dir + "/s1"}, 2, "is the shard"},
-      {{"merge", dir + "/bare.jsonl"}, 1, "header is not a labrun study's: no command"},
+      {{"merge", dir + "/bare.jsonl"}, 1, "header is not a labrun study's: no schema_version"},
       {{"merge", dir + "/wide.jsonl"}, 1, "shard 5/2"},
       {{"merge", dir + "/huge.jsonl"}, 1, "more than labrun takes"},
       {{"merge"}, 2, "shards"},

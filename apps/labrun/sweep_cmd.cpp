@@ -5,6 +5,8 @@
 #include "progress.hpp"
 #include "serialise.hpp"
 
+#include "labrun/utf8.hpp"
+
 #include "labrun/resources.hpp"
 
 #include <fcntl.h>
@@ -134,6 +136,10 @@ void add_sweep_common(CLI::App& sub, SweepCommand& command) {
   throw UsageError(message);
 }
 
+// The most shards a study is cut into: --shard checks it, and merge and resume check a header
+// against it (docs/studies.md).
+constexpr int64_t kMaxShards = int64_t{1} << 20;
+
 std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   const std::size_t slash = text.find('/');
   const auto whole = [](const std::string& s) {
@@ -146,6 +152,9 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   if (n < 1 || i < 1 || i > n) {
     throw UsageError(fmt::format("--shard {}: shards are numbered 1 to N with N >= 1, so i must be in 1..{}", text,
                                  std::max<int64_t>(n, 1)));
+  }
+  if (n > kMaxShards) {
+    throw UsageError(fmt::format("--shard {}: at most {} shards (2^20) make one study", text, kMaxShards));
   }
   return {i, n};
 }
@@ -360,8 +369,17 @@ HeaderPlan plan_from_header(const std::string& path, const json& header) {
   };
   HeaderPlan h;
   try {
-    for (const char* key : {"command", "config", "data", "plan", "shard"}) {
+    for (const char* key : {"schema_version", "command", "config", "data", "plan", "shard"}) {
       if (!header.contains(key)) throw bad(std::string("no ") + key);
+    }
+    // Another major version of the schema is another format: refused, naming both.
+    const std::string version = header.at("schema_version").get<std::string>();
+    const auto major = [](const std::string& v) { return v.substr(0, v.find('.')); };
+    if (major(version) != major(kSchemaVersion)) {
+      throw DataError(
+          fmt::format("{}: written in labrun's study format {}, and this labrun reads format {} (another "
+                      "major version): use the labrun that wrote it",
+                      path, printable(version, 40), kSchemaVersion));
     }
     for (const char* key : {"sha256", "rows", "columns", "feature_columns", "label_column"}) {
       if (!header.at("data").contains(key)) throw bad(std::string("no data.") + key);
@@ -395,8 +413,8 @@ HeaderPlan plan_from_header(const std::string& path, const json& header) {
     const json& shard = header.at("shard");
     h.index = shard.at("index").get<int64_t>();
     h.count = shard.at("count").get<int64_t>();
-    if (h.count < 1 || h.count > (int64_t{1} << 31) || h.index < 1 || h.index > h.count) {
-      throw bad(fmt::format("shard {}/{}", h.index, h.count));
+    if (h.count < 1 || h.count > kMaxShards || h.index < 1 || h.index > h.count) {
+      throw bad(fmt::format("shard {}/{} (shards are numbered 1 to N, N at most {})", h.index, h.count, kMaxShards));
     }
     h.span = shard_span(plan, h.index, h.count);
     if (shard.at("first_run").get<int64_t>() != h.span.begin || shard.at("end_run").get<int64_t>() != h.span.end) {
@@ -796,7 +814,7 @@ int run_merge(const MergeCommand& command) {
   const HeaderPlan first_plan = plan_from_header(parts.front().path, first);
   const StudyPlan& plan = first_plan.plan;
   const int64_t count = first_plan.count;
-  std::vector<const Part*> by_index(static_cast<std::size_t>(std::min<int64_t>(count, 1 << 20)), nullptr);
+  std::vector<const Part*> by_index(static_cast<std::size_t>(std::min<int64_t>(count, kMaxShards)), nullptr);
   if (count > static_cast<int64_t>(by_index.size())) {
     throw UsageError(fmt::format("{} is one of {} shards: more than labrun merges", parts.front().path, count));
   }
