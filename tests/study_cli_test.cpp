@@ -294,6 +294,34 @@ TEST(Study, AnotherFormatAndTooManyShardsAreRefusedAlike) {
   EXPECT_NE(merge_beyond.err.find("N at most 1048576"), std::string::npos) << merge_beyond.err;
 }
 
+// A study started without --seed is resumed with the seed its header recorded (with or without an
+// equal --seed), and ends as the study of that seed.
+TEST(Study, AStudyWithoutSeedIsResumedWithItsRecordedSeed) {
+  const std::string dir = temp_dir();
+  std::vector<std::string> unseeded = study("0.05,0.5", "5");
+  const auto seed_at = std::find(unseeded.begin(), unseeded.end(), "--seed");
+  unseeded.erase(seed_at, seed_at + 2);
+  ASSERT_EQ(labrun(with(unseeded, {"-o", dir + "/study.jsonl"}), dir).exit_code, 0);
+  const std::string text = read_file(dir + "/study.jsonl");
+  const nlohmann::json header = nlohmann::json::parse(text.substr(0, text.find('\n')));
+  ASSERT_FALSE(header["config"]["seed_given"].get<bool>());
+  const std::string seed = std::to_string(header["config"]["seed"].get<uint64_t>());
+  // Cut after 10 runs, as a crash would leave it.
+  std::size_t end = 0;
+  for (int line = 0; line < 11; ++line) end = text.find('\n', end) + 1;
+  write_file(dir + "/study.jsonl", text.substr(0, end));
+  const Outcome resumed = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume"}), dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed with the seed its study recorded, " + seed), std::string::npos) << resumed.err;
+  EXPECT_EQ(read_file(dir + "/study.jsonl"), text);
+  write_file(dir + "/study.jsonl", text.substr(0, end));
+  const Outcome equal = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume", "--seed", seed}), dir);
+  ASSERT_EQ(equal.exit_code, 0) << equal.err;
+  EXPECT_EQ(body(dir + "/study.jsonl"), lines_of(text.substr(text.find('\n') + 1)));
+  const Outcome other = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume", "--seed", "1"}), dir);
+  EXPECT_EQ(other.exit_code, 2) << other.err;
+}
+
 TEST(Study, MergeRefusesWhatIsNotAStudy) {
   const std::string dir = temp_dir();
   write_file(dir + "/text.jsonl", "hello\n");

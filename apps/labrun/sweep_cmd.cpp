@@ -536,6 +536,23 @@ bool is_prefix_of_header(std::string_view torn, std::string_view header) {
   return true;
 }
 
+// The config of the study header on `path`'s first line, or nullopt when it holds none (missing,
+// empty, not a study: what --resume then says is decided where the file is read whole).
+std::optional<json> recorded_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string first;
+  if (!in || !std::getline(in, first) || in.eof()) return std::nullopt;
+  try {
+    const json header = json::parse(first);
+    if (header.is_object() && header.value("type", "") == "study" && header.contains("config") &&
+        header.at("config").is_object()) {
+      return header.at("config");
+    }
+  } catch (const json::exception&) {
+  }
+  return std::nullopt;
+}
+
 // An exclusive flock(2) on a study file (a regular file, or one about to be made), held while the
 // object lives; none for stdout, pipes and devices. A second writer is refused at once, naming the
 // process that holds the lock (from /proc/locks).
@@ -594,7 +611,17 @@ int run_sweep(const SweepCommand& command) {
   MlpSweep mlp = command.mlp;
   FactoriseSweep factorise = command.factorise;
   const bool is_mlp = command.part == "mlp";
-  const uint64_t seed = resolve_seed(command.common);
+  // Resuming a study started without --seed: its seed is the one its header recorded (a seed drawn
+  // anew would make it another study); an equal --seed is the same study.
+  const std::optional<json> recorded = command.resume ? recorded_config(command.common.output) : std::nullopt;
+  std::optional<uint64_t> recorded_seed;
+  if (recorded && recorded->contains("seed") && recorded->at("seed").is_number_unsigned()) {
+    recorded_seed = recorded->at("seed").get<uint64_t>();
+  }
+  const uint64_t seed = !command.common.seed && recorded_seed ? *recorded_seed : resolve_seed(command.common);
+  if (!command.common.seed && recorded_seed) {
+    note(fmt::format("{}: resumed with the seed its study recorded, {}", command.common.output, *recorded_seed));
+  }
   mlp.base.seed = seed;
   factorise.seed = seed;
   // A list of one value sets every run's value; two or more make an axis.
@@ -673,7 +700,9 @@ int run_sweep(const SweepCommand& command) {
   json config = is_mlp ? mlp_config(mlp.base, nullptr) : factorise_config(factorise.base, nullptr);
   if (!is_mlp) config["engine"] = to_string(factorise.engine);  // the numbers differ in rounding
   config["seed"] = seed;
-  config["seed_given"] = command.common.seed.has_value();
+  // Whether the first process was given its seed; a resumed one takes the file's word for it.
+  config["seed_given"] =
+      recorded && recorded->contains("seed_given") ? recorded->at("seed_given") : json(command.common.seed.has_value());
   json header{{"type", "study"}};
   header.update(document(
       "sweep " + plan.part, config, describe(data),
