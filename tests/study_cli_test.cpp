@@ -322,6 +322,40 @@ TEST(Study, AStudyWithoutSeedIsResumedWithItsRecordedSeed) {
   EXPECT_EQ(other.exit_code, 2) << other.err;
 }
 
+// merge opens each shard once (named FIFOs and process substitutions are read as files are), and
+// writes nothing on stdout unless the whole study is merged.
+TEST(Study, MergeReadsEachShardOnceAndWritesAllOrNothing) {
+  const std::string dir = temp_dir();
+  const std::vector<std::string> args = study("0.05,0.5", "4");
+  ASSERT_EQ(labrun(with(args, {"-o", dir + "/one.jsonl"}), dir).exit_code, 0);
+  for (const char* shard : {"1/2", "2/2"}) {
+    const std::string name = std::string("s") + shard[0] + ".jsonl";
+    ASSERT_EQ(labrun(with(args, {"--shard", shard, "-o", dir + "/" + name}), dir).exit_code, 0);
+  }
+  const std::string d = quote(dir);
+  const Outcome fifos = shell("cd " + d + " && mkfifo f1 f2 && (cat s1.jsonl > f1 &) && (cat s2.jsonl > f2 &) && " +
+                                  "exec timeout -s KILL 60 $LABRUN merge f1 f2",
+                              dir);
+  ASSERT_EQ(fifos.exit_code, 0) << fifos.err;
+  EXPECT_EQ(lines_of(fifos.out.substr(fifos.out.find('\n') + 1)), body(dir + "/one.jsonl"));
+  const Outcome substituted =
+      run_command("bash -c " + quote("cd " + d + " && exec timeout -s KILL 60 " + quote(LABRUN_BINARY) +
+                                     " merge <(cat s1.jsonl) <(cat s2.jsonl)"),
+                  dir);
+  ASSERT_EQ(substituted.exit_code, 0) << substituted.err;
+  EXPECT_EQ(lines_of(substituted.out.substr(substituted.out.find('\n') + 1)), body(dir + "/one.jsonl"));
+  // The second shard cut short: exit 1, and not a byte of the first shard's runs on stdout.
+  const std::string s2 = read_file(dir + "/s2.jsonl");
+  write_file(dir + "/cut.jsonl", s2.substr(0, s2.size() / 2));
+  const Outcome failed = labrun({"merge", dir + "/s1.jsonl", dir + "/cut.jsonl"}, dir);
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  EXPECT_EQ(failed.out, "");
+  EXPECT_NE(failed.err.find("finish it with the same command and --resume"), std::string::npos) << failed.err;
+  const Outcome piped =
+      shell("$LABRUN merge " + quote(dir + "/s1.jsonl") + " " + quote(dir + "/cut.jsonl") + " | wc -c", dir);
+  EXPECT_EQ(piped.out, "0\n");
+}
+
 TEST(Study, MergeRefusesWhatIsNotAStudy) {
   const std::string dir = temp_dir();
   write_file(dir + "/text.jsonl", "hello\n");

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -273,18 +274,22 @@ class NotAStudy : public DataError {
   using DataError::DataError;
 };
 
-StudyFile read_study(const std::string& path, const std::function<void(const json& header)>& on_header,
+// The same from a stream already open; `first_line`, when given, is line 1 already read from it
+// (whole, with its newline), so that a shard is opened and read once.
+StudyFile read_study(std::istream& in, const std::string& path, const std::string* first_line,
+                     const std::function<void(const json& header)>& on_header,
                      const std::function<void(const json& run)>& on_run, bool allow_torn_header = false) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
   StudyFile file;
   std::string line;
   std::size_t offset = 0;
   int64_t number = 0;
   bool closing = false;
-  while (std::getline(in, line)) {
+  while (first_line != nullptr || std::getline(in, line)) {
+    const bool given = first_line != nullptr;
+    if (given) line = *first_line;
+    first_line = nullptr;
     ++number;
-    const bool complete = !in.eof();  // a last line without its newline was cut short
+    const bool complete = given || !in.eof();  // a last line without its newline was cut short
     std::optional<json> parsed;
     try {
       parsed = json::parse(line);
@@ -342,6 +347,13 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
   }
   if (number == 0) throw DataError(path + " is empty: no study's header");
   return file;
+}
+
+StudyFile read_study(const std::string& path, const std::function<void(const json& header)>& on_header,
+                     const std::function<void(const json& run)>& on_run, bool allow_torn_header = false) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
+  return read_study(in, path, nullptr, on_header, on_run, allow_torn_header);
 }
 
 // The keys two parts of one study must share; the first that differs, or "".
@@ -807,6 +819,47 @@ int run_sweep(const SweepCommand& command) {
   return kExitOk;
 }
 
+// Output's interface for a merge: to a regular file through Output (atomic); to stdout, a pipe or
+// a device through an unnamed temporary file (tmpfile(3): gone with the process, whatever ends it),
+// copied out at commit().
+class Spool {
+ public:
+  explicit Spool(const std::string& path) : path_(path) {
+    struct stat info {};
+    const bool to_file = !path.empty() && path != "-" && (::stat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode));
+    if (to_file) {
+      direct_ = std::make_unique<Output>(path);
+      return;
+    }
+    spool_.reset(std::tmpfile());
+    if (!spool_) throw DataError(std::string("cannot make a temporary file for the merge: ") + std::strerror(errno));
+  }
+  void write(const std::string& text) {
+    if (direct_) return direct_->write(text);
+    if (std::fwrite(text.data(), 1, text.size(), spool_.get()) != text.size()) {
+      throw DataError(std::string("cannot write the merge's temporary file: ") + std::strerror(errno));
+    }
+  }
+  void commit() {
+    if (direct_) return direct_->commit();
+    if (std::fflush(spool_.get()) != 0 || std::fseek(spool_.get(), 0, SEEK_SET) != 0) {
+      throw DataError(std::string("cannot read the merge's temporary file back: ") + std::strerror(errno));
+    }
+    Output out(path_);
+    std::string piece(std::size_t{1} << 20, '\0');
+    while (const std::size_t got = std::fread(piece.data(), 1, piece.size(), spool_.get())) {
+      out.write(piece.substr(0, got));
+    }
+    if (std::ferror(spool_.get())) throw DataError("cannot read the merge's temporary file back");
+    out.commit();
+  }
+
+ private:
+  std::string path_;
+  std::unique_ptr<Output> direct_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> spool_{nullptr, &std::fclose};
+};
+
 int run_merge(const MergeCommand& command) {
   // -o onto a shard would replace what is being read.
   struct stat out {};
@@ -819,15 +872,19 @@ int run_merge(const MergeCommand& command) {
     }
   }
   // Every header first: one study, each shard once, none missing.
+  // Each shard is opened once and read once: its header now, its runs below, from the same stream
+  // (a named FIFO or a process substitution can be read only once).
   struct Part {
     std::string path;
     json header;
+    std::string first_line;
+    std::unique_ptr<std::ifstream> in;
   };
   std::vector<Part> parts;
   for (const std::string& path : command.inputs) {
-    std::ifstream in(path, std::ios::binary);
+    auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
     std::string first;
-    if (!in || !std::getline(in, first)) throw DataError("cannot read " + path + ": empty or unreadable");
+    if (!*in || !std::getline(*in, first)) throw DataError("cannot read " + path + ": empty or unreadable");
     json header;
     try {
       header = json::parse(first);
@@ -837,7 +894,7 @@ int run_merge(const MergeCommand& command) {
     if (!header.is_object() || header.value("type", "") != "study") {
       throw DataError(path + ": line 1 is not a labrun study's header (type \"study\")");
     }
-    parts.push_back({path, header});
+    parts.push_back({path, header, first, std::move(in)});
   }
   const json& first = parts.front().header;
   const HeaderPlan first_plan = plan_from_header(parts.front().path, first);
@@ -876,7 +933,10 @@ int run_merge(const MergeCommand& command) {
   json merged;
   for (const Part& part : parts) merged.push_back(part.path);
   header["merged_from"] = merged;
-  Output output(command.output);
+  // Nothing reaches stdout, a pipe or a device unless the whole study does: the merge is spooled
+  // to an unnamed temporary file and copied out once every shard has been read and checked. A
+  // regular file is replaced atomically by Output itself.
+  Spool output(command.output);
   output.write(header.dump() + "\n");
   StudySummary summary(plan);
   for (const Part* part : by_index) {
@@ -884,7 +944,7 @@ int run_merge(const MergeCommand& command) {
     const int64_t end = shards.at(part).span.end;
     std::string pending;
     const StudyFile file = read_study(
-        part->path, [](const json&) {},
+        *part->in, part->path, &part->first_line, [](const json&) {},
         [&](const json& run) {
           const RunRecord record = parse_run(plan, run);
           const int64_t number = record.run(plan);
