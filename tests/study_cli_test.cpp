@@ -356,6 +356,20 @@ TEST(Study, MergeReadsEachShardOnceAndWritesAllOrNothing) {
   EXPECT_EQ(piped.out, "0\n");
 }
 
+// The free-space check is for files: a sweep into a pipe (a process substitution, /dev/fd/N on
+// procfs, which reports no free space) or a device runs.
+TEST(Study, ASweepIntoAPipeOrDeviceIsNotRefusedForDiskSpace) {
+  const std::string dir = temp_dir();
+  std::string command = "exec $LABRUN";
+  for (const std::string& a : study("0.05,0.5", "3")) command += " " + quote(a);
+  const Outcome piped = run_command(
+      "LABRUN=" + quote(LABRUN_BINARY) + " bash -c " + quote(command + " -o >(cat > " + quote(dir + "/out") + ")"),
+      dir);
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  const Outcome device = shell(command + " -o /dev/null", dir);
+  EXPECT_EQ(device.exit_code, 0) << device.err;
+}
+
 TEST(Study, MergeRefusesWhatIsNotAStudy) {
   const std::string dir = temp_dir();
   write_file(dir + "/text.jsonl", "hello\n");

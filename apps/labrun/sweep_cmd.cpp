@@ -690,22 +690,6 @@ int run_sweep(const SweepCommand& command) {
                  : fmt::format("each trains {} epochs", plan.epochs.back()),
              plan.cells(), format_bytes(output_bytes), format_bytes(memory));
   // Its output must fit on the disk it goes to, and its work in memory.
-  if (!command.common.output.empty() && command.common.output != "-") {
-    const std::string& out = command.common.output;
-    const std::size_t slash = out.rfind('/');
-    const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
-    struct statvfs disk {};
-    if (::statvfs(directory.c_str(), &disk) == 0) {
-      const double free = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
-      if (output_bytes > free) {
-        throw ResourceError(
-            fmt::format("the sweep would write about {} to {}, and {} is free there; fewer values "
-                        "or repeats, or shards (--shard i/N) on several disks",
-                        format_bytes(output_bytes), out, format_bytes(free)));
-      }
-    }
-  }
-
   require_memory(memory, fmt::format("the sweep of {} runs", plan.runs()),
                  "; fewer values or repeats, or a smaller --chunk");
 
@@ -724,6 +708,29 @@ int run_sweep(const SweepCommand& command) {
   header["plan"] = header["results"]["plan"];
   header["shard"] = header["results"]["shard"];
   header.erase("results");
+
+  // The disk's free space against what the file will hold (the header, the runs, the summaries),
+  // for a regular file or one to be made; a pipe, a FIFO or a device has no disk to fill.
+  if (!command.common.output.empty() && command.common.output != "-") {
+    const std::string& out = command.common.output;
+    struct stat target {};
+    const bool exists = ::stat(out.c_str(), &target) == 0;
+    const std::size_t slash = out.rfind('/');
+    const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+    struct statvfs disk {};
+    if ((!exists || S_ISREG(target.st_mode)) && ::statvfs(directory.c_str(), &disk) == 0) {
+      const double free = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
+      // A summary line a setting and epochs count (~600 bytes measured; 2 KiB allowed), and the end.
+      const double cells = static_cast<double>(plan.settings()) * static_cast<double>(plan.epochs.size());
+      const double bytes = output_bytes + static_cast<double>(header.dump().size()) + 2048.0 * (cells + 1.0);
+      if (bytes > free) {
+        throw ResourceError(
+            fmt::format("the sweep would write about {} to {}, and {} is free there; fewer values "
+                        "or repeats, or shards (--shard i/N) on several disks",
+                        format_bytes(bytes), out, format_bytes(free)));
+      }
+    }
+  }
 
   // Resuming: the runs already in the file are kept (and summarised), a torn last line and the
   // closing lines are cut off, the rest is trained.
