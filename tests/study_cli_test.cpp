@@ -370,6 +370,45 @@ TEST(Study, ASweepIntoAPipeOrDeviceIsNotRefusedForDiskSpace) {
   EXPECT_EQ(device.exit_code, 0) << device.err;
 }
 
+// Every run line is checked against the plan, by resume and merge alike: its seed, its setting's
+// values, its place in the shard, its figures in range; a gap is not filled out of order.
+TEST(Study, RunLinesAreCheckedAgainstThePlan) {
+  const std::string dir = temp_dir();
+  const std::vector<std::string> args = study("0.05,0.5", "3");
+  const std::vector<std::string> shard1 = with(args, {"--shard", "1/2"});
+  ASSERT_EQ(labrun(with(shard1, {"-o", dir + "/s1.jsonl"}), dir).exit_code, 0);
+  ASSERT_EQ(labrun(with(args, {"--shard", "2/2", "-o", dir + "/s2.jsonl"}), dir).exit_code, 0);
+  const std::vector<std::string> lines = lines_of(read_file(dir + "/s1.jsonl"));
+  const std::vector<std::string> other = lines_of(read_file(dir + "/s2.jsonl"));
+  // Line 3 (the second run) edited; the runs kept up to it, the closing lines dropped (a crash).
+  const auto damaged = [&](const std::string& from, const std::string& to) {
+    std::string text = lines[0] + "\n" + lines[1] + "\n";
+    std::string run = lines[2];
+    const std::size_t at = run.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text + run.replace(at, from.size(), to) + "\n";
+  };
+  const std::string seed_key = "\"seed\":9";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"accuracy", damaged("\"val_accuracy\":", "\"val_accuracy\":7.5,\"x\":")},
+      {"seed", damaged(seed_key, "\"seed\":10")},
+      {"key", damaged("\"key\":\"", "\"key\":\"x")},
+      {"another shard", lines[0] + "\n" + lines[1] + "\n" + other[1] + "\n"},
+      {"a gap", lines[0] + "\n" + lines[1] + "\n" + lines[3] + "\n"},
+  };
+  for (const auto& [name, text] : cases) {
+    SCOPED_TRACE(name);
+    write_file(dir + "/bad.jsonl", text);
+    const Outcome resumed = labrun(with(shard1, {"-o", dir + "/bad.jsonl", "--resume"}), dir);
+    EXPECT_EQ(resumed.exit_code, 1) << resumed.err;
+    EXPECT_NE(resumed.err.find("bad.jsonl: line 3"), std::string::npos) << resumed.err;
+    EXPECT_EQ(read_file(dir + "/bad.jsonl"), text);
+    const Outcome merged = labrun({"merge", dir + "/bad.jsonl", dir + "/s2.jsonl"}, dir);
+    EXPECT_EQ(merged.exit_code, 1) << merged.err;
+    EXPECT_EQ(merged.out, "");
+  }
+}
+
 TEST(Study, MergeRefusesWhatIsNotAStudy) {
   const std::string dir = temp_dir();
   write_file(dir + "/text.jsonl", "hello\n");

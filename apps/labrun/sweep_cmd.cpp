@@ -202,20 +202,49 @@ std::string run_line(const StudyPlan& plan, const RunRecord& run) {
          "\n";
 }
 
+// A run line, checked against the plan: its setting and repeat in the grid, its number their
+// place, its key, values and seed the plan's (an MLP run draws from the study's seed, a
+// factorisation from seed + repeat), a checkpoint for each of the plan's epochs in order, and
+// figures in range (accuracies in [0, 1], losses >= 0, null where the run diverged). Anything else
+// is std::invalid_argument saying what: resume and merge accept the same lines.
 RunRecord parse_run(const StudyPlan& plan, const json& line) {
+  const auto wrong = [](const std::string& what) { return std::invalid_argument(what); };
   RunRecord run;
   run.setting = line.at("setting").get<int64_t>();
   run.repeat = line.at("repeat").get<int64_t>();
   run.seed = line.at("seed").get<uint64_t>();
-  for (const json& point : line.at("checkpoints")) {
+  if (run.setting < 0 || run.setting >= plan.settings() || run.repeat < 0 || run.repeat >= plan.repeats) {
+    throw wrong(fmt::format("setting {}, repeat {} is outside the plan's {} settings x {} repeats", run.setting,
+                            run.repeat, plan.settings(), plan.repeats));
+  }
+  if (line.at("run").get<int64_t>() != run.run(plan)) throw wrong("its run number is not its place");
+  const uint64_t seed = plan.part == "mlp" ? plan.seed : plan.seed + static_cast<uint64_t>(run.repeat);
+  if (run.seed != seed) throw wrong(fmt::format("its seed {} is not the plan's {}", run.seed, seed));
+  if (line.at("key") != json(plan.key(run.setting)) || line.at("values") != setting_values(plan, run.setting)) {
+    throw wrong("its key or values are not its setting's in the plan");
+  }
+  const json& points = line.at("checkpoints");
+  if (!points.is_array() || points.size() != plan.epochs.size()) {
+    throw wrong(
+        fmt::format("it has {} checkpoints, the plan {}", points.is_array() ? points.size() : 0, plan.epochs.size()));
+  }
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const json& point = points[i];
     Checkpoint c{point.at("epochs").get<int64_t>(), point.at("diverged").get<bool>(), {}};
+    if (c.epochs != plan.epochs[i]) {
+      throw wrong(fmt::format("checkpoint {} is at {} epochs, the plan's at {}", i, c.epochs, plan.epochs[i]));
+    }
     for (const std::string& metric : plan.metrics) {
       const json& v = point.at(metric);
-      c.values.push_back(v.is_null() ? std::nan("") : v.get<double>());
+      const double value = v.is_null() ? std::nan("") : v.get<double>();
+      const bool accuracy = metric.find("accuracy") != std::string::npos;
+      if (!v.is_null() && ((accuracy && !(value >= 0.0 && value <= 1.0)) || (metric == "loss" && !(value >= 0.0)))) {
+        throw wrong(fmt::format("its {} {} after {} epochs is out of range", metric, value, c.epochs));
+      }
+      c.values.push_back(value);
     }
     run.checkpoints.push_back(std::move(c));
   }
-  if (line.at("run").get<int64_t>() != run.run(plan)) throw std::invalid_argument("its run number is not its place");
   return run;
 }
 
@@ -760,7 +789,18 @@ int run_sweep(const SweepCommand& command) {
                               path, key.empty() ? "shard" : key));
             }
           },
-          [&](const json& run) { summary.add(parse_run(plan, run)); }, /*allow_torn_header=*/true);
+          [&](const json& run) {
+            // The shard's runs from its first, in order and without a gap: a gap filled at the end
+            // would leave runs out of order, which merge and resume refuse.
+            const RunRecord record = parse_run(plan, run);
+            const int64_t expected = span.begin + summary.count();
+            if (record.run(plan) != expected) {
+              throw std::invalid_argument(fmt::format("it is run {}, and run {} of shard {}/{} was expected next",
+                                                      record.run(plan), expected, shard, shards));
+            }
+            summary.add(record);
+          },
+          /*allow_torn_header=*/true);
     } catch (const NotAStudy& e) {
       throw UsageError(std::string("--resume: ") + e.what() + "; it is left as it was: give another -o");
     }
