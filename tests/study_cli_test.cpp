@@ -409,6 +409,31 @@ TEST(Study, RunLinesAreCheckedAgainstThePlan) {
   }
 }
 
+// merge names a missing or unfinished shard with the command that makes or finishes it, from the
+// command line its study's headers recorded; that command does.
+TEST(Study, MergeSaysHowToMakeAMissingShard) {
+  const std::string dir = temp_dir();
+  const std::vector<std::string> args = study("0.05,0.5", "3");
+  for (const char* shard : {"1/3", "3/3"}) {
+    const std::string name = std::string("study.") + shard[0] + ".jsonl";
+    ASSERT_EQ(labrun(with(args, {"--shard", shard, "-o", dir + "/" + name}), dir).exit_code, 0);
+  }
+  const Outcome missing = labrun({"merge", dir + "/study.1.jsonl", dir + "/study.3.jsonl"}, dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  const std::string says = "shard 2/3 is missing; make it with: ";
+  const std::size_t at = missing.err.find(says);
+  ASSERT_NE(at, std::string::npos) << missing.err;
+  std::string rerun = missing.err.substr(at + says.size());
+  rerun = rerun.substr(0, rerun.find('\n'));
+  EXPECT_NE(rerun.find("--shard 2/3 -o " + dir + "/study.2.jsonl --resume"), std::string::npos) << rerun;
+  const Outcome made = run_command(rerun, dir);
+  ASSERT_EQ(made.exit_code, 0) << rerun << ": " << made.err;
+  ASSERT_EQ(labrun(with(args, {"-o", dir + "/one.jsonl"}), dir).exit_code, 0);
+  const Outcome merged = labrun({"merge", dir + "/study.1.jsonl", dir + "/study.2.jsonl", dir + "/study.3.jsonl"}, dir);
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(lines_of(merged.out.substr(merged.out.find('\n') + 1)), body(dir + "/one.jsonl"));
+}
+
 TEST(Study, MergeRefusesWhatIsNotAStudy) {
   const std::string dir = temp_dir();
   write_file(dir + "/text.jsonl", "hello\n");

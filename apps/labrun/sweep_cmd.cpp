@@ -907,6 +907,54 @@ class Spool {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> spool_{nullptr, &std::fclose};
 };
 
+// A shell word: as it is when it needs no quoting, else in single quotes.
+std::string shell_word(const std::string& word) {
+  if (!word.empty() &&
+      word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
+          std::string::npos) {
+    return word;
+  }
+  std::string quoted = "'";
+  for (const char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The command that (re)makes shard `index` of a study, from the command line a shard's header
+// recorded: its --shard set to index/count, its -o made the shard's own (the recorded shard's
+// number in the file name replaced by index, else shard-<index>.jsonl), and --resume added.
+// Empty when the header recorded no command line.
+std::string shard_command(const json& header, int64_t index, int64_t count) {
+  const json* line = nullptr;
+  if (header.contains("provenance") && header.at("provenance").contains("command_line")) {
+    line = &header.at("provenance").at("command_line");
+  }
+  if (line == nullptr || !line->is_array() || line->empty()) return {};
+  const std::string recorded = header.contains("shard") ? std::to_string(header.at("shard").value("index", 0)) : "";
+  std::vector<std::string> words;
+  bool resume = false, shard_given = false;
+  for (std::size_t i = 0; i < line->size(); ++i) {
+    if (!(*line)[i].is_string()) return {};
+    std::string word = (*line)[i].get<std::string>();
+    const bool shard_value = i > 0 && words.back() == "--shard";
+    const bool output_value = i > 0 && (words.back() == "-o" || words.back() == "--output");
+    if (word.rfind("--shard=", 0) == 0 || shard_value) {
+      word = (shard_value ? "" : "--shard=") + fmt::format("{}/{}", index, count);
+      shard_given = true;
+    } else if (output_value) {
+      const std::size_t at = recorded.empty() ? std::string::npos : word.rfind(recorded);
+      word = at == std::string::npos ? fmt::format("shard-{}.jsonl", index)
+                                     : word.substr(0, at) + std::to_string(index) + word.substr(at + recorded.size());
+    }
+    resume = resume || word == "--resume";
+    words.push_back(word);
+  }
+  if (!shard_given) words.insert(words.end(), {"--shard", fmt::format("{}/{}", index, count)});
+  if (!resume) words.push_back("--resume");
+  std::string text;
+  for (const std::string& word : words) text += (text.empty() ? "" : " ") + shell_word(word);
+  return text;
+}
+
 int run_merge(const MergeCommand& command) {
   // -o onto a shard would replace what is being read.
   struct stat out {};
@@ -971,7 +1019,11 @@ int run_merge(const MergeCommand& command) {
     shards[&part] = h;
   }
   for (std::size_t i = 0; i < by_index.size(); ++i) {
-    if (by_index[i] == nullptr) throw UsageError(fmt::format("shard {}/{} is missing", i + 1, count));
+    if (by_index[i] == nullptr) {
+      const std::string rerun = shard_command(first, static_cast<int64_t>(i) + 1, count);
+      throw UsageError(
+          fmt::format("shard {}/{} is missing{}", i + 1, count, rerun.empty() ? "" : "; make it with: " + rerun));
+    }
   }
   require_memory(StudySummary::memory(plan), "the merge's summary", "");
 
@@ -1008,10 +1060,12 @@ int run_merge(const MergeCommand& command) {
         });
     output.write(pending);
     if (file.torn || file.runs != end - begin) {
-      throw DataError(fmt::format(
-          "{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
-          "--resume",
-          part->path, shards.at(part).index, count, file.runs, end - begin, file.torn ? " and a torn last line" : ""));
+      const std::string rerun = shard_command(part->header, shards.at(part).index, count);
+      throw DataError(
+          fmt::format("{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
+                      "--resume{}",
+                      part->path, shards.at(part).index, count, file.runs, end - begin,
+                      file.torn ? " and a torn last line" : "", rerun.empty() ? "" : ": " + rerun));
     }
   }
   output.write(closing_lines(plan, summary.cells(), summary.count()));
