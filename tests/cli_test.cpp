@@ -913,3 +913,47 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadInput>& param) { return param.param.name; });
 
 }  // namespace
+
+namespace labrun::test {
+namespace {
+
+// Help that reads as it should: no literal tab or bare commas in a choice list, a study's -o as
+// the JSON Lines it writes and no --format it refuses, every subcommand naming --config.
+TEST(CliHelp, SaysWhatEachCommandTakes) {
+  const std::string dir = temp_dir();
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"factorise"}, {"pca"}, {"mlp"}, {"all"}, {"sweep", "mlp"}, {"sweep", "factorise"}}) {
+    std::vector<std::string> args = command;
+    args.emplace_back("--help");
+    const Outcome help = labrun(args, dir);
+    ASSERT_EQ(help.exit_code, 0);
+    SCOPED_TRACE(command.back());
+    EXPECT_EQ(help.out.find('\t'), std::string::npos);
+    EXPECT_NE(help.out.find("--delimiter auto|,|;|tab"), std::string::npos);
+    const std::string name = command.size() > 1 ? command[0] + " " + command[1] : command[0];
+    EXPECT_NE(help.out.find("labrun --config FILE " + name), std::string::npos);
+    if (command[0] == "sweep") {
+      EXPECT_EQ(help.out.find("--format"), std::string::npos);
+      EXPECT_EQ(help.out.find("atomically"), std::string::npos);
+      EXPECT_NE(help.out.find("JSON Lines to FILE, in"), std::string::npos);
+    }
+  }
+}
+
+// -o onto the --config file is refused, as -o onto --data is: the options stay.
+TEST(CliConfig, OutputOntoTheConfigFileIsRefused) {
+  const std::string dir = temp_dir();
+  const Outcome printed = labrun({"factorise", "--seed", "1", "--print-config"}, dir);
+  ASSERT_EQ(printed.exit_code, 0);
+  write_file(dir + "/run.toml", printed.out);
+  const Outcome run = labrun({"--config", dir + "/run.toml", "factorise", "-o", dir + "/run.toml"}, dir);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("is the --config file"), std::string::npos) << run.err;
+  EXPECT_EQ(read_file(dir + "/run.toml"), printed.out);
+  ::symlink((dir + "/run.toml").c_str(), (dir + "/link.toml").c_str());
+  EXPECT_EQ(labrun({"--config", dir + "/run.toml", "factorise", "-o", dir + "/link.toml"}, dir).exit_code, 2);
+  EXPECT_EQ(read_file(dir + "/run.toml"), printed.out);
+}
+
+}  // namespace
+}  // namespace labrun::test

@@ -54,7 +54,14 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
   command
       .add_option("--delimiter", options.delimiter,
                   "The cell separator: auto (comma, semicolon or tab, from the first lines), ',', ';' or tab")
-      ->check(CLI::IsMember({"auto", ",", ";", "tab", "\t"}))
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            return value == "auto" || value == "," || value == ";" || value == "tab" || value == "\t"
+                       ? std::string()
+                       : "'" + value + "' is not one of auto, ',', ';', tab";
+          },
+          ""))
+      ->type_name("auto|,|;|tab")
       ->capture_default_str();
   command
       .add_option("--features", options.features,

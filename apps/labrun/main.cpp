@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <new>
@@ -59,6 +61,33 @@ void print_version() {
   fmt::print("BLAS kernel decision: {}\n", kernel.decision);
 }
 
+// -o onto the --config file would replace the options with the results, as -o onto --data would
+// replace the data: refused before anything runs.
+void refuse_output_onto_config(const CLI::App& app) {
+  const CLI::Option* config = app.get_config_ptr();
+  if (config == nullptr || config->count() == 0) return;
+  const std::string config_path = config->as<std::string>();
+  struct stat config_file {};
+  if (::stat(config_path.c_str(), &config_file) != 0 || !S_ISREG(config_file.st_mode)) return;
+  std::vector<const CLI::App*> commands = {&app};
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    for (const CLI::App* sub : commands[i]->get_subcommands({})) {
+      if (sub->parsed()) commands.push_back(sub);
+    }
+  }
+  for (const CLI::App* command : commands) {
+    const CLI::Option* output = command->get_option_no_throw("--output");
+    if (output == nullptr || output->count() == 0) continue;
+    const std::string path = output->as<std::string>();
+    struct stat target {};
+    if (path != "-" && ::stat(path.c_str(), &target) == 0 && target.st_dev == config_file.st_dev &&
+        target.st_ino == config_file.st_ino) {
+      throw labrun::cli::UsageError("-o " + path + " is the --config file " + config_path +
+                                    ": writing the results there would replace the options; choose another output");
+    }
+  }
+}
+
 int run(int argc, char** argv) {
   using namespace labrun::cli;
   remember_command_line(argc, argv);
@@ -92,7 +121,11 @@ int run(int argc, char** argv) {
   app.allow_config_extras(CLI::config_extras_mode::error);
   for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command,
                             sweep_factorise_command, merge_command}) {
-    command->footer(kExitCodes);
+    const std::string name = command->get_parent() != &app
+                                 ? command->get_parent()->get_name() + " " + command->get_name()
+                                 : command->get_name();
+    command->footer("Options may also come from a file: labrun --config FILE " + name +
+                    " (write one with --print-config).\n" + kExitCodes);
     command->fallthrough();
   }
   sweep_mlp_command->get_parent()->fallthrough();
@@ -134,6 +167,7 @@ int run(int argc, char** argv) {
 
   try {
     check_process_inputs(argc, argv);
+    refuse_output_onto_config(app);
     if (version) {
       print_version();
       return kExitOk;

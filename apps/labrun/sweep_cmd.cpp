@@ -494,6 +494,9 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_at_least(*m, mlp.checks, "--chunk", s.base.chunk, 1, "Models the batched engine trains at once, >= 1");
   add_sweep_common(*m, mlp);
   add_common_options(*m, mlp.common, mlp.checks);
+  // A study is JSON Lines written in place (so that --resume can continue it), in one format.
+  m->get_option("--output")->description("Write the study's JSON Lines to FILE, in place: --resume continues it (default: stdout)");
+  m->remove_option(m->get_option("--format"));
   refuse_empty_values(*m);
 
   factorise.part = "factorise";
@@ -515,6 +518,9 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_at_least(*f, factorise.checks, "--repeats", g.repeats, 1, "Runs of each setting, >= 1: repeat r uses seed + r");
   add_sweep_common(*f, factorise);
   add_common_options(*f, factorise.common, factorise.checks);
+  // A study is JSON Lines written in place (so that --resume can continue it), in one format.
+  f->get_option("--output")->description("Write the study's JSON Lines to FILE, in place: --resume continues it (default: stdout)");
+  f->remove_option(f->get_option("--format"));
   refuse_empty_values(*f);
   return {m, f};
 }
