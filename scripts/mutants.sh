@@ -32,7 +32,18 @@ restore() {
     saved=""
   fi
 }
-trap restore EXIT INT TERM
+trap restore EXIT
+trap 'restore; exit 130' INT
+trap 'restore; exit 143' TERM
+
+# The unmutated tests first: a mutant only counts as killed if they pass without it.
+cmake --build "$build" --target labrun_tests >/tmp/labrun_mutant_build.log 2>&1 ||
+  { cat /tmp/labrun_mutant_build.log >&2; echo "mutants.sh: the tests do not build" >&2; exit 1; }
+if ! "$build/tests/labrun_tests" --gtest_brief=1 >/tmp/labrun_mutant_tests.log 2>&1; then
+  cat /tmp/labrun_mutant_tests.log >&2
+  echo "mutants.sh: the unit tests fail without any mutant: fix them first" >&2
+  exit 1
+fi
 
 survivors=()
 for entry in "${mutants[@]}"; do

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <limits>
+
 #include <cstdio>
 
 namespace labrun::detail {
@@ -20,10 +22,13 @@ void require_finite_data(const Dataset& data, const torch::Tensor& X, const std:
                   " (largest magnitude " + value + ") does not fit in " + dtype + ": " + why);
 }
 
-void require_normal_scale(const Dataset& data, const torch::Tensor& column_max, const std::string& dtype,
-                          double smallest_normal) {
+void require_normal_scale(const Dataset& data, const torch::Tensor& column_max, const torch::Tensor& raw_max,
+                          const std::string& dtype, double smallest_normal) {
   const torch::Tensor largest = column_max.to(torch::kFloat64);
-  const torch::Tensor tiny = (largest > 0).logical_and(largest < smallest_normal).nonzero();
+  const double rounding = 64.0 * static_cast<double>(data.rows()) * std::numeric_limits<double>::epsilon();
+  const torch::Tensor constant = largest <= raw_max.to(torch::kFloat64) * rounding;
+  const torch::Tensor tiny =
+      (largest > 0).logical_and(largest < smallest_normal).logical_and(constant.logical_not()).nonzero();
   if (tiny.numel() == 0) return;
   const auto index = static_cast<std::size_t>(tiny[0][0].item<int64_t>());
   char value[32], normal[32];

@@ -76,7 +76,9 @@ void require_finite_data(const Dataset& data, const torch::Tensor& X, const std:
 inline double smallest_normal(Dtype dtype) {
   return dtype == Dtype::float32 ? std::numeric_limits<float>::min() : std::numeric_limits<double>::min();
 }
-void require_normal_scale(const Dataset& data, const torch::Tensor& column_max, const std::string& dtype,
-                          double smallest_normal);
+// raw_max holds the largest magnitude of each column before centring: a centred column within the
+// rounding of its raw values (64 rows u |raw|) is a constant column, whose residue is no scale.
+void require_normal_scale(const Dataset& data, const torch::Tensor& column_max, const torch::Tensor& raw_max,
+                          const std::string& dtype, double smallest_normal);
 
 }  // namespace labrun::detail

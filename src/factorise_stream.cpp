@@ -71,7 +71,8 @@ StreamedMatrix::StreamedMatrix(const Dataset& data, Dtype dtype)
       }
     });
     require_representable_norm(data, norm2_, dtype);
-    require_normal_scale(data, column_max, to_string(dtype), smallest_normal(dtype));
+    // The raw values' magnitude, for what centring leaves of a constant column: |mean| + the rest.
+    require_normal_scale(data, column_max, mean_.abs() + column_max, to_string(dtype), smallest_normal(dtype));
     // LAPACK's eigensolver needs 4 n^2 doubles at its peak: the blocks' buffers make way for it.
     exact_ = typed_ = scratch_ = torch::Tensor();
   }

@@ -118,8 +118,6 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
   const torch::Tensor order = torch::tensor(row_order, torch::kLong);
   torch::Tensor X = data.features.index_select(0, order).to(torch::kFloat32).t().contiguous().t();
   detail::require_finite_data(data, X, "float32", "the MLP trains in float32 (|x| < 3.4e38); scale the data");
-  detail::require_normal_scale(data, (data.features - data.features.mean(0)).abs().amax(0), "float32",
-                               detail::smallest_normal(Dtype::float32));
   if (normalise != Normalise::none) {
     const torch::Tensor variance = X.var(0);
     const auto constant = (variance == 0).nonzero();

@@ -300,7 +300,7 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
   for (const int64_t c : data.feature_columns) data.feature_names.push_back("column " + std::to_string(c));
   data.source = path;
   std::error_code ec;
-  data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
+  if (!input.from_stdin()) data.path = std::filesystem::absolute(path, ec).lexically_normal().string();
   data.sha256 = hash.hex();
   data.format = "npy";
   data.delimiter = '\0';

@@ -94,7 +94,7 @@ void require_blas_address_space(int threads) {
   std::snprintf(text, sizeof text,
                 "ulimit -v %.0f KB leaves %s of address space beside the %s that labrun and libtorch have mapped; "
                 "OpenBLAS maps a 128 MiB buffer per thread (%d here) at its first matrix product and, where the "
-                "limit refuses it, retries for ever: raise the limit to at least %.0f KB",
+                "limit refuses it, retries for ever: raise the limit to at least %.0f KB, or use fewer --threads",
                 cap / 1024.0, format_bytes(std::max(cap - used, 0.0)).c_str(), format_bytes(used).c_str(),
                 std::max(threads, 1), std::ceil(needed / 1024.0 / 1000.0) * 1000.0);
   throw ResourceError(text);

@@ -120,7 +120,8 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
     const torch::Tensor centred = centre_columns(features);
     result.A = centred.to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
     detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");
-    detail::require_normal_scale(data, centred.abs().amax(0), dtype, detail::smallest_normal(options.dtype));
+    detail::require_normal_scale(data, centred.abs().amax(0), features.abs().amax(0), dtype,
+                                 detail::smallest_normal(options.dtype));
     // The loss is a sum of squares of the data's size: it must be finite before any training.
     detail::require_representable_norm(data, result.A.reshape({-1}).dot(result.A.reshape({-1})).item<double>(),
                                        options.dtype);
@@ -364,6 +365,13 @@ std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, cons
 }  // namespace
 
 MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, const MlpStudyHooks& hooks) {
+  // Once a study, not once a split: float32 cannot hold a column whose scale is below its smallest
+  // normal number (the splits' own checks catch what does not fit above).
+  {
+    const torch::Tensor features = data.features.to(torch::kFloat64);
+    detail::require_normal_scale(data, (features - features.mean(0)).abs().amax(0), features.abs().amax(0), "float32",
+                                 detail::smallest_normal(Dtype::float32));
+  }
   constexpr const char* kFunction = "mlp_study";
   detail::require_at_least(kFunction, "hidden", options.hidden, 1);
   detail::require_at_least(kFunction, "repeats", options.repeats, 1);

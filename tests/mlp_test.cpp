@@ -208,7 +208,10 @@ TEST(Mlp, BatchedEqualsSequential) {
 // whose step is 0.05% too large is 9.4e-4 off in final loss: this test fails for it, as it does for
 // a dropped gradient term (scripts/mutants.sh).
 TEST(Mlp, BatchedIsHeldToAutogradByWhatItActuallyDoes) {
-  constexpr double kRegression = 1e-5;
+  // The bound for the kernels built with FMA (x86-64-v3/v4 CPUs, where this was measured). A CPU
+  // without AVX2 and FMA runs the SSE2 build, which rounds apart (final losses 5.5e-5 absolute,
+  // ~1e-4 relative, from the FMA build; docs/development.md): a bound of 2e-4 there.
+  const double kRegression = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1e-5 : 2e-4;
   int64_t models_checked = 0;
   double worst = 0.0;
   struct Case {

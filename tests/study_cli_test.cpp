@@ -221,7 +221,7 @@ TEST(Study, ResumeLeavesWhatIsNotThisStudyAsItWas) {
 TEST(Study, OneProcessWritesAStudyFileAtATime) {
   const std::string dir = temp_dir();
   const std::string path = dir + "/study.jsonl";
-  const std::vector<std::string> args = study("0.05,0.5", "5000");
+  const std::vector<std::string> args = study("0.05,0.5", "10000");
   const pid_t first = ::fork();
   ASSERT_GE(first, 0);
   if (first == 0) {
@@ -320,6 +320,15 @@ TEST(Study, AStudyWithoutSeedIsResumedWithItsRecordedSeed) {
   EXPECT_EQ(body(dir + "/study.jsonl"), lines_of(text.substr(text.find('\n') + 1)));
   const Outcome other = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume", "--seed", "1"}), dir);
   EXPECT_EQ(other.exit_code, 2) << other.err;
+  // Its header cut short after the seed it recorded: this study's, started afresh with that seed.
+  const std::string first_line = text.substr(0, text.find('\n'));
+  const std::size_t after_seed = first_line.find("\"seed_given\":") + 20;
+  for (const std::size_t cut : {after_seed, first_line.size() - 3}) {
+    write_file(dir + "/study.jsonl", first_line.substr(0, cut));
+    const Outcome torn = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume"}), dir);
+    ASSERT_EQ(torn.exit_code, 0) << "cut at " << cut << ": " << torn.err;
+    EXPECT_EQ(body(dir + "/study.jsonl"), lines_of(text.substr(text.find('\n') + 1)));
+  }
 }
 
 // merge opens each shard once (named FIFOs and process substitutions are read as files are), and

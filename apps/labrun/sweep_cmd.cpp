@@ -495,7 +495,8 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_sweep_common(*m, mlp);
   add_common_options(*m, mlp.common, mlp.checks);
   // A study is JSON Lines written in place (so that --resume can continue it), in one format.
-  m->get_option("--output")->description("Write the study's JSON Lines to FILE, in place: --resume continues it (default: stdout)");
+  m->get_option("--output")
+      ->description("Write the study's JSON Lines to FILE, in place: --resume continues it (default: stdout)");
   m->remove_option(m->get_option("--format"));
   refuse_empty_values(*m);
 
@@ -519,7 +520,8 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_sweep_common(*f, factorise);
   add_common_options(*f, factorise.common, factorise.checks);
   // A study is JSON Lines written in place (so that --resume can continue it), in one format.
-  f->get_option("--output")->description("Write the study's JSON Lines to FILE, in place: --resume continues it (default: stdout)");
+  f->get_option("--output")
+      ->description("Write the study's JSON Lines to FILE, in place: --resume continues it (default: stdout)");
   f->remove_option(f->get_option("--format"));
   refuse_empty_values(*f);
   return {m, f};
@@ -588,7 +590,24 @@ bool is_prefix_of_header(std::string_view torn, std::string_view header) {
 std::optional<json> recorded_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string first;
-  if (!in || !std::getline(in, first) || in.eof()) return std::nullopt;
+  if (!in || !std::getline(in, first)) return std::nullopt;
+  if (in.eof()) {
+    // A header cut short (a crash while writing it): its seed, when the cut came after it, so that
+    // an unseeded study's torn header is recognised as this study's and started afresh.
+    const std::size_t config = first.find("\"config\":{");
+    const std::size_t seed = config == std::string::npos ? config : first.find("\"seed\":", config);
+    const std::size_t given = seed == std::string::npos ? seed : first.find(",\"seed_given\":", seed);
+    if (given == std::string::npos) return std::nullopt;
+    const std::string digits = first.substr(seed + 7, given - seed - 7);
+    if (digits.empty() || digits.size() > 16 || digits.find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    json partial{{"seed", std::stoull(digits)}};
+    const std::string flag = first.substr(given + 14, 5);
+    if (flag.rfind("true", 0) == 0) partial["seed_given"] = true;
+    if (flag == "false") partial["seed_given"] = false;
+    return partial;
+  }
   try {
     const json header = json::parse(first);
     if (header.is_object() && header.value("type", "") == "study" && header.contains("config") &&
@@ -884,18 +903,36 @@ class Spool {
       direct_ = std::make_unique<Output>(path);
       return;
     }
-    spool_.reset(std::tmpfile());
-    if (!spool_) throw DataError(std::string("cannot make a temporary file for the merge: ") + std::strerror(errno));
+    // In $TMPDIR (tmpfile(3) would use /tmp whatever it says), unlinked at once: gone with the
+    // process, however it ends.
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string name = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/labrun-merge.XXXXXX";
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0) {
+      throw DataError("cannot make a temporary file for the merge in " + name.substr(0, name.rfind('/')) + ": " +
+                      std::strerror(errno) + " (set TMPDIR to a folder with room)");
+    }
+    ::unlink(name.c_str());
+    spool_.reset(::fdopen(fd, "w+b"));
+    if (!spool_) {
+      ::close(fd);
+      throw DataError(std::string("cannot make a temporary file for the merge: ") + std::strerror(errno));
+    }
   }
   void write(const std::string& text) {
     if (direct_) return direct_->write(text);
     if (std::fwrite(text.data(), 1, text.size(), spool_.get()) != text.size()) {
-      throw DataError(std::string("cannot write the merge's temporary file: ") + std::strerror(errno));
+      throw DataError(std::string("cannot write the merge's temporary file: ") + std::strerror(errno) +
+                      " (set TMPDIR to a folder with room)");
     }
   }
   void commit() {
     if (direct_) return direct_->commit();
-    if (std::fflush(spool_.get()) != 0 || std::fseek(spool_.get(), 0, SEEK_SET) != 0) {
+    if (std::fflush(spool_.get()) != 0) {
+      throw DataError(std::string("cannot write the merge's temporary file: ") + std::strerror(errno) +
+                      " (set TMPDIR to a folder with room)");
+    }
+    if (std::fseek(spool_.get(), 0, SEEK_SET) != 0) {
       throw DataError(std::string("cannot read the merge's temporary file back: ") + std::strerror(errno));
     }
     Output out(path_);
@@ -984,8 +1021,9 @@ int run_merge(const MergeCommand& command) {
   std::vector<Part> parts;
   for (const std::string& path : command.inputs) {
     auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
+    if (!*in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
     std::string first;
-    if (!*in || !std::getline(*in, first)) throw DataError("cannot read " + path + ": empty or unreadable");
+    if (!std::getline(*in, first)) throw DataError("cannot read " + path + ": empty or unreadable");
     json header;
     try {
       header = json::parse(first);
@@ -995,6 +1033,10 @@ int run_merge(const MergeCommand& command) {
     if (!header.is_object() || header.value("type", "") != "study") {
       throw DataError(path + ": line 1 is not a labrun study's header (type \"study\")");
     }
+    // A regular file is closed until its runs are read (a merge of thousands of shards would run
+    // out of descriptors), and opened again then; a stream stays open, as it can be read once.
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode)) in.reset();
     parts.push_back({path, header, first, std::move(in)});
   }
   const json& first = parts.front().header;
@@ -1048,8 +1090,16 @@ int run_merge(const MergeCommand& command) {
     const int64_t begin = shards.at(part).span.begin;
     const int64_t end = shards.at(part).span.end;
     std::string pending;
+    std::ifstream reopened;
+    if (!part->in) {
+      reopened.open(part->path, std::ios::binary);
+      std::string header_again;
+      if (!reopened || !std::getline(reopened, header_again) || header_again != part->first_line) {
+        throw DataError(part->path + ": changed or gone while merging (its header is not the one read first)");
+      }
+    }
     const StudyFile file = read_study(
-        *part->in, part->path, &part->first_line, [](const json&) {},
+        part->in ? *part->in : reopened, part->path, &part->first_line, [](const json&) {},
         [&](const json& run) {
           const RunRecord record = parse_run(plan, run);
           const int64_t number = record.run(plan);
