@@ -509,7 +509,7 @@ TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
       {{"sweep", "mlp", "--hidden", "4,1.5"}, "'1.5' is not a whole number"},
       {{"sweep", "mlp", "--lr", "0.1,fast"}, "'fast' is not a number"},
       {{"sweep", "mlp", "--lr", "1e999"}, "'1e999' is not a number"},
-      {{"sweep", "mlp", "--lr", "1,2", "--format", "text"}, "JSON Lines"},
+      {{"sweep", "mlp", "--lr", "1,2", "--format", "text"}, "--format"},
       {{"sweep", "mlp", "--normalise", "var,cube"}, "is not one of"},
       {{"sweep", "factorise", "--rank", "1,4"}, "--rank 4"},
       {{"sweep", "mlp", "--repeats", "0"}, "--repeats 0"},

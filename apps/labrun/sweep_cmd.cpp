@@ -743,9 +743,7 @@ int run_sweep(const SweepCommand& command) {
                  ? fmt::format("each trains {} epochs, evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
                  : fmt::format("each trains {} epochs", plan.epochs.back()),
              plan.cells(), format_bytes(output_bytes), format_bytes(memory));
-  // Its output must fit on the disk it goes to, and its work in memory.
-  require_memory(memory, fmt::format("the sweep of {} runs", plan.runs()),
-                 "; fewer values or repeats, or a smaller --chunk");
+  // Its output must fit on the disk it goes to (checked once the header is made), and its work in memory.
 
   json config = is_mlp ? mlp_config(mlp.base, nullptr) : factorise_config(factorise.base, nullptr);
   if (!is_mlp) config["engine"] = to_string(factorise.engine);  // the numbers differ in rounding
@@ -785,6 +783,9 @@ int run_sweep(const SweepCommand& command) {
       }
     }
   }
+
+  require_memory(memory, fmt::format("the sweep of {} runs", plan.runs()),
+                 "; fewer values or repeats, or a smaller --chunk");
 
   // Resuming: the runs already in the file are kept (and summarised), a torn last line and the
   // closing lines are cut off, the rest is trained.
