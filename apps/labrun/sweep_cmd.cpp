@@ -1044,10 +1044,8 @@ int run_merge(const MergeCommand& command) {
   const HeaderPlan first_plan = plan_from_header(parts.front().path, first);
   const StudyPlan& plan = first_plan.plan;
   const int64_t count = first_plan.count;
-  std::vector<const Part*> by_index(static_cast<std::size_t>(std::min<int64_t>(count, kMaxShards)), nullptr);
-  if (count > static_cast<int64_t>(by_index.size())) {
-    throw UsageError(fmt::format("{} is one of {} shards: more than labrun merges", parts.front().path, count));
-  }
+  // plan_from_header has refused a count beyond kMaxShards.
+  std::vector<const Part*> by_index(static_cast<std::size_t>(count), nullptr);
   std::map<const Part*, HeaderPlan> shards;
   for (const Part& part : parts) {
     const HeaderPlan h = &part == &parts.front() ? first_plan : plan_from_header(part.path, part.header);
