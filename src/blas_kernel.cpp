@@ -209,8 +209,8 @@ BlasDecision decide_blas_kernel(const BlasSituation& s) {
   const std::string target(kernel_for(cpu));
   const std::string below = "OpenBLAS chose " + name + " (" + std::string(to_string(loaded)) + ") on a CPU that runs " +
                             target + " (" + std::string(to_string(cpu)) + ")";
-  if (!s.replayable) {
-    d.reason = below + "; not restarted, as the input cannot be read a second time";
+  if (!s.once_only_input.empty()) {
+    d.reason = below + "; not restarted, as " + s.once_only_input + " cannot be read a second time";
     return d;
   }
   if (s.correction == BlasCorrection::automatic && !(s.work_flops >= kRestartMinFlops)) {

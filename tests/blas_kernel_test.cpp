@@ -116,7 +116,7 @@ TEST(BlasKernel, RestartsOnlyWhenTheWorkPaysForIt) {
   always.correction = BlasCorrection::always;
   EXPECT_TRUE(decide_blas_kernel(always).restart);
   BlasSituation stdin_input = prescott_on_avx512();
-  stdin_input.replayable = false;
+  stdin_input.once_only_input = "--data - (standard input)";
   EXPECT_FALSE(decide_blas_kernel(stdin_input).restart);
   BlasSituation nan_work = prescott_on_avx512(std::numeric_limits<double>::quiet_NaN());
   EXPECT_FALSE(decide_blas_kernel(nan_work).restart);

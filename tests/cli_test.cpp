@@ -955,5 +955,150 @@ TEST(CliConfig, OutputOntoTheConfigFileIsRefused) {
   EXPECT_EQ(read_file(dir + "/run.toml"), printed.out);
 }
 
+// A config file is never silently ignored (issue 26, kind 1): a file with no section for the
+// subcommand run, or a --config with no subcommand, is refused before anything runs.
+TEST(CliConfig, AFileWithNoSectionForTheCommandIsRefused) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/f.toml", "[factorise]\nrank=1\nseed=5\n");
+  const Outcome pca = labrun({"--config", dir + "/f.toml", "pca", "-o", dir + "/out.json"}, dir);
+  EXPECT_EQ(pca.exit_code, 2);
+  EXPECT_EQ(pca.out, "");
+  EXPECT_NE(pca.err.find("holds no [pca] section (it holds [factorise])"), std::string::npos) << pca.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out.json"));
+  write_file(dir + "/m.toml", "[mlp]\nseed=5\n");
+  const Outcome all = labrun({"all", "--config", dir + "/m.toml"}, dir);
+  EXPECT_EQ(all.exit_code, 2);
+  EXPECT_NE(all.err.find("holds no [all] section (it holds [mlp])"), std::string::npos) << all.err;
+  const Outcome bare = labrun({"--config", dir + "/m.toml"}, dir);
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_EQ(bare.out, "");
+  EXPECT_NE(bare.err.find("say which subcommand to run with it, e.g. labrun --config " + dir + "/m.toml mlp"),
+            std::string::npos)
+      << bare.err;
+  write_file(dir + "/empty.toml", "# nothing yet\n");
+  EXPECT_EQ(labrun({"--config", dir + "/empty.toml", "factorise"}, dir).exit_code, 2);
+  // A file with the command's section and others runs the command's.
+  write_file(dir + "/both.toml", "[factorise]\nrank=1\nepochs=3\nseed=5\n[mlp]\nseed=6\n");
+  const Outcome both = labrun({"--config", dir + "/both.toml", "factorise"}, dir);
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(json::parse(both.out)["config"]["seed"], 5);
+  EXPECT_EQ(json::parse(both.out)["config"]["rank"], 1);
+}
+
+// Lists (kind 2): --print-config writes a sweep's lists the TOML way, and both the TOML list and
+// the command line's comma form read back into the same study.
+TEST(CliConfig, TomlListsAndCommaListsGiveTheSameStudy) {
+  const std::string dir = temp_dir();
+  const Outcome printed = labrun(
+      {"sweep", "mlp", "--lr", "0.01,0.1", "--epochs", "3,4", "--repeats", "2", "--seed", "1", "--print-config"}, dir);
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("\nlr=[0.01, 0.1]\n"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("\nepochs=[3, 4]\n"), std::string::npos) << printed.out;
+  write_file(dir + "/list.toml", printed.out);
+  write_file(dir + "/comma.toml", "[sweep.mlp]\nlr = \"0.01,0.1\"\nepochs=\"3,4\"\nrepeats=2\nseed=1\n");
+  write_file(dir + "/lines.toml",
+             "[sweep.mlp]\nlr = [\n  0.01,  # small\n  0.1,\n]\nepochs=[3,4]\nrepeats=2\nseed=1\n");
+  const auto runs = [&](const std::string& config) {
+    const Outcome run = labrun({"--config", dir + "/" + config, "sweep", "mlp"}, dir);
+    EXPECT_EQ(run.exit_code, 0) << config << ": " << run.err;
+    std::string records;
+    std::istringstream lines(run.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"type\":\"run\"") != std::string::npos) records += line + "\n";
+    }
+    return records;
+  };
+  const std::string expected = runs("list.toml");
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), '\n'), 4);
+  EXPECT_EQ(runs("comma.toml"), expected);
+  EXPECT_EQ(runs("lines.toml"), expected);
+}
+
+// Paths (kinds 3 and 6): a relative path in a config file is read from the file's folder; a
+// printed config writes paths absolute and quoted so that a '#', a quote or a newline in them
+// reads back; a byte-order mark is skipped.
+TEST(CliConfig, PathsReadFromTheConfigsFolderAndRoundTrip) {
+  const std::string dir = temp_dir();
+  std::filesystem::create_directories(dir + "/conf");
+  std::filesystem::copy_file(kIris, dir + "/conf/wine.csv");
+  write_file(dir + "/conf/run.toml", "\xef\xbb\xbf[factorise]\ndata = \"wine.csv\"\nepochs = 2\nseed = 3\n");
+  const Outcome relative = labrun({"--config", dir + "/conf/run.toml", "factorise"}, dir);
+  ASSERT_EQ(relative.exit_code, 0) << relative.err;
+  EXPECT_EQ(json::parse(relative.out)["data"]["source"], dir + "/conf/wine.csv");
+
+  const std::string awkward = dir + "/a#b/say \"hi\"\nnext 'line'.csv";
+  std::filesystem::create_directories(dir + "/a#b");
+  std::filesystem::copy_file(kIris, awkward);
+  const Outcome printed =
+      labrun({"factorise", "--data", awkward, "--epochs", "2", "--seed", "3", "--print-config"}, dir);
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  write_file(dir + "/elsewhere.toml", printed.out);
+  const Outcome again = labrun({"--config", dir + "/elsewhere.toml", "factorise"}, "/");
+  ASSERT_EQ(again.exit_code, 0) << printed.out << again.err;
+  const json doc = json::parse(again.out);
+  EXPECT_EQ(doc["data"]["source"], awkward);
+  EXPECT_EQ(doc["results"]["gd"]["loss"], json::parse(relative.out)["results"]["gd"]["loss"]);
+}
+
+// Reading (kinds 4 and 5): a config is read with a bound, a read that fails is an error, and its
+// text is checked for UTF-8 as the command line is: one line, exit 2, nothing run.
+TEST(CliConfig, ConfigsThatCannotBeReadAreRefused) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/latin1.toml", "[factorise]\ndata=\"caf\xe9.csv\"\n");
+  write_file(dir + "/huge.toml", "[factorise]\n" + std::string(std::size_t{2} << 20, '#') + "\n");
+  for (const auto& [config, message] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/zero", "--config /dev/zero: line 1 holds a NUL byte: not a config file"},
+           {dir + "/latin1.toml", "line 2 is not UTF-8 (byte 22): a config file is UTF-8 text"},
+           {dir + "/huge.toml", "larger than 1024 KiB"},
+           {dir, "--config: File is actually a directory"}}) {
+    const Outcome run = labrun({"--config", config, "factorise"}, dir);
+    EXPECT_EQ(run.exit_code, 2) << config;
+    EXPECT_EQ(run.out, "");
+    EXPECT_NE(run.err.find(message), std::string::npos) << run.err;
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  }
+  // Under a memory limit the read fails or passes, but never runs the defaults unsaid.
+  const Outcome limited = labrun::test::shell("ulimit -v 2000000; \"$LABRUN\" --config /dev/zero factorise", dir);
+  EXPECT_EQ(limited.exit_code, 2) << limited.err;
+}
+
+// A restart on a better BLAS kernel reads the inputs again (issue 23, kind 5): with the config or
+// the data from a pipe, labrun does not restart and says which input kept it.
+TEST(CliConfig, InputsThatCannotBeReadTwiceKeepTheFirstStart) {
+  const std::string dir = temp_dir();
+  const json plain = json::parse(labrun({"factorise", "--seed", "0", "--epochs", "1"}, dir).out);
+  const json& kernel = plain["environment"]["blas_kernel"];
+  if (!kernel["loaded"].is_string() || !kernel["cpu_kernel"].is_string() || kernel["cpu_kernel"] == "Prescott") {
+    GTEST_SKIP() << "the BLAS is not OpenBLAS, or this CPU has no kernel above Prescott: nothing to restart on";
+  }
+  const std::string restart =
+      "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE LABRUN_BLAS_ASSUME_LOADED=Prescott LABRUN_BLAS_CORRECTION=always ";
+  write_file(dir + "/run.toml", "[factorise]\nseed=5\nepochs=3\n");
+  for (const auto& [script, input] : std::vector<std::pair<std::string, std::string>>{
+           {restart + "\"$LABRUN\" --config /dev/stdin factorise < run.toml", ""},
+           {"cat run.toml | " + restart + "\"$LABRUN\" --config /dev/stdin factorise", "--config /dev/stdin (a pipe"},
+           {"mkfifo cfg.fifo; cat run.toml > cfg.fifo & " + restart + "\"$LABRUN\" --config cfg.fifo factorise",
+            "--config cfg.fifo (a pipe or FIFO)"},
+           {"cat " + kIris + " | " + restart + "\"$LABRUN\" factorise --seed 5 --epochs 3 --data /dev/stdin",
+            "--data /dev/stdin (a pipe"},
+           {"cat " + kIris + " | " + restart + "\"$LABRUN\" factorise --seed 5 --epochs 3 --data -",
+            "--data - (standard input)"}}) {
+    SCOPED_TRACE(script);
+    std::filesystem::remove(dir + "/cfg.fifo");
+    const Outcome run = labrun::test::shell("cd " + labrun::test::quote(dir) + " && " + script, dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json doc = json::parse(run.out);
+    EXPECT_EQ(doc["config"]["seed"], 5);
+    EXPECT_EQ(doc["config"]["epochs"], 3);
+    const std::string decision = doc["environment"]["blas_kernel"]["decision"];
+    if (input.empty()) {  // a regular file behind /dev/stdin is read again from its start
+      EXPECT_EQ(doc["environment"]["blas_kernel"]["corrected"], true) << decision;
+    } else {
+      EXPECT_EQ(doc["environment"]["blas_kernel"]["corrected"], false) << decision;
+      EXPECT_NE(decision.find("not restarted, as " + input), std::string::npos) << decision;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace labrun::test

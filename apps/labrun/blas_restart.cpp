@@ -1,5 +1,6 @@
 #include "blas_restart.hpp"
 
+#include "config.hpp"
 #include "environment.hpp"
 
 #include "labrun/blas_kernel.hpp"
@@ -22,9 +23,9 @@ std::optional<BlasKernelInfo> g_kernel;  // what use_best_blas_kernel decided
 
 const std::optional<BlasKernelInfo>& blas_kernel_used() { return g_kernel; }
 
-void use_best_blas_kernel(double work_flops, bool replayable) {
+void use_best_blas_kernel(double work_flops, const std::string& data_path) {
   BlasSituation situation = blas_situation(work_flops);
-  situation.replayable = replayable;
+  situation.once_only_input = once_only_input(data_path);
   const BlasDecision decision = decide_blas_kernel(situation);
   g_kernel = blas_kernel_info(situation, decision);
   char** argv = remembered_argv();

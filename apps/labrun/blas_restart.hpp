@@ -6,6 +6,7 @@
 #include "labrun/blas_kernel.hpp"
 
 #include <optional>
+#include <string>
 
 namespace labrun::cli {
 
@@ -14,8 +15,9 @@ namespace labrun::cli {
 // OPENBLAS_CORETYPE and the LABRUN_BLAS_RESTARTED guard). Returns when it does not restart, or
 // when the restart failed (said in the decision the JSON reports). Call it before anything is
 // written.
-// `replayable` is false when an input (stdin) cannot be read again by a second start.
-void use_best_blas_kernel(double work_flops, bool replayable = true);
+// A second start reads the inputs again: when one cannot be (`--data -`, a pipe, a FIFO, a device,
+// the same for --config), labrun does not restart and the decision says which input kept it.
+void use_best_blas_kernel(double work_flops, const std::string& data_path);
 
 // What use_best_blas_kernel decided (with a failed restart's reason), for the JSON's environment;
 // nullopt before it is called.

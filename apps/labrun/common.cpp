@@ -115,54 +115,6 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
   });
 }
 
-namespace {
-
-bool is_plain(const std::string& value) {
-  if (value == "true" || value == "false") return true;
-  char* end = nullptr;
-  std::strtod(value.c_str(), &end);
-  return !value.empty() && end == value.c_str() + value.size();
-}
-
-// A TOML value: a number or boolean as it is, text quoted ("..." or, holding a double quote, '...').
-std::string config_value(const std::string& value) {
-  if (is_plain(value)) return value;
-  if (value.find('"') == std::string::npos) return '"' + value + '"';
-  if (value.find('\'') == std::string::npos) return "'" + value + "'";
-  throw UsageError("--print-config: the value " + value + " holds both kinds of quote; a config file cannot");
-}
-
-}  // namespace
-
-std::string config_text(const CLI::App& command, std::optional<uint64_t> seed) {
-  // A nested subcommand's section names its parents: [sweep.mlp].
-  std::string section = command.get_name();
-  for (const CLI::App* parent = command.get_parent(); parent && parent->get_parent(); parent = parent->get_parent()) {
-    section = parent->get_name() + "." + section;
-  }
-  std::string text = "[" + section + "]\n";
-  for (const CLI::Option* option : command.get_options()) {
-    if (!option->get_configurable() || option->get_lnames().empty() || option->get_lnames().front() == "help") {
-      continue;
-    }
-    const std::string& name = option->get_lnames().front();
-    std::vector<std::string> values = option->count() > 0 ? option->results() : std::vector<std::string>{};
-    if (values.empty() && !option->get_default_str().empty()) values = {option->get_default_str()};
-    if (name == "seed" && option->count() == 0 && seed) values = {std::to_string(*seed)};
-    if (values.empty()) continue;
-    if (option->get_expected_max() > 1) {
-      std::string list;
-      for (const std::string& v : values) list += (list.empty() ? "" : ", ") + config_value(v);
-      text += name + "=[" + list + "]\n";
-    } else if (option->get_expected_max() == 0) {  // a flag given
-      text += name + "=true\n";
-    } else {
-      text += name + "=" + config_value(values.back()) + "\n";
-    }
-  }
-  return text;
-}
-
 void refuse_empty_values(CLI::App& command) {
   const CLI::Validator non_empty(
       [](const std::string& value) { return value.empty() ? std::string("the value is empty") : std::string(); }, "");

@@ -126,11 +126,6 @@ struct CommonOptions {
 // Declares --data, --features, --label, --seed, --threads, -o/--output and --format on a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& options, Checks& checks);
 
-// The options of `command` as a config file for --config (TOML: a [command] section of name=value
-// lines, given options and defaults, in declaration order), with `seed` when --seed was not given,
-// so that reading it back gives the same run.
-std::string config_text(const CLI::App& command, std::optional<uint64_t> seed);
-
 // Refuses an empty value ("--epochs ''") for every option of `command` that takes one, rather
 // than reading it as 0 or the default. Call it after the options are declared.
 void refuse_empty_values(CLI::App& command);

@@ -4,6 +4,7 @@
 #include "all_cmd.hpp"
 #include "blas_restart.hpp"
 #include "common.hpp"
+#include "config.hpp"
 #include "environment.hpp"
 #include "factorise_cmd.hpp"
 #include "help.hpp"
@@ -21,6 +22,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -119,6 +121,8 @@ int run(int argc, char** argv) {
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
   app.allow_config_extras(CLI::config_extras_mode::error);
+  const auto config_reader = std::make_shared<ConfigReader>(app);
+  app.config_formatter(config_reader);
   for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command,
                             sweep_factorise_command, merge_command}) {
     const std::string name = command->get_parent() != &app
@@ -172,6 +176,7 @@ int run(int argc, char** argv) {
       print_version();
       return kExitOk;
     }
+    config_reader->require_section_of_command();
     // --print-config: the options as a config file, with the seed the run would use.
     const auto print_config = [](const CLI::App* command, const CommonOptions& common, const Checks& checks) {
       checks.run();

@@ -857,8 +857,7 @@ int run_sweep(const SweepCommand& command) {
     flops += is_mlp ? mlp_study_flops(data, setting_options(mlp, plan, setting)) / static_cast<double>(plan.repeats)
                     : factorise_study_flops(data.rows(), data.columns(), setting_options(factorise, plan, setting));
   }
-  use_best_blas_kernel(flops * span_runs / static_cast<double>(plan.settings()),
-                       /*replayable=*/command.common.data_path != "-");
+  use_best_blas_kernel(flops * span_runs / static_cast<double>(plan.settings()), command.common.data_path);
   Output output(path, Output::Mode::append);
   if (fresh) output.write(header.dump() + "\n");
   // Runs go out in chunks: one write per 64 KiB or per chunk of models, whichever comes first.

@@ -68,7 +68,7 @@ struct BlasSituation {
   BlasCorrection correction = BlasCorrection::automatic;
   std::optional<std::string> restarted_from;  // LABRUN_BLAS_RESTARTED: the kernel OpenBLAS had chosen
   double work_flops = 0.0;                    // the BLAS work the run is expected to do
-  bool replayable = true;                     // false when an input (stdin) cannot be read a second time
+  std::string once_only_input;                // an input a second start could not read again ("--data -"); "" when none
 };
 
 struct BlasDecision {

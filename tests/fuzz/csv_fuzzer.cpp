@@ -1,8 +1,11 @@
-// libFuzzer target for the data readers: any bytes in, a Dataset or a DataError out, nothing else.
+// libFuzzer target for the data and config readers: any bytes in, a Dataset or a DataError out,
+// nothing else; the same bytes as a config file give entries or a ConfigError, and every value read
+// is written back by config_value and read again unchanged.
 // The first byte picks the reader's options, so that column selection is fuzzed too. Bytes that
 // start as a .npy file does go through read_data from a file in memory (the .npy reader maps a
 // file: its header parser, shape and size checks and value scan); all others through parse_csv.
 
+#include "labrun/config_file.hpp"
 #include "labrun/dataset.hpp"
 
 #include <torch/torch.h>
@@ -14,6 +17,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -56,6 +60,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (parsed.rows() < options.min_rows || parsed.columns() < 1) std::abort();
   } catch (const labrun::DataError&) {
     // Bad data, reported: the expected outcome for most inputs.
+  }
+  try {
+    for (const labrun::ConfigEntry& entry : labrun::parse_config(text, "fuzz.toml")) {
+      if (entry.key.empty() || entry.line < 1) std::abort();
+      for (const std::string& value : entry.values) {
+        const auto again = labrun::parse_config("[s]\nk = " + labrun::config_value(value) + "\n", "again.toml");
+        if (again.size() != 1 || again[0].values != std::vector<std::string>{value}) std::abort();
+      }
+    }
+  } catch (const labrun::ConfigError&) {
+    // Not a config file, reported.
   }
   return 0;
 }
