@@ -6,7 +6,8 @@
 #   scripts/setup.sh --test    that, plus what the tests need (the exercise's Python reference
 #                              code runs under Debian's python3-torch and python3-pandas; the
 #                              scripts' tests need matplotlib, jsonschema and poppler's pdfinfo;
-#                              scripts/format.sh needs clang-format)
+#                              scripts/format.sh needs clang-format; the cluster tests run a
+#                              single-node Slurm and GNU parallel)
 #   scripts/setup.sh --fuzz    that, plus clang-14 and its libFuzzer runtime
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then  # the comment above is the help
@@ -22,7 +23,8 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-torch python3-pandas python3-matplotlib python3-jsonschema poppler-utils clang-format git) ;;
+    --test) packages+=(python3 python3-torch python3-pandas python3-matplotlib python3-jsonschema poppler-utils clang-format git
+                       slurm-wlm munge parallel) ;;
     --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
     *) echo "setup.sh: unknown option '$arg' (known: --test, --fuzz)" >&2; exit 2 ;;
   esac
