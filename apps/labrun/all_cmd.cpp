@@ -15,8 +15,8 @@ namespace labrun::cli {
 CLI::App* setup_all(CLI::App& app, AllCommand& command) {
   CLI::App* sub = app.add_subcommand(
       "all",
-      "Run every part (1.1 to 2.2) in one process from one seed and write one document: results.factorise, "
-      "results.pca, results.mlp");
+      "Run every part (1.1 to 2.2) in one process from one seed and write one document: results.factorise "
+      "(parts 1.1 to 1.3, as pca writes them) and results.mlp");
   // Defaults that fill the one-page report: both loss curves, and enough MLP runs to show their
   // spread (the batched engine trains 200 in a fraction of a second).
   command.exercise.factorise.gd.record_every = 10;
