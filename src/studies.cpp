@@ -154,56 +154,6 @@ double factorise_study_flops(int64_t rows, int64_t columns, const FactoriseStudy
   return factorise_flops(rows, columns, options.gd) + (options.pca ? 2.0 : 1.0) * svd_flops(rows, columns);
 }
 
-double student_t975(int64_t df) {
-  // Exact to 9 digits up to 30 degrees of freedom; beyond, the Cornish-Fisher expansion in 1 / df
-  // around the normal quantile (error below 1e-7 at 31).
-  static constexpr double kTable[] = {12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836, 2.446911851,
-                                      2.364624252,  2.306004135, 2.262157163, 2.228138852, 2.200985160, 2.178812830,
-                                      2.160368656,  2.144786688, 2.131449546, 2.119905299, 2.109815578, 2.100922040,
-                                      2.093024054,  2.085963447, 2.079613845, 2.073873068, 2.068657610, 2.063898562,
-                                      2.059538553,  2.055529439, 2.051830516, 2.048407142, 2.045229642, 2.042272456};
-  if (df < 1) return std::numeric_limits<double>::quiet_NaN();
-  if (df <= 30) return kTable[df - 1];
-  const double z = 1.959963984540054, v = static_cast<double>(df);
-  const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z, z9 = z7 * z * z;
-  const double g1 = (z3 + z) / 4.0;
-  const double g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
-  const double g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
-  const double g4 = (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / 92160.0;
-  return z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
-}
-
-Summary summarise(std::vector<double> values) {
-  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-  Summary s{static_cast<int64_t>(values.size()), nan, nan, nan, nan, nan, nan, nan, nan, nan};
-  if (values.empty() || std::any_of(values.begin(), values.end(), [](double v) { return std::isnan(v); })) return s;
-  const auto n = static_cast<double>(values.size());
-  s.mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
-  if (values.size() > 1) {  // in the runs' order, as numpy would sum them
-    double squares = 0.0;
-    for (const double v : values) squares += (v - s.mean) * (v - s.mean);
-    s.std = std::sqrt(squares / (n - 1.0));
-    const double half = student_t975(s.n - 1) * s.std / std::sqrt(n);
-    s.ci95_low = s.mean - half;
-    s.ci95_high = s.mean + half;
-  }
-  std::sort(values.begin(), values.end());
-  // numpy.quantile's default: linear between the order statistics around p (n - 1).
-  const auto quantile = [&values](double p) {
-    const double position = p * static_cast<double>(values.size() - 1);
-    const auto below = static_cast<std::size_t>(position);
-    const double above = below + 1 < values.size() ? values[below + 1] : values[below];
-    return values[below] + (position - static_cast<double>(below)) * (above - values[below]);
-  };
-  s.min = values.front();
-  s.q1 = quantile(0.25);
-  const std::size_t mid = values.size() / 2;
-  s.median = values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2.0;
-  s.q3 = quantile(0.75);
-  s.max = values.back();
-  return s;
-}
-
 namespace {
 
 // This thread's OpenMP threads set to one while it lives, `threads` (the setting before) after.
@@ -376,6 +326,10 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
   detail::require_at_least(kFunction, "hidden", options.hidden, 1);
   detail::require_at_least(kFunction, "repeats", options.repeats, 1);
   detail::require_at_least(kFunction, "chunk", options.chunk, 1);
+  if (options.resamples < 0 || options.resamples > kMaxResamples) {
+    detail::invalid(kFunction, "resamples " + std::to_string(options.resamples) + " must be 0 (no bootstrap) to " +
+                                   std::to_string(kMaxResamples));
+  }
   const int64_t first = options.first_repeat;
   const int64_t end = options.end_repeat.value_or(options.repeats);
   if (first < 0 || end > options.repeats || first > end) {
@@ -485,9 +439,10 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
   }
   hand_on(trained_begin, trained);
   result.seconds = seconds();
-  result.train_accuracy = summarise(std::move(train));
-  result.val_accuracy = summarise(std::move(val));
-  result.final_loss = summarise(std::move(loss));
+  // Each figure's bootstrap draws from its own seed, derived from the study's.
+  result.train_accuracy = summarise(std::move(train), {options.resamples, derived_seed(options.seed, {0})});
+  result.val_accuracy = summarise(std::move(val), {options.resamples, derived_seed(options.seed, {1})});
+  result.final_loss = summarise(std::move(loss), {options.resamples, derived_seed(options.seed, {2})});
   return result;
 }
 

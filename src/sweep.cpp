@@ -57,12 +57,19 @@ std::string StudyPlan::key(int64_t index) const {
 
 bool StudyPlan::operator==(const StudyPlan& other) const {
   return part == other.part && axes == other.axes && epochs == other.epochs && metrics == other.metrics &&
-         repeats == other.repeats && seed == other.seed;
+         repeats == other.repeats && seed == other.seed && resamples == other.resamples;
 }
 
 namespace {
 
 constexpr const char* kPlan = "plan_sweep";
+
+void check_resamples(int64_t resamples) {
+  if (resamples < 0 || resamples > kMaxResamples) {
+    detail::invalid(kPlan, "bootstrap " + std::to_string(resamples) + " must be 0 (no bootstrap) to " +
+                               std::to_string(kMaxResamples) + " resamples");
+  }
+}
 
 // An axis of the values given, or none for an empty list; refuses repeated values.
 template <class T, class Convert>
@@ -121,7 +128,9 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep) {
   plan.repeats = sweep.base.repeats;
   plan.seed = sweep.base.seed;
   plan.metrics = {"train_accuracy", "val_accuracy", "loss"};
+  plan.resamples = sweep.base.resamples;
   detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
+  check_resamples(plan.resamples);
   add_axis(plan, "lr", sweep.lr, kReal);
   add_axis(plan, "epochs", sweep.epochs, kInteger);
   add_axis(plan, "hidden", sweep.hidden, kInteger);
@@ -150,7 +159,9 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
   plan.repeats = sweep.repeats;
   plan.seed = sweep.seed;
   plan.metrics = {"loss", "gap", "relative_gap"};
+  plan.resamples = sweep.resamples;
   detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
+  check_resamples(plan.resamples);
   // Seeds seed .. seed + repeats - 1 must stay below 2^53 (the seeds labrun takes and reports).
   if (sweep.seed + static_cast<uint64_t>(plan.repeats) - 1 >= (uint64_t{1} << 53)) {
     detail::invalid(kPlan, "seeds " + std::to_string(sweep.seed) + " + repeats must stay below 2^53");
@@ -411,14 +422,102 @@ std::vector<CellSummary> StudySummary::cells() const {
         const std::size_t run = static_cast<std::size_t>(setting) * repeats + r;
         if (!present_[run]) continue;
         ++cell.runs;
-        cell.diverged += diverged_[run * checkpoints + c] ? 1 : 0;
+        if (diverged_[run * checkpoints + c]) {
+          ++cell.diverged;
+          continue;
+        }
         for (std::size_t m = 0; m < metrics; ++m) figures[m].push_back(values_[(run * checkpoints + c) * metrics + m]);
       }
-      for (std::vector<double>& f : figures) cell.metrics.push_back(summarise(std::move(f)));
+      for (std::size_t m = 0; m < metrics; ++m) {
+        const Bootstrap bootstrap{plan_.resamples, derived_seed(plan_.seed, {static_cast<uint64_t>(setting), c, m})};
+        cell.metrics.push_back(summarise(std::move(figures[m]), bootstrap));
+      }
       cells.push_back(std::move(cell));
     }
   }
   return cells;
+}
+
+std::vector<double> StudySummary::figure(int64_t setting, std::size_t checkpoint, std::size_t metric) const {
+  const std::size_t checkpoints = plan_.epochs.size(), metrics = plan_.metrics.size();
+  const auto repeats = static_cast<std::size_t>(plan_.repeats);
+  std::vector<double> values(repeats, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t r = 0; r < repeats; ++r) {
+    const std::size_t run = static_cast<std::size_t>(setting) * repeats + r;
+    if (present_[run] && !diverged_[run * checkpoints + checkpoint]) {
+      values[r] = values_[(run * checkpoints + checkpoint) * metrics + metric];
+    }
+  }
+  return values;
+}
+
+bool draws_shared(const StudyPlan& plan, int64_t a, int64_t b) {
+  const auto sa = plan.setting(a), sb = plan.setting(b);
+  const std::vector<std::string> drawn =
+      plan.part == "mlp" ? std::vector<std::string>{"hidden", "shuffle"} : std::vector<std::string>{"rank", "dtype"};
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    if (std::find(drawn.begin(), drawn.end(), sa[i].first) != drawn.end() && sa[i].second != sb[i].second) return false;
+  }
+  return true;
+}
+
+std::vector<SettingComparison> compare_settings(const StudyPlan& plan, const StudySummary& runs,
+                                                const CompareOptions& options) {
+  constexpr const char* kFunction = "compare_settings";
+  const auto metric = std::find(plan.metrics.begin(), plan.metrics.end(), options.metric);
+  if (metric == plan.metrics.end()) {
+    std::string known;
+    for (const std::string& m : plan.metrics) known += (known.empty() ? "" : ", ") + m;
+    detail::invalid(kFunction, "metric " + options.metric + " is not the study's: it has " + known);
+  }
+  const int64_t epochs = options.epochs.value_or(plan.epochs.back());
+  const auto checkpoint = std::find(plan.epochs.begin(), plan.epochs.end(), epochs);
+  if (checkpoint == plan.epochs.end()) {
+    std::string known;
+    for (const int64_t e : plan.epochs) known += (known.empty() ? "" : ", ") + std::to_string(e);
+    detail::invalid(kFunction,
+                    "epochs " + std::to_string(epochs) + " is not a checkpoint of the study: it has " + known);
+  }
+  if (options.baseline && (*options.baseline < 0 || *options.baseline >= plan.settings())) {
+    detail::invalid(kFunction, "baseline " + std::to_string(*options.baseline) + " is not a setting of the study");
+  }
+  if (options.resamples < 0 || options.resamples > kMaxResamples) {
+    detail::invalid(kFunction, "bootstrap " + std::to_string(options.resamples) + " must be 0 to " +
+                                   std::to_string(kMaxResamples) + " resamples");
+  }
+  const auto m = static_cast<std::size_t>(metric - plan.metrics.begin());
+  const auto c = static_cast<std::size_t>(checkpoint - plan.epochs.begin());
+  const bool higher = options.metric.find("accuracy") != std::string::npos;
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  for (int64_t a = 0; a < plan.settings(); ++a) {
+    if (options.baseline) {
+      if (a != *options.baseline) pairs.emplace_back(a, *options.baseline);
+      continue;
+    }
+    for (int64_t b = a + 1; b < plan.settings(); ++b) pairs.emplace_back(b, a);
+  }
+  std::vector<SettingComparison> out;
+  std::vector<double> p;
+  for (const auto& [a, b] : pairs) {
+    std::vector<double> x = runs.figure(a, c, m), y = runs.figure(b, c, m);
+    // P(better) is P(X > Y) on the figure as it is when higher is better, on its negation otherwise.
+    if (!higher) {
+      for (double& v : x) v = -v;
+      for (double& v : y) v = -v;
+    }
+    const uint64_t seed =
+        derived_seed(plan.seed, {0xC0A7ULL, static_cast<uint64_t>(a), static_cast<uint64_t>(b), c, m});
+    Comparison result = compare(x, y, draws_shared(plan, a, b), {options.resamples, seed});
+    if (!higher) {
+      result.difference = -result.difference;
+      result.difference_bootstrap = {-result.difference_bootstrap.high, -result.difference_bootstrap.low};
+    }
+    out.push_back({a, b, higher, result});
+    p.push_back(result.p_value);
+  }
+  const std::vector<double> adjusted = holm(p);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i].result.p_holm = adjusted[i];
+  return out;
 }
 
 std::vector<RunSpan> missing_runs(const std::vector<RunSpan>& spans, const StudySummary& done) {

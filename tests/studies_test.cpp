@@ -378,45 +378,6 @@ TEST(Studies, ConstantDataHasNoPrincipalSubspaceToCompareWith) {
   EXPECT_NO_THROW(factorise_study(constant, options));
 }
 
-TEST(Studies, SummaryStatistics) {
-  const Summary s = summarise({4.0, 1.0, 3.0, 2.0});
-  EXPECT_EQ(s.mean, 2.5);
-  EXPECT_EQ(s.median, 2.5);
-  EXPECT_EQ(s.min, 1.0);
-  EXPECT_EQ(s.max, 4.0);
-  EXPECT_DOUBLE_EQ(s.std, std::sqrt(5.0 / 3.0));  // n - 1
-  const Summary one = summarise({7.0});
-  EXPECT_EQ(one.median, 7.0);
-  EXPECT_TRUE(std::isnan(one.std));
-  EXPECT_TRUE(std::isnan(summarise({}).mean));
-  EXPECT_EQ(summarise({}).n, 0);
-  // Quartiles as numpy.quantile([1, 2, 3, 4], [0.25, 0.75]) = 1.75, 3.25.
-  EXPECT_EQ(s.n, 4);
-  EXPECT_DOUBLE_EQ(s.q1, 1.75);
-  EXPECT_DOUBLE_EQ(s.q3, 3.25);
-  EXPECT_EQ(one.q1, 7.0);
-  // The mean's 95% interval: 2.5 -+ t(0.975, 3) sqrt(5/3) / 2.
-  const double half = 3.182446305 * std::sqrt(5.0 / 3.0) / 2.0;
-  EXPECT_NEAR(s.ci95_low, 2.5 - half, 1e-9);
-  EXPECT_NEAR(s.ci95_high, 2.5 + half, 1e-9);
-  EXPECT_TRUE(std::isnan(one.ci95_low));
-  // A NaN (a diverged run's loss) leaves nothing to order: every figure is NaN, n stays.
-  const Summary with_nan = summarise({1.0, std::nan(""), 3.0});
-  EXPECT_EQ(with_nan.n, 3);
-  EXPECT_TRUE(std::isnan(with_nan.min) && std::isnan(with_nan.median) && std::isnan(with_nan.mean));
-}
-
-TEST(Studies, StudentsTQuantile) {
-  // Tables (scipy.stats.t.ppf(0.975, df)): the table's end, the expansion's start, and beyond.
-  EXPECT_NEAR(student_t975(1), 12.706204736, 1e-9);
-  EXPECT_NEAR(student_t975(30), 2.042272456, 1e-9);
-  EXPECT_NEAR(student_t975(31), 2.039513446, 1e-6);
-  EXPECT_NEAR(student_t975(40), 2.021075390, 1e-6);
-  EXPECT_NEAR(student_t975(120), 1.979930405, 1e-7);
-  EXPECT_NEAR(student_t975(1000000), 1.959966, 1e-6);
-  EXPECT_TRUE(std::isnan(student_t975(0)));
-}
-
 TEST(Studies, TheExerciseDrawsBothPartsFromOneStream) {
   const Dataset iris = load_embedded_iris();
   ExerciseOptions options;

@@ -56,6 +56,17 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
   add_at_least(command, checks, names("loss-every", true), options.training.record_every, 0,
                "Record each run's loss every K epochs (0: none)")
       ->type_name("K");
+  const std::string bootstrap = names("bootstrap");
+  add_at_least(command, checks, bootstrap, options.resamples, 0,
+               "Bootstrap resamples of the summary's 95% intervals of the mean, median and IQM, 0 to 1000000 (0: "
+               "none)")
+      ->type_name("B");
+  checks.add([bootstrap, &options] {
+    if (options.resamples > kMaxResamples) {
+      throw UsageError(bootstrap + " " + std::to_string(options.resamples) + " must be at most " +
+                       std::to_string(kMaxResamples) + " resamples");
+    }
+  });
 }
 
 namespace {

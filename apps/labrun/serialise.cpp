@@ -115,7 +115,12 @@ void to_json(json& j, const Summary& s) {
            {"median", number(s.median)},
            {"q1", number(s.q1)},
            {"q3", number(s.q3)},
-           {"ci95", {number(s.ci95_low), number(s.ci95_high)}}};
+           {"ci95", {number(s.ci95_low), number(s.ci95_high)}},
+           {"iqm", number(s.iqm)},
+           {"bootstrap95",
+            {{"mean", {number(s.mean_bootstrap.low), number(s.mean_bootstrap.high)}},
+             {"median", {number(s.median_bootstrap.low), number(s.median_bootstrap.high)}},
+             {"iqm", {number(s.iqm_bootstrap.low), number(s.iqm_bootstrap.high)}}}}};
 }
 
 }  // namespace labrun
@@ -171,6 +176,7 @@ json mlp_config(const MlpStudyOptions& options, const Provenance* provenance) {
   config["loss_every"] = options.training.record_every;
   if (provenance) config["threads"] = torch::get_num_threads();
   config["dtype"] = "float32";
+  config["bootstrap_resamples"] = options.resamples;
   return config;
 }
 

@@ -35,7 +35,7 @@ namespace labrun::cli {
 using labrun::json;
 
 // The version of the output's layout: minor for added fields, major for removed or changed ones.
-inline constexpr const char* kSchemaVersion = "2.3.0";
+inline constexpr const char* kSchemaVersion = "2.4.0";
 
 // A double, or null when it is NaN or Inf.
 json number(double value);

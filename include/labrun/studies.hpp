@@ -13,6 +13,7 @@
 #include "labrun/decomposition.hpp"
 #include "labrun/factorise.hpp"
 #include "labrun/mlp.hpp"
+#include "labrun/statistics.hpp"
 
 #include <ATen/core/Generator.h>
 
@@ -109,6 +110,8 @@ struct MlpStudyOptions {
   // the repeats before it are made and discarded.
   int64_t first_repeat = 0;
   std::optional<int64_t> end_repeat;
+  // Bootstrap resamples of the summary's intervals (0: none), drawn from seeds derived from `seed`.
+  int64_t resamples = kDefaultResamples;
 };
 
 // How far a study has got: runs done of the runs it trains, and the seconds since it started.
@@ -118,21 +121,6 @@ struct Progress {
   double seconds = 0.0;
 };
 using ProgressCallback = std::function<void(const Progress&)>;
-
-// The distribution of one figure over runs: mean, std (n - 1), min, quartiles (numpy's default,
-// linear interpolation between order statistics), max, and the 95% confidence interval of the
-// mean, mean -+ t(0.975, n - 1) std / sqrt(n) (Student's t). NaN where undefined: every figure for
-// no values; std and the interval for one. Any NaN value makes every figure NaN but n.
-struct Summary {
-  int64_t n = 0;
-  double mean = 0.0, std = 0.0, min = 0.0, q1 = 0.0, median = 0.0, q3 = 0.0, max = 0.0;
-  double ci95_low = 0.0, ci95_high = 0.0;
-};
-Summary summarise(std::vector<double> values);
-
-// The 0.975 quantile of Student's t distribution with `df` >= 1 degrees of freedom (12.706 for 1,
-// 1.960 in the limit), to 1e-6 relative.
-double student_t975(int64_t df);
 
 struct MlpStudyResult;
 

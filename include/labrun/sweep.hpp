@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -45,6 +46,9 @@ struct StudyPlan {
   std::vector<std::string> metrics;  // the figures of a checkpoint, in order
   int64_t repeats = 1;
   uint64_t seed = 0;
+  // Bootstrap resamples of each summary's intervals (0: none); cell (setting, checkpoint) and
+  // figure m draw from derived_seed(seed, {setting, checkpoint, m}).
+  int64_t resamples = kDefaultResamples;
 
   int64_t settings() const;  // the product of the axes' sizes, epochs left out
   int64_t runs() const { return settings() * repeats; }
@@ -92,6 +96,7 @@ struct FactoriseSweep {
   // sequential: one gd_factorise_ad after another (the exercise's loop).
   Engine engine = Engine::batched;
   int64_t chunk = 128;
+  int64_t resamples = kDefaultResamples;  // the summary's bootstrap (MlpSweep: base.resamples)
   std::vector<Engine> engines;
   std::vector<int64_t> rank;
   std::vector<double> lr;
@@ -137,6 +142,9 @@ void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan
 double sweep_memory(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan);
 double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan);
 
+// A cell's figures are summarised over the runs that did not diverge by its epochs count: a
+// diverged run's accuracies are those of a model whose weights hold Inf or NaN, and its loss is
+// NaN. `diverged` counts the runs left out; each figure's n is runs - diverged.
 struct CellSummary {
   int64_t setting = 0;
   int64_t epochs = 0;
@@ -158,6 +166,8 @@ class StudySummary {
   int64_t count() const { return count_; }
   // One per cell (setting, then epochs), over the runs added.
   std::vector<CellSummary> cells() const;
+  // One figure of a setting's runs at a checkpoint, by repeat: NaN for a run not added or diverged.
+  std::vector<double> figure(int64_t setting, std::size_t checkpoint, std::size_t metric) const;
 
  private:
   StudyPlan plan_;
@@ -165,6 +175,31 @@ class StudySummary {
   std::vector<bool> present_, diverged_;  // [run], [run][checkpoint]
   int64_t count_ = 0;
 };
+
+// Whether run r of settings a and b start from the same draws, so that their figures pair up run
+// by run: the MLP's settings of one hidden width and one shuffle mode (the same initial weights and
+// split for each repeat), the factorisation's of one rank and dtype (the same initial U and V).
+bool draws_shared(const StudyPlan& plan, int64_t a, int64_t b);
+
+// Settings compared on one figure at one epochs value: `setting` against `baseline`, paired when
+// their draws are shared. `better` is P(setting better than baseline): higher is better for an
+// accuracy, lower for a loss or gap.
+struct SettingComparison {
+  int64_t setting = 0, baseline = 0;
+  bool higher_is_better = true;
+  Comparison result;  // difference = mean(setting) - mean(baseline); improvement = P(better)
+};
+struct CompareOptions {
+  std::string metric;               // one of the plan's metrics
+  std::optional<int64_t> epochs;    // a checkpoint of the plan; default the last
+  std::optional<int64_t> baseline;  // each setting against it; default every pair
+  int64_t resamples = kDefaultResamples;
+};
+// Every comparison, with Holm's correction over all of them (p_holm). Throws std::invalid_argument
+// for a metric or epochs value the plan does not have, or a baseline outside it. Each pair's
+// bootstrap draws from a seed derived from the study's, so a study gives the same intervals.
+std::vector<SettingComparison> compare_settings(const StudyPlan& plan, const StudySummary& runs,
+                                                const CompareOptions& options);
 
 // The runs the spans hold that `done` does not: what a resumed study still has to train.
 std::vector<RunSpan> missing_runs(const std::vector<RunSpan>& spans, const StudySummary& done);
