@@ -23,7 +23,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-torch python3-pandas python3-matplotlib python3-jsonschema poppler-utils clang-format git
+    --test) packages+=(python3 python3-torch python3-pandas python3-matplotlib python3-jsonschema python3-scipy poppler-utils clang-format git
                        slurm-wlm munge parallel) ;;
     --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
     *) echo "setup.sh: unknown option '$arg' (known: --test, --fuzz)" >&2; exit 2 ;;

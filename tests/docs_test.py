@@ -76,7 +76,7 @@ class Docs:
         os.makedirs(os.path.join(self.args.workdir, "docs"), exist_ok=True)
         for name in ("study.jsonl", "worked.jsonl"):  # a study is never overwritten: start afresh
             path = os.path.join(self.args.workdir, name)
-            if os.path.exists(path):
+            if os.path.exists(path) and f"-o {name}" in block:
                 os.unlink(path)
         done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=self.args.workdir, env=env,
                               capture_output=True, text=True)
@@ -172,6 +172,12 @@ def readme_study(docs, doc, result, after):
     docs.agree(doc, "(std {} at 100 epochs and lr 0.01, {} at 3000 epochs and lr 1)",
                s[("lr=0.01", 100)]["val_accuracy"]["std"], s[("lr=1", 3000)]["val_accuracy"]["std"])
     picture_written("study.png")(docs, doc, result, after)
+    done = subprocess.run([docs.args.labrun, "compare", os.path.join(docs.args.workdir, "study.jsonl"), "--baseline",
+                           "lr=0.1"], capture_output=True, text=True)
+    pair = next(c for c in json.loads(done.stdout)["comparisons"] if c["setting"] == "lr=1")
+    docs.agree(doc, "lr 1 against lr 0.1 at 3000 epochs ({}, bootstrap interval {} to {}), is won by the better "
+               "setting in only {}% of seeds", pair["difference"], pair["difference_ci95"][0],
+               pair["difference_ci95"][1], 100 * pair["p_better"])
 
 
 def studies_plan(docs, doc, result, after):
@@ -194,6 +200,27 @@ def studies_worked(docs, doc, result, after):
         docs.check(f"  {stated[2]} stated, {std[('lr=1', 3000)]:.4f} computed", written_as(stated[2], std[("lr=1", 3000)]))
 
 
+def studies_compare(docs, doc, result, after):
+    ok, why = numbers_agree(fenced_after(after), result.stdout)
+    docs.check(f"{doc}: compare prints the table shown", ok, why)
+    import numpy
+    with open(os.path.join(docs.args.workdir, "worked.jsonl")) as f:
+        lines = [json.loads(line) for line in f]
+
+    def figure(key):
+        return numpy.array([next(p for p in line["checkpoints"] if p["epochs"] == 3000)["val_accuracy"]
+                            for line in lines if line["type"] == "run" and line["key"] == key])
+    x, y = figure("lr=1"), figure("lr=0.1")
+    d = x - y
+    docs.agree(doc, "Even lr 1 against lr 0.1, {} apart", float(d.mean()))
+    docs.agree(doc, "But P(better) is {}:", float(numpy.mean((d > 0) + 0.5 * (d == 0))))
+    docs.agree(doc, "(the paired differences' std is {}, against {} and {} for the settings themselves)",
+               float(d.std(ddof=1)), float(x.std(ddof=1)), float(y.std(ddof=1)))
+    # Seeds per setting for a paired difference of 0.01 at 80% power and a 5% two-sided level:
+    # ((z_0.975 + z_0.8) sd_d / 0.01)^2.
+    docs.agree(doc, "takes about {} seeds per setting", ((1.959964 + 0.841621) * float(d.std(ddof=1)) / 0.01) ** 2)
+
+
 # The shell blocks run here, by their text; each check reads what the text around the block says.
 RUNS = {
     "build/release/labrun factorise --seed 0 --rank 2 --format text": readme_factorise,
@@ -205,6 +232,7 @@ RUNS = {
     "labrun sweep mlp --lr 0.01,0.1,1 --epochs 100,1000,200 --repeats 200 --seed 1 -o study.jsonl": studies_plan,
     "labrun sweep mlp --lr 0.01,0.1,1 --epochs 100,300,1000,3000 --repeats 200 --seed 2026 -o worked.jsonl "
     "--summary\nscripts/plot_study.py worked.jsonl -o docs/study.png": studies_worked,
+    "labrun compare worked.jsonl --format text": studies_compare,
 }
 
 
@@ -247,8 +275,9 @@ def split_study(docs):
     subprocess.run([docs.args.labrun, "sweep", "mlp", "--lr", "0.1", "--epochs", "1000", "--shuffle", "once,per-repeat",
                     "--repeats", "500", "--seed", "2026", "-o", path], capture_output=True, check=True)
     s = summaries(path)
-    docs.agree(doc, "(`--shuffle once,per-repeat --repeats 500 --seed 2026`): std {} against {}.",
-               s[("shuffle=once", 1000)]["val_accuracy"]["std"], s[("shuffle=per-repeat", 1000)]["val_accuracy"]["std"])
+    once, per_repeat = s[("shuffle=once", 1000)]["val_accuracy"]["std"], s[("shuffle=per-repeat", 1000)]["val_accuracy"]["std"]
+    docs.agree(doc, "(`--shuffle once,per-repeat --repeats 500 --seed 2026`): std {} against {}", once, per_repeat)
+    docs.agree(doc, "the split alone adds a spread of {}", (per_repeat ** 2 - once ** 2) ** 0.5)
 
 
 HELP_OPTION = re.compile(r"^  (?:-\w,)?(--[\w-]+)(?: (\S+))?", re.M)
@@ -317,8 +346,8 @@ def help_and_docs(docs):
         for field in sorted(set(re.findall(r"results\.(\w+)", text))):
             docs.check(f"labrun {command} --help names results.{field}: in all's output", tiny is not None and field in tiny)
     studies = section(docs, "docs/studies.md", "## The command line")
-    for command in ("sweep mlp", "sweep factorise", "merge"):
-        text = studies if command != "merge" else docs.read("docs/studies.md")
+    for command in ("sweep mlp", "sweep factorise", "merge", "compare"):
+        text = studies if command.startswith("sweep") else docs.read("docs/studies.md")
         for name, default in help_options(docs, command).items():
             spelled = "`-o" if name == "--output" else f"`{name}"
             docs.check(f"labrun {command} {name}: in docs/studies.md", spelled in text)

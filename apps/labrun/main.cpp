@@ -4,6 +4,7 @@
 #include "all_cmd.hpp"
 #include "blas_restart.hpp"
 #include "common.hpp"
+#include "compare_cmd.hpp"
 #include "config.hpp"
 #include "environment.hpp"
 #include "factorise_cmd.hpp"
@@ -116,6 +117,8 @@ int run(int argc, char** argv) {
   const auto [sweep_mlp_command, sweep_factorise_command] = setup_sweep(app, sweep_mlp, sweep_factorise);
   MergeCommand merge;
   CLI::App* merge_command = setup_merge(app, merge);
+  CompareCommand compare;
+  CLI::App* compare_command = setup_compare(app, compare);
   // --config FILE belongs to labrun and reads the subcommand's [section]; a subcommand passes it up.
   app.set_config("--config", "", "Read a subcommand's options from FILE, as --print-config writes it")
       ->type_name("FILE")
@@ -124,7 +127,7 @@ int run(int argc, char** argv) {
   const auto config_reader = std::make_shared<ConfigReader>(app);
   app.config_formatter(config_reader);
   for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command,
-                            sweep_factorise_command, merge_command}) {
+                            sweep_factorise_command, merge_command, compare_command}) {
     const std::string name = command->get_parent() != &app
                                  ? command->get_parent()->get_name() + " " + command->get_name()
                                  : command->get_name();
@@ -147,7 +150,7 @@ int run(int argc, char** argv) {
     const CLI::App* command = &app;
     for (const CLI::App* sub :
          {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command->get_parent(), sweep_mlp_command,
-          sweep_factorise_command, merge_command}) {
+          sweep_factorise_command, merge_command, compare_command}) {
       if (sub->parsed()) command = sub;
     }
     std::string name = command->get_name();
@@ -204,6 +207,7 @@ int run(int argc, char** argv) {
     if (sweep_mlp_command->parsed()) code = run_sweep(sweep_mlp);
     if (sweep_factorise_command->parsed()) code = run_sweep(sweep_factorise);
     if (merge_command->parsed()) code = run_merge(merge);
+    if (compare_command->parsed()) code = run_compare(compare);
     if (code < 0) {  // bare `labrun`: what it can do
       std::cout << app.help();
       return kExitOk;
