@@ -228,7 +228,8 @@ def draw_pca(axes, pca_results):
     angles = [a for a in field(comparison, "principal_angles") if finite(a)]
     largest = f"{max(angles):.1e}" if angles else "n/a"
     residual = comparison["alignment_residual"]
-    ax.set_title(f"U mapped onto the scores (U M){shown}\nmax angle {largest} rad, residual "
+    ax.set_title(f"U mapped onto the scores (U M)\n{shown.strip() + chr(10) if shown else ''}max angle {largest} rad, "
+                 f"residual "
                  + (f"{residual:.1e}" if finite(residual) else "n/a"), fontsize=8)
     ax.set_xlabel("PC1", fontsize=8)
     ax.set_ylabel("PC2", fontsize=8)

@@ -29,32 +29,40 @@ def fmt(value, spec):
     return format(value, spec) if finite(value) else "n/a"
 
 
-def observations(factorise, pca, mlp, rank, study=None):
-    """Sentences made from this run's numbers."""
+def observations(doc, factorise, pca, mlp, rank, study=None):
+    """Sentences made from this document's numbers and options: nothing assumed of the defaults."""
+    config = doc["config"]
     notes = []
     if factorise is not None:
-        notes.extend(factorisation_notes(factorise, rank))
+        notes.extend(factorisation_notes(factorise, config.get("factorise", config), rank))
     if pca is not None:
         notes.extend(pca_notes(pca, rank))
     if mlp is not None:
-        notes.extend(mlp_notes(mlp))
+        notes.extend(mlp_notes(mlp, config.get("mlp", config)))
     if study is not None:
-        notes.extend(study_notes(*study))
+        notes.extend(study_notes(*study, doc["data"]))
     return notes
 
 
-def factorisation_notes(factorise, rank):
-    notes = []
+def factorisation_notes(factorise, config, rank):
     gd, svd, gap = factorise["gd"], factorise["svd"], factorise["gap"]
+    how = f"{config['epochs']} epochs at lr {config['lr']:g} ({config['reduction']} reduction)"
     if gd["diverged"]:
-        notes.append(f"Gradient descent diverged at epoch {gd['diverged_at_epoch']}: the loss became infinite, so "
-                     f"the learning rate is too large for this data with the sum reduction.")
+        return [f"Gradient descent diverged at epoch {gd['diverged_at_epoch']} of {how}: the loss became infinite, "
+                f"so the learning rate is too large for this data with the {config['reduction']} reduction."]
+    relative = gap["relative"]
+    if not finite(relative):
+        verdict = "the gap relative to the optimum is undefined (the SVD's loss is 0)."
+    elif relative < 0.01:
+        verdict = f"{how} of plain gradient descent nearly reach the optimum."
+    elif relative < 0.5:
+        verdict = f"{how} get within {100 * relative:.2g}% of the optimum, not to it: more epochs would close the gap."
     else:
-        notes.append(f"Gradient descent reached a reconstruction loss of {fmt(gd['loss'], '.4f')}, "
-                     f"{fmt(100 * gap['relative'], '.3f') if finite(gap['relative']) else 'n/a'}% above the rank-{rank} "
-                     f"truncated SVD's {fmt(svd['loss'], '.4f')}, which no rank-{rank} matrix can beat "
-                     f"(Eckart-Young): {gd['epochs_run']} epochs of plain gradient descent nearly reach the optimum.")
-    return notes
+        verdict = (f"{how} stop far from the optimum ({relative + 1:.3g} times its loss): more epochs or another "
+                   f"learning rate are needed before U V^T approximates the SVD.")
+    return [f"Gradient descent reached a reconstruction loss of {fmt(gd['loss'], '.4f')}, "
+            f"{fmt(100 * relative, '.3g')}% above the rank-{rank} truncated SVD's {fmt(svd['loss'], '.4f')}, which no "
+            f"rank-{rank} matrix can beat (Eckart-Young): " + verdict]
 
 
 def pca_notes(pca, rank):
@@ -70,54 +78,98 @@ def pca_notes(pca, rank):
              if same else f"The learned U is still {math.degrees(largest):.1f} degrees away from the principal subspace: ")
             + f"principal angles {', '.join(f'{a:.2g}' for a in angles)} rad, and a linear map takes U onto the PCA "
             f"scores with a relative residual of {fmt(100 * comparison['alignment_residual'], '.2f')}%. "
-            f"U's columns are not orthogonal (largest |cos| {fmt(coherence, '.2f')}): minimising the reconstruction "
-            f"error finds PCA's subspace, not its orthogonal, variance-ordered basis.")
+            + (f"U's columns are not orthogonal (largest |cos| {fmt(coherence, '.2f')}): minimising the reconstruction "
+               f"error finds PCA's subspace, not its orthogonal, variance-ordered basis."
+               if finite(coherence) and coherence > 0.1 else
+               f"U's columns are nearly orthogonal (largest |cos| {fmt(coherence, '.2f')})."))
     return notes
 
 
-def mlp_notes(mlp):
+# Below this many runs the report draws no conclusion from the correlation of training and validation
+# accuracy: the 95% interval of a sample correlation, tanh(atanh(r) -+ 1.96 / sqrt(n - 3)), is then
+# wider than 0.6 for any r below 0.9, too wide to tell "move together" from "loosely related".
+MIN_RUNS_FOR_CORRELATION = 20
+
+
+def quantile(sorted_values, p):
+    """numpy's default quantile (linear between order statistics)."""
+    position = p * (len(sorted_values) - 1)
+    below = int(position)
+    above = sorted_values[min(below + 1, len(sorted_values) - 1)]
+    return sorted_values[below] + (position - below) * (above - sorted_values[below])
+
+
+def mlp_notes(mlp, config):
     notes = []
-    runs = mlp["runs"]
-    val = [r["val_accuracy"] for r in runs if finite(r["val_accuracy"])]
-    train = [r["train_accuracy"] for r in runs if finite(r["train_accuracy"])]
-    summary = mlp["summary"]["val_accuracy"]
+    runs = [r for r in mlp["runs"] if not r.get("diverged")]
+    diverged = len(mlp["runs"]) - len(runs)
+    val = sorted(r["val_accuracy"] for r in runs if finite(r["val_accuracy"]))
+    train = [r["train_accuracy"] for r in runs if finite(r["train_accuracy"]) and finite(r["val_accuracy"])]
+    paired_val = [r["val_accuracy"] for r in runs if finite(r["train_accuracy"]) and finite(r["val_accuracy"])]
+    split = {"once": "on one shuffle and split", "per-repeat": "each on its own shuffle and split",
+             "none": "on the file's row order, unshuffled"}.get(config["shuffle"], f"shuffle {config['shuffle']}")
+    training = f"{config['epochs']} epochs at lr {config['lr']:g}"
+    if diverged:
+        notes.append(f"{diverged} of {len(mlp['runs'])} MLP runs diverged ({training}) and are left out below.")
     if len(val) < 2:
-        notes.append("Only one MLP run: its accuracy says nothing about the spread between runs; use --repeats.")
-    else:
-        poor = sum(v < POOR_ACCURACY for v in val) / len(val)
-        text = (f"Over {len(val)} MLP runs on the same split, validation accuracy ranged from {summary['min']:.2f} to "
-                f"{summary['max']:.2f} (mean {summary['mean']:.3f}, std {fmt(summary['std'], '.3f')}); "
-                f"{100 * poor:.0f}% of the runs ended below {POOR_ACCURACY}.")
-        if len(val) >= 3 and statistics.pstdev(train) > 0 and statistics.pstdev(val) > 0:
-            r = statistics.correlation(train, val)
-            text += (f" Training and validation accuracy move together (r = {r:.2f}): the runs differ in how far "
-                     f"100 epochs of small steps got them from a random start, not in over-fitting."
-                     if r > 0.5 else f" Training and validation accuracy are only loosely related (r = {r:.2f}).")
-        notes.append(text)
-        notes.append(f"Inference: with the data, split and code fixed, the random initialisation alone moves the "
-                     f"validation accuracy by {summary['max'] - summary['min']:.2f}; one run says little about "
-                     f"the model, so report the spread over seeds and train longer before judging the architecture.")
+        notes.append(f"Only {len(val)} MLP run{'s' if len(val) != 1 else ''} ({training}): one accuracy says nothing "
+                     f"about the spread between runs; use --repeats.")
+        return notes
+    summary = mlp["summary"]["val_accuracy"]
+    interval = (summary.get("bootstrap95") or {}).get("mean") or summary.get("ci95")
+    poor = sum(v < POOR_ACCURACY for v in val) / len(val)
+    text = (f"Over {len(val)} MLP runs {split}, {training}: validation accuracy mean {summary['mean']:.3f} "
+            f"(95% interval of the mean {fmt(interval[0], '.3f')}-{fmt(interval[1], '.3f')}), median "
+            f"{quantile(val, 0.5):.2f}, the middle half of the runs between {quantile(val, 0.25):.2f} and "
+            f"{quantile(val, 0.75):.2f}")
+    if len(val) >= 20:
+        text += f", nine in ten between {quantile(val, 0.05):.2f} and {quantile(val, 0.95):.2f}"
+    text += f"; {100 * poor:.0f}% of the runs ended below {POOR_ACCURACY}."
+    if len(train) >= MIN_RUNS_FOR_CORRELATION and statistics.pstdev(train) > 0 and statistics.pstdev(paired_val) > 0:
+        r = statistics.correlation(train, paired_val)
+        half = 1.96 / math.sqrt(len(train) - 3)
+        low, high = math.tanh(math.atanh(max(min(r, 0.999999), -0.999999)) - half), \
+            math.tanh(math.atanh(max(min(r, 0.999999), -0.999999)) + half)
+        if low > 0.5:
+            text += (f" Training and validation accuracy move together (r = {r:.2f}, 95% interval {low:.2f}-{high:.2f}):"
+                     f" the runs differ in how far {training} got them from their random starts, not in over-fitting.")
+        else:
+            text += f" Training and validation accuracy are not clearly tied (r = {r:.2f}, 95% interval {low:.2f}-{high:.2f})."
+    elif len(train) >= 2:
+        text += f" ({len(train)} runs are too few to say how training and validation accuracy relate.)"
+    notes.append(text)
+    source = ("the random initialisation alone" if config["shuffle"] != "per-repeat"
+              else "the initialisation and the split together")
+    notes.append(f"Inference: with the data, the code and {training} fixed, {source} moves the validation accuracy "
+                 f"over an interquartile range of {quantile(val, 0.75) - quantile(val, 0.25):.2f}; one run says little "
+                 f"about the model, so report the spread over seeds (and over splits) before judging the architecture.")
     return notes
 
 
-def study_notes(header, summaries):
-    """What a study of part 2.2 shows: the best setting at the longest training, with its interval."""
+def study_notes(header, summaries, data):
+    """What a study of part 2.2 shows: the best setting at the longest training, with its interval;
+    a study of other data than the document's is named as such."""
     plan = header["plan"]
     metric = "val_accuracy" if "val_accuracy" in plan["metrics"] else plan["metrics"][0]
     last = plan["epochs"][-1]
+    notes = []
+    if header["data"].get("sha256") != data.get("sha256"):
+        notes.append(f"The study below was made on other data ({header['data'].get('source')}) than the rest of this "
+                     f"page ({data.get('source')}): its numbers do not describe this page's runs.")
     cells = [s for s in summaries if s["epochs"] == last and finite(s[metric]["mean"])]
     if not cells:
-        return [f"The study ({plan['runs']} runs) has no finite {metric} at {last} epochs."]
-    best = max(cells, key=lambda s: s[metric]["mean"]) if metric != "gap" else min(cells, key=lambda s: s[metric]["mean"])
-    worst = min(cells, key=lambda s: s[metric]["mean"]) if metric != "gap" else max(cells, key=lambda s: s[metric]["mean"])
-    low, high = best[metric]["ci95"]
+        return notes + [f"The study ({plan['runs']} runs) has no finite {metric} at {last} epochs."]
+    lower = metric in ("loss", "gap", "relative_gap")
+    best = (min if lower else max)(cells, key=lambda s: s[metric]["mean"])
+    worst = (max if lower else min)(cells, key=lambda s: s[metric]["mean"])
+    low, high = (best[metric].get("bootstrap95") or {}).get("mean") or best[metric]["ci95"]
     text = (f"Study ({plan['runs']} runs, {plan['repeats']} seeds per setting): at {last} epochs the best setting is "
-            f"{best['key'] or 'the only one'}, mean {metric} {fmt(best[metric]['mean'], '.3f')} (95% CI "
+            f"{best['key'] or 'the only one'}, mean {metric} {fmt(best[metric]['mean'], '.3f')} (95% interval "
             f"{fmt(low, '.3f')}-{fmt(high, '.3f')}, quartiles {fmt(best[metric]['q1'], '.2f')}-"
             f"{fmt(best[metric]['q3'], '.2f')})")
     if worst is not best:
         text += f"; the worst, {worst['key']}, {fmt(worst[metric]['mean'], '.3f')}."
-    return [text]
+    return notes + [text]
 
 
 def draw_study(fig, cell, header, summaries):
@@ -196,13 +248,25 @@ def draw(plt, doc, study=None):
     ax = fig.add_subplot(grid[4, :])
     ax.set_axis_off()
     lines = []
-    for note in observations(factorise, pca, mlp, rank, study):
+    for note in observations(doc, factorise, pca, mlp, rank, study):
         wrapped = textwrap.wrap(note, 112)
         lines.append("- " + wrapped[0])
         lines.extend("  " + line for line in wrapped[1:])
-    ax.text(0, 1, "Observations (from this run's numbers)\n" + "\n".join(lines), va="top", ha="left", fontsize=8,
-            family="DejaVu Sans", linespacing=1.45, transform=ax.transAxes)
+    text = ax.text(0, 1, "Observations (from this run's numbers)\n" + "\n".join(lines), va="top", ha="left",
+                   fontsize=8, family="DejaVu Sans", linespacing=1.45, transform=ax.transAxes)
+    fit_on_page(fig, text)
     return fig
+
+
+def fit_on_page(fig, text):
+    """Shrinks the observations' type (down to 5.5 pt, then tighter lines) until they end on the page."""
+    renderer = fig.canvas.get_renderer()
+    for size, spacing in ((8, 1.45), (7.5, 1.4), (7, 1.35), (6.5, 1.3), (6, 1.25), (5.5, 1.2)):
+        text.set_fontsize(size)
+        text.set_linespacing(spacing)
+        box = text.get_window_extent(renderer)
+        if box.y0 >= 0 and box.x1 <= fig.bbox.x1:
+            return
 
 
 def draw_factorisation(fig, grid, factorise, rank):

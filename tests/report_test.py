@@ -4,6 +4,7 @@
 Usage: report_test.py --labrun BIN --scripts DIR --workdir DIR
 """
 import json
+import math
 import os
 import re
 import shutil
@@ -85,6 +86,89 @@ def main():
                    "optimum: Eckart-Young", ", ".join(f"{v:.4g}" for v in rank3["results"]["factorise"]["svd"]
                                                        ["singular_values"])):
         check(f"the page shows {wanted!r}", wanted in texts, texts[:300])
+
+    # The report matrix (issue 24): every sentence is derived from the document, never from the
+    # defaults, and all text lies on the page.
+    csv = checks.path("other.csv")
+    with open(csv, "w") as f:  # another data set: 60 rows, 5 features, a text label
+        f.write("a,b,c,d,e,kind\n")
+        for i in range(60):
+            f.write(",".join(f"{math.sin(i * (k + 1) * 1.3) * (k + 1):.4f}" for k in range(5)) + f",k{i % 3}\n")
+    other_study = checks.path("other.jsonl")
+    iris_study = checks.path("iris.jsonl")
+    for path, extra in ((other_study, ["--data", csv, "--train-size", "40"]), (iris_study, [])):
+        if os.path.exists(path):
+            os.unlink(path)
+        subprocess.run([args.labrun, "sweep", "mlp", "--lr", "0.01,0.1", "--epochs", "50,100", "--repeats", "20",
+                        "--seed", "3", "-o", path] + extra, capture_output=True, check=True)
+    matrix = [
+        ("defaults", ["all", "--seed", "0"], None),
+        ("other epochs and lr", ["all", "--seed", "1", "--mlp-epochs", "300", "--mlp-lr", "0.1", "--factorise-epochs",
+                                 "50", "--factorise-lr", "0.002", "--repeats", "50"], None),
+        ("--reshuffle", ["mlp", "--seed", "2", "--reshuffle", "--repeats", "40"], None),
+        ("a diverged factorisation", ["factorise", "--seed", "0", "--lr", "1"], None),
+        ("other data, a large gap", ["pca", "--seed", "0", "--data", csv, "--epochs", "5", "--rank", "3"], None),
+        ("5 runs", ["mlp", "--seed", "0", "--repeats", "5"], None),
+        ("1 run", ["mlp", "--seed", "0", "--repeats", "1"], None),
+        ("with a study", ["all", "--seed", "0", "--repeats", "30"], iris_study),
+        ("with a study of other data", ["all", "--seed", "0", "--repeats", "30"], other_study),
+    ]
+    for name, command, study_path in matrix:
+        done = subprocess.run([args.labrun] + command, capture_output=True, text=True)
+        check(f"matrix {name}: labrun runs", done.returncode in (0, 3), done.stderr)
+        doc = json.loads(done.stdout)
+        study = labrunplot.load_study(study_path) if study_path else None
+        figure = report.draw(plt, doc, study)
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        page = figure.bbox
+        # The texts drawn: every Text but tick labels, and the tick labels of the ticks in view.
+        ticks = {id(t) for ax in figure.axes for axis in (ax.xaxis, ax.yaxis) for tick in axis.get_major_ticks()
+                 + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
+        drawn = [t for t in figure.findobj(matplotlib.text.Text) if id(t) not in ticks]
+        drawn += [tick.label1 for ax in figure.axes for axis in (ax.xaxis, ax.yaxis)
+                  for tick in axis._update_ticks()]  # the ticks in view (matplotlib 3.6's own list)
+        outside = [(t.get_text()[:60], tuple(round(v) for v in t.get_window_extent(renderer).extents)) for t in drawn
+                   if t.get_visible() and t.get_text().strip() and
+                   not (lambda b: b.x0 >= page.x0 - 1 and b.x1 <= page.x1 + 1 and b.y0 >= page.y0 - 1 and
+                        b.y1 <= page.y1 + 1)(t.get_window_extent(renderer))]
+        check(f"matrix {name}: all text on the page", not outside, str(outside))
+        config = doc["config"]
+        words = " ".join(report.observations(doc, labrunplot.part(doc, "factorise") if labrunplot.has_part(
+            doc, "factorise") else None, labrunplot.part(doc, "pca") if labrunplot.has_part(doc, "pca") else None,
+            labrunplot.part(doc, "mlp") if labrunplot.has_part(doc, "mlp") else None,
+            config.get("factorise", config).get("rank"), study))
+        plt.close(figure)
+        if labrunplot.has_part(doc, "factorise"):
+            f = labrunplot.part(doc, "factorise")
+            fc = config.get("factorise", config)
+            check(f"matrix {name}: the factorisation's epochs and lr as run",
+                  f"{fc['epochs']} epochs at lr {fc['lr']:g} ({fc['reduction']} reduction)" in words, words[:200])
+            if f["gd"]["diverged"]:
+                check(f"matrix {name}: says it diverged", "diverged at epoch" in words and "nearly" not in words)
+            elif not f["gap"]["relative"] < 0.01:
+                check(f"matrix {name}: no 'nearly reach' at a gap of {f['gap']['relative']:.3g}",
+                      "nearly reach" not in words, words[:300])
+        if labrunplot.has_part(doc, "mlp"):
+            m = labrunplot.part(doc, "mlp")
+            mc = config.get("mlp", config)
+            runs = len(m["runs"])
+            check(f"matrix {name}: the MLP's epochs and lr as run", f"{mc['epochs']} epochs at lr {mc['lr']:g}" in words)
+            check(f"matrix {name}: no range (max - min)", "ranged from" not in words)
+            if mc["shuffle"] == "per-repeat":
+                check(f"matrix {name}: per-repeat splits said so", "own shuffle and split" in words and
+                      "one shuffle and split" not in words and "initialisation alone" not in words, words)
+            elif runs > 1:
+                check(f"matrix {name}: one split said so", "one shuffle and split" in words)
+            if runs < report.MIN_RUNS_FOR_CORRELATION:
+                check(f"matrix {name}: no correlation claim from {runs} runs",
+                      "move together" not in words and "not clearly tied" not in words, words)
+            if runs == 1:
+                check(f"matrix {name}: one run says so", "Only 1 MLP run" in words, words)
+        if study_path:
+            other = study[0]["data"]["sha256"] != doc["data"]["sha256"]
+            check(f"matrix {name}: a study of other data is named, of the same data not",
+                  ("made on other data" in words) == other, words[-300:])
 
     def expect_error(name, text, message):
         checks.expect_error(name, text, message, "never.pdf")
