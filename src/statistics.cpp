@@ -220,7 +220,8 @@ double student_t975(int64_t df) {
 
 Summary summarise(std::vector<double> values, const Bootstrap& bootstrap) {
   check_bootstrap("summarise", bootstrap);
-  Summary s{static_cast<int64_t>(values.size()), kNan, kNan, kNan, kNan, kNan, kNan, kNan, kNan, kNan, kNan, {}, {}, {}};
+  Summary s{
+      static_cast<int64_t>(values.size()), kNan, kNan, kNan, kNan, kNan, kNan, kNan, kNan, kNan, kNan, {}, {}, {}};
   if (values.empty() || std::any_of(values.begin(), values.end(), [](double v) { return std::isnan(v); })) return s;
   const auto n = static_cast<double>(values.size());
   // About the first value, compensated: n equal values give that value and std 0 exactly.
@@ -286,8 +287,8 @@ Comparison compare(const std::vector<double>& x, const std::vector<double>& y, b
   constexpr const char* kFunction = "compare";
   check_bootstrap(kFunction, bootstrap);
   if (paired && x.size() != y.size()) {
-    detail::invalid(kFunction, "paired samples must be as long: " + std::to_string(x.size()) + " and " +
-                                   std::to_string(y.size()));
+    detail::invalid(kFunction,
+                    "paired samples must be as long: " + std::to_string(x.size()) + " and " + std::to_string(y.size()));
   }
   Comparison c;
   c.paired = paired;
@@ -346,8 +347,10 @@ Comparison compare(const std::vector<double>& x, const std::vector<double>& y, b
     }
   } else {
     std::vector<double> xs, ys;
-    for (const double v : x) if (!std::isnan(v)) xs.push_back(v);
-    for (const double v : y) if (!std::isnan(v)) ys.push_back(v);
+    for (const double v : x)
+      if (!std::isnan(v)) xs.push_back(v);
+    for (const double v : y)
+      if (!std::isnan(v)) ys.push_back(v);
     std::sort(xs.begin(), xs.end());
     std::sort(ys.begin(), ys.end());
     c.n_x = static_cast<int64_t>(xs.size());
@@ -368,7 +371,8 @@ Comparison compare(const std::vector<double>& x, const std::vector<double>& y, b
         const int64_t equal = j < gy.value.size() && gy.value[j] == gx.value[i] ? cy[j] : 0;
         u += static_cast<double>(cx[i]) * (static_cast<double>(below) + 0.5 * static_cast<double>(equal));
       }
-      return std::pair<double, double>{mx.mean - my.mean, u / (static_cast<double>(c.n_x) * static_cast<double>(c.n_y))};
+      return std::pair<double, double>{mx.mean - my.mean,
+                                       u / (static_cast<double>(c.n_x) * static_cast<double>(c.n_y))};
     };
     std::tie(c.difference, c.improvement) = centre(gx.count, gy.count);
     std::vector<int64_t> cx, cy;

@@ -77,7 +77,7 @@ TEST(Statistics, InterquartileMeanIsScipysTrimMean) {
   for (int i = 1; i <= 10; ++i) ten.push_back(i);
   EXPECT_DOUBLE_EQ(summarise(ten).iqm, 5.5);
   EXPECT_DOUBLE_EQ(summarise({5, 1, 9, 3, 7, 2, 8}).iqm, 5.0);
-  EXPECT_DOUBLE_EQ(summarise({1, 2, 3}).iqm, 2.0);   // floor(3 / 4) = 0: the mean
+  EXPECT_DOUBLE_EQ(summarise({1, 2, 3}).iqm, 2.0);  // floor(3 / 4) = 0: the mean
   EXPECT_DOUBLE_EQ(summarise({1, 2, 3, 100}).iqm, 2.5);
 }
 

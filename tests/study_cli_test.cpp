@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace labrun::test {
@@ -587,6 +588,96 @@ TEST(Study, EveryCommandShowsItsProgressOnRequest) {
   // Not a terminal, not asked: nothing.
   const Outcome quiet = labrun({"factorise", "--seed", "0"}, dir);
   EXPECT_EQ(quiet.err.find("epochs ("), std::string::npos) << quiet.err;
+}
+
+// labrun summary: the table --summary prints, for a finished study, a shard and a study cut short;
+// merge --summary prints the merged study's, which is one process's.
+TEST(Study, SummaryOfAnyStudyFileFinishedOrNot) {
+  const std::string dir = temp_dir();
+  const Outcome one = labrun(with(kStudy, {"-o", dir + "/one.jsonl", "--summary"}), dir);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const std::string table = one.err.substr(one.err.find("setting "));
+  const Outcome summary = labrun({"summary", dir + "/one.jsonl"}, dir);
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_EQ(lines_of(summary.out)[0], dir + "/one.jsonl: 28 of 28 runs");
+  EXPECT_EQ(summary.out.substr(summary.out.find('\n') + 1), table);
+  const json doc = json::parse(labrun({"summary", dir + "/one.jsonl", "--format", "json"}, dir).out);
+  EXPECT_EQ(doc["finished"], true);
+  EXPECT_EQ(doc["summaries"].size(), 12u);  // 4 settings x 3 epochs values
+  EXPECT_EQ(doc["summaries"][0]["val_accuracy"]["n"], 7);
+
+  ASSERT_EQ(labrun(with(kStudy, {"--shard", "2/3", "-o", dir + "/s2"}), dir).exit_code, 0);
+  const Outcome shard = labrun({"summary", dir + "/s2"}, dir);
+  EXPECT_EQ(shard.exit_code, 0) << shard.err;
+  EXPECT_EQ(lines_of(shard.out)[0], dir + "/s2: 9 of 9 runs (shard 2/3)");
+  EXPECT_EQ(shard.out.find("nan"), std::string::npos) << shard.out;  // cells without runs are left out
+
+  const std::string whole = read_file(dir + "/one.jsonl");
+  write_file(dir + "/cut.jsonl", whole.substr(0, whole.find("\"run\":10,") + 40));  // a crash mid-line
+  const Outcome cut = labrun({"summary", dir + "/cut.jsonl"}, dir);
+  EXPECT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_EQ(lines_of(cut.out)[0], dir + "/cut.jsonl: 10 of 28 runs, not finished");
+  EXPECT_NE(cut.err.find("cut short"), std::string::npos) << cut.err;
+
+  write_file(dir + "/notes.txt", "notes\n");
+  for (const std::string& input : {dir + "/notes.txt", std::string("/dev/null")}) {
+    const Outcome bad = labrun({"summary", input}, dir);
+    EXPECT_EQ(bad.exit_code, 1) << input;
+    EXPECT_EQ(bad.out, "");
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  }
+
+  ASSERT_EQ(labrun(with(kStudy, {"--shard", "1/3", "-o", dir + "/s1"}), dir).exit_code, 0);
+  ASSERT_EQ(labrun(with(kStudy, {"--shard", "3/3", "-o", dir + "/s3"}), dir).exit_code, 0);
+  const Outcome merged =
+      labrun({"merge", dir + "/s1", dir + "/s2", dir + "/s3", "-o", dir + "/merged.jsonl", "--summary"}, dir);
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_EQ(merged.err, table);
+}
+
+// labrun compare: pairs of settings; what cannot be compared is refused in one line, nothing written.
+TEST(Study, CompareSettingsAndRefuseWhatCannotBe) {
+  const std::string dir = temp_dir();
+  ASSERT_EQ(labrun(with(kStudy, {"-o", dir + "/one.jsonl"}), dir).exit_code, 0);
+  const Outcome all = labrun({"compare", dir + "/one.jsonl"}, dir);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const json doc = json::parse(all.out);
+  EXPECT_EQ(doc["comparisons"].size(), 6u);  // 4 settings: every pair
+  EXPECT_EQ(doc["epochs"], 30);              // the largest
+  for (const json& c : doc["comparisons"]) {
+    // Runs pair up across learning rates, not across hidden widths (other initial weights).
+    const bool same_width = c["setting"].get<std::string>().substr(c["setting"].get<std::string>().find(' ')) ==
+                            c["baseline"].get<std::string>().substr(c["baseline"].get<std::string>().find(' '));
+    EXPECT_EQ(c["paired"], same_width) << c;
+    EXPECT_LE(c["p_value"].get<double>(), c["p_holm"].get<double>());
+    EXPECT_LE(c["difference_ci95"][0].get<double>(), c["difference_ci95"][1].get<double>());
+  }
+  const json base = json::parse(labrun({"compare", dir + "/one.jsonl", "--baseline", "lr=0.05 hidden=4", "--epochs",
+                                        "5", "--metric", "loss", "--bootstrap", "0"},
+                                       dir)
+                                    .out);
+  EXPECT_EQ(base["comparisons"].size(), 3u);
+  EXPECT_EQ(base["higher_is_better"], false);
+  EXPECT_TRUE(base["comparisons"][0]["difference_ci95"][0].is_null());  // no bootstrap: no interval
+
+  ASSERT_EQ(labrun(with(kStudy, {"--shard", "1/2", "-o", dir + "/s1"}), dir).exit_code, 0);
+  ASSERT_EQ(labrun({"sweep", "mlp", "--repeats", "5", "--seed", "1", "--epochs", "3", "-o", dir + "/single.jsonl"}, dir)
+                .exit_code,
+            0);
+  for (const auto& [args, code, says] : std::vector<std::tuple<std::vector<std::string>, int, std::string>>{
+           {{dir + "/one.jsonl", "--baseline", "lr=9"}, 2, "is not a setting of"},
+           {{dir + "/one.jsonl", "--metric", "gap"}, 2, "--metric gap is not the study's"},
+           {{dir + "/one.jsonl", "--epochs", "7"}, 2, "--epochs 7 is not a checkpoint"},
+           {{dir + "/one.jsonl", "--bootstrap", "1000001"}, 2, "--bootstrap 1000001"},
+           {{dir + "/s1"}, 1, "merge the shards first"},
+           {{dir + "/single.jsonl"}, 1, "nothing to compare it with"},
+           {{"/dev/null"}, 1, "empty"}}) {
+    const Outcome bad = labrun(with({"compare", "-o", dir + "/out.json"}, args), dir);
+    EXPECT_EQ(bad.exit_code, code) << bad.err;
+    EXPECT_NE(bad.err.find(says), std::string::npos) << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+    EXPECT_FALSE(std::ifstream(dir + "/out.json").good());
+  }
 }
 
 }  // namespace

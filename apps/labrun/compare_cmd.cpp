@@ -5,6 +5,7 @@
 #include "study_file.hpp"
 #include "text.hpp"
 
+#include "labrun/resources.hpp"
 #include "labrun/statistics.hpp"
 #include "labrun/sweep.hpp"
 
@@ -17,10 +18,10 @@
 namespace labrun::cli {
 
 CLI::App* setup_compare(CLI::App& app, CompareCommand& command) {
-  CLI::App* sub = app.add_subcommand(
-      "compare",
-      "Compare a study's settings on one figure: paired differences with bootstrap intervals, the "
-      "probability of improvement, and rank tests with Holm's correction (docs/studies.md)");
+  CLI::App* sub =
+      app.add_subcommand("compare",
+                         "Compare a study's settings on one figure: paired differences with bootstrap intervals, the "
+                         "probability of improvement, and rank tests with Holm's correction (docs/studies.md)");
   sub->add_option("study", command.input, "A whole study's JSON Lines (labrun sweep, or labrun merge of its shards)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -35,8 +36,7 @@ CLI::App* setup_compare(CLI::App& app, CompareCommand& command) {
   sub->add_option("--bootstrap", command.resamples, "Bootstrap resamples of each interval, 0 to 1000000")
       ->type_name("B")
       ->capture_default_str();
-  add_choice(*sub, "--format", command.format, {Format::json, Format::text},
-             "json: the whole document; text: a table");
+  add_choice(*sub, "--format", command.format, {Format::json, Format::text}, "json: the whole document; text: a table");
   sub->add_option("-o,--output", command.output, "Write to FILE, atomically (default: stdout)")->type_name("FILE");
   refuse_empty_values(*sub);
   return sub;
@@ -54,13 +54,11 @@ std::string table(const StudyPlan& plan, const std::vector<SettingComparison>& c
   for (const SettingComparison& c : comparisons) {
     const Comparison& r = c.result;
     const std::string a = plan.key(c.setting), b = plan.key(c.baseline);
-    text += fmt::format("{:<24} {:<24} {:>6} {:>10.4f} {:>21} {:>9.3f} {:>15} {:>9.2g} {:>9.2g}\n", a, b,
-                        r.paired ? std::to_string(r.n_x) : "-",
-                        r.difference,
-                        fmt::format("{:.4f} - {:.4f}", r.difference_bootstrap.low, r.difference_bootstrap.high),
-                        r.improvement,
-                        fmt::format("{:.3f} - {:.3f}", r.improvement_bootstrap.low, r.improvement_bootstrap.high),
-                        r.p_value, r.p_holm);
+    text += fmt::format(
+        "{:<24} {:<24} {:>6} {:>10.4f} {:>21} {:>9.3f} {:>15} {:>9.2g} {:>9.2g}\n", a, b,
+        r.paired ? std::to_string(r.n_x) : "-", r.difference,
+        fmt::format("{:.4f} - {:.4f}", r.difference_bootstrap.low, r.difference_bootstrap.high), r.improvement,
+        fmt::format("{:.3f} - {:.3f}", r.improvement_bootstrap.low, r.improvement_bootstrap.high), r.p_value, r.p_holm);
   }
   return text;
 }
@@ -78,6 +76,7 @@ int run_compare(const CompareCommand& command) {
       command.input,
       [&](const json& h) {
         header = plan_from_header(command.input, h);
+        require_memory(StudySummary::memory(header->plan), "the study's runs", "");
         runs.emplace(header->plan);
       },
       [&](const json& line) { runs->add(parse_run(header->plan, line)); });
@@ -138,15 +137,15 @@ int run_compare(const CompareCommand& command) {
                       {"p_holm", number(r.p_holm)}});
     }
     text = compact_dump(json{{"schema_version", kSchemaVersion},
-                {"command", "compare"},
-                {"study", command.input},
-                {"metric", options.metric},
-                {"epochs", epochs},
-                {"higher_is_better", options.metric.find("accuracy") != std::string::npos},
-                {"runs", file.runs},
-                {"bootstrap_resamples", options.resamples},
-                {"seed", plan.seed},
-                {"comparisons", list}}) +
+                             {"command", "compare"},
+                             {"study", command.input},
+                             {"metric", options.metric},
+                             {"epochs", epochs},
+                             {"higher_is_better", options.metric.find("accuracy") != std::string::npos},
+                             {"runs", file.runs},
+                             {"bootstrap_resamples", options.resamples},
+                             {"seed", plan.seed},
+                             {"comparisons", list}}) +
            "\n";
   }
   write_output(text, command.output);

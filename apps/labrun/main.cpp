@@ -10,6 +10,7 @@
 #include "factorise_cmd.hpp"
 #include "help.hpp"
 #include "mlp_cmd.hpp"
+#include "summary_cmd.hpp"
 #include "sweep_cmd.hpp"
 
 #include "labrun/resources.hpp"
@@ -119,6 +120,8 @@ int run(int argc, char** argv) {
   CLI::App* merge_command = setup_merge(app, merge);
   CompareCommand compare;
   CLI::App* compare_command = setup_compare(app, compare);
+  SummaryCommand summary;
+  CLI::App* summary_command = setup_summary(app, summary);
   // --config FILE belongs to labrun and reads the subcommand's [section]; a subcommand passes it up.
   app.set_config("--config", "", "Read a subcommand's options from FILE, as --print-config writes it")
       ->type_name("FILE")
@@ -127,7 +130,7 @@ int run(int argc, char** argv) {
   const auto config_reader = std::make_shared<ConfigReader>(app);
   app.config_formatter(config_reader);
   for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command,
-                            sweep_factorise_command, merge_command, compare_command}) {
+                            sweep_factorise_command, merge_command, compare_command, summary_command}) {
     const std::string name = command->get_parent() != &app
                                  ? command->get_parent()->get_name() + " " + command->get_name()
                                  : command->get_name();
@@ -150,7 +153,7 @@ int run(int argc, char** argv) {
     const CLI::App* command = &app;
     for (const CLI::App* sub :
          {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command->get_parent(), sweep_mlp_command,
-          sweep_factorise_command, merge_command, compare_command}) {
+          sweep_factorise_command, merge_command, compare_command, summary_command}) {
       if (sub->parsed()) command = sub;
     }
     std::string name = command->get_name();
@@ -208,6 +211,7 @@ int run(int argc, char** argv) {
     if (sweep_factorise_command->parsed()) code = run_sweep(sweep_factorise);
     if (merge_command->parsed()) code = run_merge(merge);
     if (compare_command->parsed()) code = run_compare(compare);
+    if (summary_command->parsed()) code = run_summary(summary);
     if (code < 0) {  // bare `labrun`: what it can do
       std::cout << app.help();
       return kExitOk;

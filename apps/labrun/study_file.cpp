@@ -112,36 +112,45 @@ RunRecord parse_run(const StudyPlan& plan, const json& line) {
 }
 
 // The summary lines and the end line.
+json summary_record(const StudyPlan& plan, const CellSummary& cell) {
+  json line{{"type", "summary"},
+            {"setting", cell.setting},
+            {"key", plan.key(cell.setting)},
+            {"values", setting_values(plan, cell.setting)},
+            {"epochs", cell.epochs},
+            {"runs", cell.runs},
+            {"diverged", cell.diverged},
+            {"diverged_left_out", true}};
+  for (std::size_t m = 0; m < plan.metrics.size(); ++m) line[plan.metrics[m]] = cell.metrics[m];
+  return line;
+}
+
 std::string closing_lines(const StudyPlan& plan, const std::vector<CellSummary>& cells, int64_t runs) {
   std::string text;
-  for (const CellSummary& cell : cells) {
-    json line{{"type", "summary"},
-              {"setting", cell.setting},
-              {"key", plan.key(cell.setting)},
-              {"values", setting_values(plan, cell.setting)},
-              {"epochs", cell.epochs},
-              {"runs", cell.runs},
-              {"diverged", cell.diverged},
-              {"diverged_left_out", true}};
-    for (std::size_t m = 0; m < plan.metrics.size(); ++m) line[plan.metrics[m]] = cell.metrics[m];
-    text += line.dump() + "\n";
-  }
+  for (const CellSummary& cell : cells) text += summary_record(plan, cell).dump() + "\n";
   return text + json{{"type", "end"}, {"runs", runs}}.dump() + "\n";
 }
 
 // The study's summary as a table, for --summary and --format text.
 std::string summary_table(const StudyPlan& plan, const std::vector<CellSummary>& cells) {
   const std::string first = plan.metrics[plan.part == "mlp" ? 1 : 0];  // val_accuracy, or loss
-  std::string text = fmt::format("{:<32} {:>7} {:>6} {:>17} {:>10} {:>21} {:>10}\n", "setting", "epochs", "runs",
-                                 first + " mean", "std", "95% CI of the mean", "median");
+  // The bootstrap's interval of the mean stays within the values (a t interval of accuracies can
+  // leave [0, 1]); Student's t where the study has no bootstrap.
+  const bool bootstrap = plan.resamples > 0;
+  std::string text =
+      fmt::format("{:<32} {:>7} {:>6} {:>17} {:>10} {:>21} {:>10}\n", "setting", "epochs", "runs", first + " mean",
+                  "std", bootstrap ? "95% CI (bootstrap)" : "95% CI (Student t)", "median");
   const std::size_t m = plan.part == "mlp" ? 1 : 0;
   for (const CellSummary& cell : cells) {
+    if (cell.runs == 0) continue;  // a shard's or an unfinished study's cells without runs yet
     const Summary& s = cell.metrics[m];
     const std::string key = plan.key(cell.setting);
+    const double low = bootstrap ? s.mean_bootstrap.low : s.ci95_low;
+    const double high = bootstrap ? s.mean_bootstrap.high : s.ci95_high;
     text +=
         fmt::format("{:<32} {:>7} {:>6} {:>17.4g} {:>10.3g} {:>21} {:>10.4g}{}\n", key.empty() ? "(one setting)" : key,
-                    cell.epochs, cell.runs, s.mean, s.std, fmt::format("{:.4g} - {:.4g}", s.ci95_low, s.ci95_high),
-                    s.median, cell.diverged ? fmt::format("  ({} diverged)", cell.diverged) : "");
+                    cell.epochs, cell.runs, s.mean, s.std, fmt::format("{:.4g} - {:.4g}", low, high), s.median,
+                    cell.diverged ? fmt::format("  ({} diverged, left out)", cell.diverged) : "");
   }
   return text;
 }

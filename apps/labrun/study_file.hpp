@@ -36,6 +36,8 @@ std::string run_line(const StudyPlan& plan, const RunRecord& run);
 // is std::invalid_argument saying what: resume and merge accept the same lines.
 RunRecord parse_run(const StudyPlan& plan, const json& line);
 
+// A cell's summary record (type "summary").
+json summary_record(const StudyPlan& plan, const CellSummary& cell);
 // The summary lines and the end line.
 std::string closing_lines(const StudyPlan& plan, const std::vector<CellSummary>& cells, int64_t runs);
 // The study's summary as a table, for --summary and --format text.

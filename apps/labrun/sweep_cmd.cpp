@@ -229,6 +229,7 @@ CLI::App* setup_merge(CLI::App& app, MergeCommand& command) {
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("-o,--output", command.output, "Write to FILE, atomically (default: stdout)")->type_name("FILE");
+  sub->add_flag("--summary", command.summary, "Also print the merged study's summary table on stderr");
   refuse_empty_values(*sub);
   return sub;
 }
@@ -815,8 +816,10 @@ int run_merge(const MergeCommand& command) {
                       file.torn ? " and a torn last line" : "", rerun.empty() ? "" : ": " + rerun));
     }
   }
-  output.write(closing_lines(plan, summary.cells(), summary.count()));
+  const std::vector<CellSummary> cells = summary.cells();
+  output.write(closing_lines(plan, cells, summary.count()));
   output.commit();
+  if (command.summary) std::cerr << summary_table(plan, cells);
   return kExitOk;
 }
 

@@ -26,6 +26,7 @@ struct SweepCommand {
 struct MergeCommand {
   std::vector<std::string> inputs;
   std::string output;
+  bool summary = false;  // the summary's table on stderr
 };
 
 // `labrun sweep` with its two subcommands; returns {mlp, factorise}.

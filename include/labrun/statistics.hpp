@@ -77,8 +77,7 @@ struct Comparison {
                          // tie correction and a continuity correction, as scipy's asymptotic methods
   double p_holm = 0.0;   // after Holm's step-down correction over the comparisons made together
 };
-Comparison compare(const std::vector<double>& x, const std::vector<double>& y, bool paired,
-                   const Bootstrap& bootstrap);
+Comparison compare(const std::vector<double>& x, const std::vector<double>& y, bool paired, const Bootstrap& bootstrap);
 
 // Holm's step-down adjustment of `p_values` (each p times the number not yet rejected, made
 // monotone, at most 1), in their order; a NaN stays NaN and is not counted.
