@@ -77,10 +77,11 @@ def load(path):
     return doc
 
 
-def load_study(path):
+def load_study(path, on_run=None):
     """A labrun study's JSON Lines (`labrun sweep`, `labrun merge`): its header and its summary
-    records, read a line at a time (the run records are skipped: a study of a million runs reads in
-    constant memory). Requires the summary, which a finished study (or merge) ends with."""
+    records, read a line at a time (the run records are skipped, or each handed to on_run(header,
+    record) to fold into what it keeps: a study of a million runs reads in constant memory).
+    Requires the summary, which a finished study (or merge) ends with."""
     header, summaries, number = None, [], 0
     try:
         stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
@@ -89,6 +90,12 @@ def load_study(path):
     with stream:
         for number, line in enumerate(stream, 1):
             if number > 1 and line.startswith('{"type":"run"'):
+                if on_run is not None and header is not None:
+                    try:
+                        on_run(header, json.loads(line))
+                    except (json.JSONDecodeError, KeyError, TypeError, IndexError):
+                        raise PlotError(f"{path}: line {number} is not a whole run record: a study cut short? "
+                                        "finish it with labrun sweep ... --resume")
                 continue
             try:
                 record = json.loads(line)

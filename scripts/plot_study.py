@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Draws a labrun study (`labrun sweep`, `labrun merge`): the distribution of the chosen figure per
-setting, its learning curve over the epochs values with a band across the seeds, and a heatmap of
-its mean when the grid has two axes.
+setting with the interquartile mean's bootstrap interval, the score distribution (rliable's
+performance profile: the fraction of runs above each value), its learning curve over the epochs
+values with a band across the seeds, and a heatmap of its mean when the grid has two axes.
 
 Usage: plot_study.py STUDY.jsonl -o study.png [--metric val_accuracy]
 """
@@ -27,13 +28,63 @@ def usable(s):
     return all(finite(s.get(k)) for k in ("median", "q1", "q3", "min", "max"))
 
 
-def draw(plt, header, summaries, metric):
-    plan = header["plan"]
-    metrics = plan["metrics"]
+def chosen_metric(header, metric):
+    metrics = header["plan"]["metrics"]
     if metric is None:
         metric = "val_accuracy" if "val_accuracy" in metrics else "gap"
     if metric not in metrics:
         raise PlotError(f"the study has no figure {metric!r}; it has {', '.join(metrics)}")
+    return metric
+
+
+class Profiles:
+    """Per setting, how many runs ended at each value of the figure at the largest epochs value (runs
+    that diverged left out): what a performance profile needs, in memory bounded by the distinct
+    values (an accuracy takes one per validation row; other figures are kept to 6 significant
+    digits, finer than a picture shows)."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self.counts = {}
+
+    def __call__(self, header, record):
+        point = record["checkpoints"][-1]
+        value = point.get(chosen_metric(header, self.metric))
+        if point["diverged"] or value is None:
+            return
+        key = record["key"] or "(one setting)"
+        bucket = self.counts.setdefault(key, {})
+        value = float(f"{value:.6g}")
+        bucket[value] = bucket.get(value, 0) + 1
+
+
+def draw_profiles(ax, keys, profiles, metric, last):
+    """rliable's performance profile: the fraction of runs whose figure exceeds each value (for a
+    loss or a gap, the fraction below it), one step curve per setting."""
+    higher = "accuracy" in metric
+    for i, (_, key) in enumerate(keys):
+        counts = profiles.counts.get(key)
+        if not counts:
+            continue
+        total = sum(counts.values())
+        values = sorted(counts, reverse=not higher)
+        xs, ys, beyond = [], [], total
+        for v in values:
+            beyond -= counts[v]
+            xs.append(v)
+            ys.append(beyond / total)
+        ax.step(xs, ys, where="post", lw=1.2, color=f"C{i % 10}", label=key)
+    ax.set_xlabel(f"{metric} at {last} epochs", fontsize=8)
+    ax.set_ylabel(f"fraction of runs {'above' if higher else 'below'}", fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Score distribution over the seeds (performance profile)", fontsize=8)
+    ax.legend(fontsize=6)
+    ax.tick_params(labelsize=7)
+
+
+def draw(plt, header, summaries, metric, profiles=None):
+    plan = header["plan"]
+    metric = chosen_metric(header, metric)
     companion = "train_accuracy" if metric == "val_accuracy" else None
     epochs = plan["epochs"]
     last = epochs[-1]
@@ -42,9 +93,9 @@ def draw(plt, header, summaries, metric):
     axes = [a for a in plan["axes"] if a["name"] != "epochs"]
     grid_axes = axes + ([{"name": "epochs", "values": epochs}] if len(epochs) > 1 else [])
     heatmap = len(grid_axes) == 2
-    panels = 2 + heatmap
-    fig, ax = plt.subplots(1, panels, figsize=(5.2 * panels, 4.6), squeeze=False)
-    ax = ax[0]
+    # Distribution and profile above; learning curves and the heatmap below.
+    fig, grid = plt.subplots(2, 2, figsize=(11, 9.2), squeeze=False)
+    ax = [grid[0][0], grid[1][0], grid[1][1], grid[0][1]]
     title = (f"labrun {header['command']}: {plan['runs']} runs ({plan['repeats']} repeats x {plan['settings']} "
              f"settings), seed {plan['seed']}, data {header['data']['source']}")
     fig.suptitle(title, fontsize=10)
@@ -64,9 +115,18 @@ def draw(plt, header, summaries, metric):
         for patch, colour in zip(art["boxes"], colours):
             patch.set_facecolor(colour)
             patch.set_alpha(0.45)
+    # The bootstrap 95% interval of the interquartile mean, under each box (schema 2.4.0 on).
+    for i, (setting, key) in enumerate(keys):
+        cell = by_cell.get((setting, last))
+        interval = (cell[metric].get("bootstrap95") or {}).get("iqm") if cell else None
+        if interval and finite(interval[0]) and finite(interval[1]):
+            iqm = cell[metric]["iqm"]
+            ax[0].errorbar([iqm], [i - 0.2], xerr=[[iqm - interval[0]], [interval[1] - iqm]], fmt="D", ms=3,
+                           color="k", capsize=3, lw=1.2)
     ax[0].set_yticks(range(len(keys)), [k for _, k in keys], fontsize=7)
     ax[0].set_xlabel(f"{metric} at {last} epochs" + (f" (orange: {companion})" if companion else ""), fontsize=8)
-    ax[0].set_title("Distribution over the seeds (box: quartiles, whiskers: min-max, triangle: mean)", fontsize=8)
+    ax[0].set_title("Distribution over the seeds (box: quartiles, whiskers: min-max, triangle: mean;\n"
+                    "black diamond: the interquartile mean, with its bootstrap 95% interval)", fontsize=8)
     ax[0].tick_params(labelsize=7)
 
     # 2. Learning curves: the median over the seeds, with the quartiles as a band.
@@ -91,7 +151,14 @@ def draw(plt, header, summaries, metric):
         ax[1].text(0.5, 0.5, "one epochs value: no learning curve\n(--epochs 10,100,1000 gives one)", ha="center",
                    va="center", fontsize=8, color="0.4", transform=ax[1].transAxes)
 
+    if profiles is not None:
+        draw_profiles(ax[3], keys, profiles, metric, last)
+    else:
+        ax[3].set_axis_off()
+
     # 3. A heatmap of the mean over the two axes of the grid.
+    if not heatmap:
+        ax[2].set_axis_off()
     if heatmap:
         rows, cols = grid_axes
         table = [[math.nan] * len(cols["values"]) for _ in rows["values"]]
@@ -134,8 +201,9 @@ def main():
     parser.add_argument("--metric", help="the figure to draw (default: val_accuracy for the MLP, gap for the "
                         "factorisation)")
     args = parser.parse_args()
+    profiles = Profiles(args.metric)
     labrunplot.draw_and_save(SCRIPT, args.output,
-                             lambda plt: draw(plt, *labrunplot.load_study(args.input), args.metric))
+                             lambda plt: draw(plt, *labrunplot.load_study(args.input, profiles), args.metric, profiles))
 
 
 if __name__ == "__main__":

@@ -45,8 +45,27 @@ def main():
         done = subprocess.run(plot + [path, "-o", image] + extra, capture_output=True, text=True)
         widths[name] = png_width(image) if done.returncode == 0 else 0
         check(f"draws {name}", done.returncode == 0 and widths[name] > 0, done.stderr.strip())
-    check("a two-axis grid adds the heatmap", widths["two axes"] > widths["one axis"] > 0,
-          f"{widths['two axes']} vs {widths['one axis']}")
+    # What each panel holds: the heatmap only for a grid of two axes; the performance profile a step
+    # curve per setting, from every run that did not diverge, falling from at most 1 to 0.
+    sys.path.insert(0, args.scripts)
+    import labrunplot  # noqa: E402
+    import plot_study  # noqa: E402
+    plt = labrunplot.import_pyplot("study_plot_test.py")
+    for name, path, settings, heat in (("two axes", two_axes, 2, True), ("one axis", one_axis, 2, False),
+                                       ("factorisation", factorise, 3, True)):
+        profiles = plot_study.Profiles(None)
+        header, summaries = labrunplot.load_study(path, profiles)
+        figure = plot_study.draw(plt, header, summaries, None, profiles)
+        images = sum(len(ax.images) for ax in figure.axes)
+        check(f"{name}: a heatmap only for two axes", (images > 0) == heat, str(images))
+        profile = next((ax for ax in figure.axes if "performance profile" in ax.get_title()), None)
+        curves = profile.get_lines() if profile else []
+        check(f"{name}: one profile curve per setting", len(curves) == settings, str(len(curves)))
+        runs = {key: sum(c.values()) for key, c in profiles.counts.items()}
+        check(f"{name}: every run in the profile", sum(runs.values()) == header["plan"]["runs"], str(runs))
+        check(f"{name}: profiles fall to 0", all(line.get_ydata()[-1] == 0 and line.get_ydata()[0] <= 1
+                                                 for line in curves))
+        plt.close(figure)
 
     # The one-page report with a study: A4 still, and the study is in its observations.
     doc = checks.path("all.json")
