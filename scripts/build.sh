@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures (once) and builds labrun with a CMake preset (release by default; debug, asan, fuzz),
+# Configures (once) and builds labrun with a CMake preset (release by default; debug, asan, fuzz,
+# kernels-v3, kernels-baseline),
 # all targets or the ones named after the preset:  scripts/build.sh [PRESET [TARGET...]]
 # Progress goes to stderr, so that `scripts/run.sh ... > out.json` keeps stdout for labrun's JSON.
 set -euo pipefail
@@ -11,8 +12,8 @@ cd "$(dirname "$0")/.."
 preset=${1:-release}
 shift || true
 case "$preset" in
-  release|debug|asan|fuzz) ;;
-  *) echo "build.sh: unknown preset '$preset' (known: release, debug, asan, fuzz; see --help)" >&2; exit 2 ;;
+  release|debug|asan|fuzz|kernels-v3|kernels-baseline) ;;
+  *) echo "build.sh: unknown preset '$preset' (known: release, debug, asan, fuzz, kernels-v3, kernels-baseline; see --help)" >&2; exit 2 ;;
 esac
 targets=()
 [[ $# -gt 0 ]] && targets=(--target "$@")

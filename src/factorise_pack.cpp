@@ -6,7 +6,9 @@
 namespace labrun::detail {
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(LABRUN_KERNELS_V3)
+#define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
 #define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LABRUN_VECTOR_CLONES

@@ -10,9 +10,9 @@
 // x86-64-v3 (AVX2 and FMA) and the x86-64 baseline (SSE2), the CPU choosing at load time. The file
 // is compiled with -ffp-contract=fast: in the v4 and v3 builds a * b + c is one FMA, the same in
 // both (one rounding); the baseline build, for CPUs before 2013, rounds twice. So every CPU with
-// AVX2 computes the same bits, and an older one differs by rounding (checked by hand, 2026-11-30:
-// 2000 models of `labrun mlp --seed 0`, v3 alone against v4 the same bits; -DLABRUN_BASELINE_ONLY,
-// the SSE2 kernels alone, final losses within 5.5e-5 relative and every accuracy the same;
+// AVX2 computes the same bits, and an older one differs by rounding (scripts/kernels.sh, run by CI:
+// 2000 models of `labrun mlp --seed 0`, v3 alone against the full build the same bits; the SSE2
+// kernels alone, final losses within 5.5e-5 relative and every accuracy the same;
 // docs/development.md). FMA measured 1.10x faster.
 
 namespace labrun::detail {
@@ -26,7 +26,11 @@ constexpr int kMlpRowBlock = 4;
 using V = float __attribute__((vector_size(kPackLanes * sizeof(float)), aligned(4), may_alias));
 using Mask = int32_t __attribute__((vector_size(kPackLanes * sizeof(int32_t)), aligned(4), may_alias));
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
+// LABRUN_KERNELS (CMake): all, v3 (AVX2 and the baseline: an AVX-512 machine runs the AVX2 build)
+// or baseline (LABRUN_BASELINE_ONLY: SSE2 alone), so that scripts/kernels.sh can compare them.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(LABRUN_KERNELS_V3)
+#define LABRUN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
 #define LABRUN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LABRUN_VECTOR_CLONES

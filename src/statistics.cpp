@@ -306,23 +306,24 @@ Comparison compare(const std::vector<double>& x, const std::vector<double>& y, b
       c.difference = c.improvement = c.p_value = c.p_holm = kNan;
       return c;
     }
-    const auto centre = [&](const std::vector<int64_t>& picks) {
-      Sum sum;
+    // The pairs' differences as distinct values and counts: a resample is a count per value (few
+    // values for accuracies, so that a resample costs one binomial draw a value).
+    std::vector<double> sorted = d;
+    std::sort(sorted.begin(), sorted.end());
+    const Groups g = group(sorted);
+    const auto centre = [&](const std::vector<int64_t>& counts) {
+      const double mean = centres(g, counts, n).mean;
       double wins = 0.0;
-      for (std::size_t i = 0; i < d.size(); ++i) {
-        if (picks[i] == 0) continue;
-        const auto k = static_cast<double>(picks[i]);
-        sum.add(k * d[i]);
-        wins += k * (d[i] > 0.0 ? 1.0 : d[i] == 0.0 ? 0.5 : 0.0);
+      for (std::size_t j = 0; j < g.value.size(); ++j) {
+        wins += static_cast<double>(counts[j]) * (g.value[j] > 0.0 ? 1.0 : g.value[j] == 0.0 ? 0.5 : 0.0);
       }
-      return std::pair<double, double>{sum.value() / static_cast<double>(n), wins / static_cast<double>(n)};
+      return std::pair<double, double>{mean, wins / static_cast<double>(n)};
     };
-    std::tie(c.difference, c.improvement) = centre(std::vector<int64_t>(d.size(), 1));
-    std::vector<int64_t> picks(d.size());
+    std::tie(c.difference, c.improvement) = centre(g.count);
+    std::vector<int64_t> counts;
     for (std::size_t i = 0; i < b && n > 1; ++i) {
-      std::fill(picks.begin(), picks.end(), 0);
-      for (int64_t k = 0; k < n; ++k) ++picks[random.below(static_cast<uint64_t>(n))];
-      const auto [difference, improvement] = centre(picks);
+      resample(g, n, random, counts);
+      const auto [difference, improvement] = centre(counts);
       differences.push_back(difference);
       improvements.push_back(improvement);
     }

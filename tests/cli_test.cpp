@@ -726,8 +726,8 @@ INSTANTIATE_TEST_SUITE_P(
                  {"mlp", "--config", "BAD"},
                  "[mlp]\nrepeat=3\n",
                  2,
-                 "--config: no option 'mlp.repeat' (a config file holds a [factorise], [pca], [mlp] or [all] section); "
-                 "did you mean --repeats?"},
+                 "--config: no option 'mlp.repeat' (a config file holds a section per subcommand, as --print-config "
+                 "writes it); did you mean --repeats?"},
         BadInput{
             "ConfigWithABadValue", {"mlp", "--config", "BAD"}, "[mlp]\nrepeats=0\n", 2, "--repeats 0 must be >= 1"},
         BadInput{"ConfigWithoutASection", {"factorise", "--config", "BAD"}, "rank=3\n", 2, "no option 'rank'"},

@@ -16,6 +16,7 @@
 #include <sys/statvfs.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -671,6 +672,8 @@ TEST(Study, CompareSettingsAndRefuseWhatCannotBe) {
            {{dir + "/one.jsonl", "--bootstrap", "1000001"}, 2, "--bootstrap 1000001"},
            {{dir + "/s1"}, 1, "merge the shards first"},
            {{dir + "/single.jsonl"}, 1, "nothing to compare it with"},
+           {{dir + "/one.jsonl", "--epochs", "-5"}, 2, "--epochs -5 is not a checkpoint"},
+           {{"/dev/zero"}, 1, "line 1 is longer than 64 MiB"},  // a bounded read, not all the memory
            {{"/dev/null"}, 1, "empty"}}) {
     const Outcome bad = labrun(with({"compare", "-o", dir + "/out.json"}, args), dir);
     EXPECT_EQ(bad.exit_code, code) << bad.err;
@@ -678,6 +681,25 @@ TEST(Study, CompareSettingsAndRefuseWhatCannotBe) {
     EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
     EXPECT_FALSE(std::ifstream(dir + "/out.json").good());
   }
+  // -o onto the study (or a link to it) would replace it: refused, the study kept.
+  const std::string study = read_file(dir + "/one.jsonl");
+  ASSERT_EQ(::link((dir + "/one.jsonl").c_str(), (dir + "/hard.jsonl").c_str()), 0);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"compare", dir + "/one.jsonl", "-o", dir + "/one.jsonl"},
+        {"compare", dir + "/one.jsonl", "-o", dir + "/hard.jsonl"},
+        {"summary", dir + "/one.jsonl", "-o", dir + "/one.jsonl"}}) {
+    const Outcome onto = labrun(args, dir);
+    EXPECT_EQ(onto.exit_code, 2) << onto.err;
+    EXPECT_NE(onto.err.find("would replace it"), std::string::npos) << onto.err;
+  }
+  EXPECT_EQ(read_file(dir + "/one.jsonl"), study);
+  // A config's study path is read from the config's folder, as its output is.
+  std::filesystem::create_directories(dir + "/cfg");
+  std::filesystem::copy_file(dir + "/one.jsonl", dir + "/cfg/near.jsonl");
+  write_file(dir + "/cfg/c.toml", "[compare]\nstudy = \"near.jsonl\"\noutput = \"res.json\"\n");
+  const Outcome configured = labrun({"--config", dir + "/cfg/c.toml", "compare"}, dir);
+  EXPECT_EQ(configured.exit_code, 0) << configured.err;
+  EXPECT_EQ(json::parse(read_file(dir + "/cfg/res.json"))["study"], dir + "/cfg/near.jsonl");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,13 +50,18 @@ std::string table(const StudyPlan& plan, const std::vector<SettingComparison>& c
   std::string text = fmt::format("{} after {} epochs ({}): setting minus baseline; P(better): {} is better\n", metric,
                                  epochs, plan.part == "mlp" ? "labrun sweep mlp" : "labrun sweep factorise",
                                  comparisons.empty() || comparisons.front().higher_is_better ? "higher" : "lower");
-  text += fmt::format("{:<24} {:<24} {:>6} {:>10} {:>21} {:>9} {:>15} {:>9} {:>9}\n", "setting", "baseline", "pairs",
-                      "difference", "95% bootstrap CI", "P(better)", "95% CI", "p", "p (Holm)");
+  // The key columns as wide as the longest key (at least 24).
+  std::size_t width = 24;
+  for (const SettingComparison& c : comparisons) {
+    width = std::max({width, plan.key(c.setting).size(), plan.key(c.baseline).size()});
+  }
+  text += fmt::format("{:<{}} {:<{}} {:>6} {:>10} {:>21} {:>9} {:>15} {:>9} {:>9}\n", "setting", width, "baseline",
+                      width, "pairs", "difference", "95% bootstrap CI", "P(better)", "95% CI", "p", "p (Holm)");
   for (const SettingComparison& c : comparisons) {
     const Comparison& r = c.result;
     const std::string a = plan.key(c.setting), b = plan.key(c.baseline);
     text += fmt::format(
-        "{:<24} {:<24} {:>6} {:>10.4f} {:>21} {:>9.3f} {:>15} {:>9.2g} {:>9.2g}\n", a, b,
+        "{:<{}} {:<{}} {:>6} {:>10.4g} {:>21} {:>9.3f} {:>15} {:>9.2g} {:>9.2g}\n", a, width, b, width,
         r.paired ? std::to_string(r.n_x) : "-", r.difference,
         fmt::format("{:.4f} - {:.4f}", r.difference_bootstrap.low, r.difference_bootstrap.high), r.improvement,
         fmt::format("{:.3f} - {:.3f}", r.improvement_bootstrap.low, r.improvement_bootstrap.high), r.p_value, r.p_holm);
@@ -67,8 +73,10 @@ std::string table(const StudyPlan& plan, const std::vector<SettingComparison>& c
 
 int run_compare(const CompareCommand& command) {
   if (command.resamples < 0 || command.resamples > kMaxResamples) {
-    throw UsageError(fmt::format("--bootstrap {} must be 0 to {} resamples", command.resamples, kMaxResamples));
+    throw UsageError(
+        fmt::format("--bootstrap {} must be 0 (no bootstrap) to {} resamples", command.resamples, kMaxResamples));
   }
+  refuse_output_onto_input(command.output, command.input, "the study");
   // The study, read once: its plan from the header, every run line checked against it.
   std::optional<HeaderPlan> header;
   std::optional<StudySummary> runs;
@@ -93,7 +101,7 @@ int run_compare(const CompareCommand& command) {
   if (plan.settings() < 2) throw DataError(command.input + " has one setting: nothing to compare it with");
   CompareOptions options;
   options.metric = command.metric.empty() ? (plan.part == "mlp" ? "val_accuracy" : "loss") : command.metric;
-  if (command.epochs >= 0) options.epochs = command.epochs;
+  options.epochs = command.epochs;
   options.resamples = command.resamples;
   if (!command.baseline.empty()) {
     for (int64_t s = 0; s < plan.settings(); ++s) {

@@ -6,15 +6,16 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace labrun::cli {
 
 struct CompareCommand {
   std::string input;
-  std::string baseline;  // a setting's key ("lr=0.1"); empty: every pair
-  std::string metric;    // empty: val_accuracy for an MLP study, loss for a factorisation
-  int64_t epochs = -1;   // -1: the study's largest
+  std::string baseline;           // a setting's key ("lr=0.1"); empty: every pair
+  std::string metric;             // empty: val_accuracy for an MLP study, loss for a factorisation
+  std::optional<int64_t> epochs;  // the study's largest when not given
   int64_t resamples = 10000;
   Format format = Format::json;
   std::string output;

@@ -38,7 +38,9 @@ std::string folder_of(const std::string& path) {
   return std::filesystem::path(resolved).parent_path().string();
 }
 
-bool is_path_key(const std::string& key) { return key == "data" || key == "output" || key == "o"; }
+bool is_path_key(const std::string& key) {
+  return key == "data" || key == "output" || key == "o" || key == "study" || key == "shards";
+}
 
 // The subcommand that `section` names below `app` ({"sweep", "mlp"}), or nullptr.
 const CLI::App* subcommand_at(const CLI::App& app, const std::vector<std::string>& section) {
@@ -141,10 +143,12 @@ void ConfigReader::require_section_of_command() const {
   if (std::find(sections_.begin(), sections_.end(), wanted) != sections_.end()) return;
   std::string run = wanted;
   std::replace(run.begin(), run.end(), '.', ' ');
+  const bool printable = command->get_option_no_throw("--print-config") != nullptr;
   throw UsageError(
       fmt::format("--config {} holds no [{}] section (it holds {}): {} would run with none of its "
-                  "options; write them under [{}] (labrun {} --print-config writes one)",
-                  path_, wanted, listed(sections_), run, wanted, run));
+                  "options; write them under [{}]{}",
+                  path_, wanted, listed(sections_), run, wanted,
+                  printable ? " (labrun " + run + " --print-config writes one)" : ""));
 }
 
 std::string once_only_input(const std::string& data_path) {

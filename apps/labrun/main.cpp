@@ -134,8 +134,10 @@ int run(int argc, char** argv) {
     const std::string name = command->get_parent() != &app
                                  ? command->get_parent()->get_name() + " " + command->get_name()
                                  : command->get_name();
+    const bool printable = command->get_option_no_throw("--print-config") != nullptr;
     command->footer("Options may also come from a file: labrun --config FILE " + name +
-                    " (write one with --print-config).\n" + kExitCodes);
+                    (printable ? " (write one with --print-config).\n" : " (its [" + name + "] section).\n") +
+                    kExitCodes);
     command->fallthrough();
   }
   sweep_mlp_command->get_parent()->fallthrough();
@@ -167,7 +169,9 @@ int run(int argc, char** argv) {
     constexpr std::string_view kConfigKey = "INI was not able to parse ";
     if (message.rfind(kConfigKey, 0) == 0) {
       const std::string key = message.substr(kConfigKey.size());
-      message = "--config: no option '" + key + "' (a config file holds a [factorise], [pca], [mlp] or [all] section)";
+      message = "--config: no option '" + key +
+                "' (a config file holds a section per subcommand, as --print-config "
+                "writes it)";
       unexpected = {"--" + key.substr(key.rfind('.') + 1)};
     }
     const std::string close = did_you_mean(*command, unexpected);
@@ -228,8 +232,8 @@ int run(int argc, char** argv) {
     return fail(kExitUsageError, e.what());
   } catch (const c10::Error& e) {
     return fail(kExitInternalError, first_line(std::string("libtorch: ") + e.what_without_backtrace()));
-  } catch (const std::bad_alloc&) {
-    return fail(kExitInternalError, "out of memory");
+  } catch (const std::bad_alloc&) {  // the documented code for not enough memory
+    return fail(kExitDataError, "not enough memory for this work (an allocation failed)");
   } catch (const std::exception& e) {
     return fail(kExitInternalError, e.what());
   }

@@ -5,6 +5,7 @@
 #include "labrun/utf8.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -157,6 +158,34 @@ std::string summary_table(const StudyPlan& plan, const std::vector<CellSummary>&
 
 // The same from a stream already open; `first_line`, when given, is line 1 already read from it
 // (whole, with its newline), so that a shard is opened and read once.
+namespace {
+
+// A study's line is a few hundred bytes (a header a few KiB): a line longer than this is no study's
+// (/dev/zero, a file without newlines), refused before it fills the memory.
+constexpr std::size_t kMaxStudyLine = std::size_t{64} << 20;
+
+// std::getline, bounded: false at the end of the stream; the eof bit set when the last line has no
+// newline, as std::getline sets it.
+bool read_line(std::istream& in, std::string& line, const std::string& path, int64_t number) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  for (;;) {
+    const int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(line.empty() ? std::ios::eofbit | std::ios::failbit : std::ios::eofbit);
+      return !line.empty();
+    }
+    if (c == '\n') return true;
+    if (line.size() == kMaxStudyLine) {
+      throw DataError(fmt::format("{}: line {} is longer than {} MiB: not a labrun study's JSON Lines", path, number,
+                                  kMaxStudyLine >> 20));
+    }
+    line.push_back(static_cast<char>(c));
+  }
+}
+
+}  // namespace
+
 StudyFile read_study(std::istream& in, const std::string& path, const std::string* first_line,
                      const std::function<void(const json& header)>& on_header,
                      const std::function<void(const json& run)>& on_run, bool allow_torn_header) {
@@ -165,7 +194,7 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
   std::size_t offset = 0;
   int64_t number = 0;
   bool closing = false;
-  while (first_line != nullptr || std::getline(in, line)) {
+  while (first_line != nullptr || read_line(in, line, path, number + 1)) {
     const bool given = first_line != nullptr;
     if (given) line = *first_line;
     first_line = nullptr;
@@ -235,6 +264,16 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
   return read_study(in, path, nullptr, on_header, on_run, allow_torn_header);
+}
+
+void refuse_output_onto_input(const std::string& output, const std::string& input, const std::string& what) {
+  struct stat out {
+  }, in{};
+  if (output.empty() || output == "-" || ::stat(output.c_str(), &out) != 0 || ::stat(input.c_str(), &in) != 0) return;
+  if (S_ISREG(out.st_mode) && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+    throw UsageError("-o " + output + " is " + what + " " + input +
+                     ": writing there would replace it; write to another file");
+  }
 }
 
 // The keys two parts of one study must share; the first that differs, or "".

@@ -72,6 +72,10 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
 StudyFile read_study(const std::string& path, const std::function<void(const json& header)>& on_header,
                      const std::function<void(const json& run)>& on_run, bool allow_torn_header = false);
 
+// -o onto an input (the same file by device and inode: links too) would replace what is read:
+// a UsageError naming both, before anything is read or written.
+void refuse_output_onto_input(const std::string& output, const std::string& input, const std::string& what);
+
 // The keys two parts of one study must share; the first that differs, or "".
 std::string differing_key(const json& a, const json& b);
 

@@ -31,6 +31,7 @@ CLI::App* setup_summary(CLI::App& app, SummaryCommand& command) {
 }
 
 int run_summary(const SummaryCommand& command) {
+  refuse_output_onto_input(command.output, command.input, "the study");
   // The study, read once: its plan from the header, every run line checked against it; a torn
   // last line (a crash while writing) is left out and said.
   std::optional<HeaderPlan> header;
