@@ -410,6 +410,15 @@ void StudySummary::add(const RunRecord& run) {
   ++count_;
 }
 
+double StudySummary::seconds(const StudyPlan& plan) {
+  double per_cell = 0.0;
+  for (const std::string& metric : plan.metrics) {
+    const bool counts = metric.find("accuracy") != std::string::npos;  // at most one value per row
+    per_cell += static_cast<double>(plan.resamples) * (counts ? 1e-6 : 10e-9 * static_cast<double>(plan.repeats));
+  }
+  return per_cell * static_cast<double>(plan.cells());
+}
+
 std::vector<CellSummary> StudySummary::cells() const {
   const std::size_t checkpoints = plan_.epochs.size(), metrics = plan_.metrics.size();
   const auto repeats = static_cast<std::size_t>(plan_.repeats);

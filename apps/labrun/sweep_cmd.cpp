@@ -428,15 +428,22 @@ int run_sweep(const SweepCommand& command) {
   // What it will do, before it starts.
   std::string axes;
   for (const Axis& axis : plan.axes) axes += fmt::format("{} {} x ", axis.values.size(), axis.name);
+  // The summary's bootstrap, when it takes long enough to be worth a word.
+  const double bootstrap_seconds = StudySummary::seconds(plan);
+  const std::string bootstrap =
+      bootstrap_seconds >= 10.0
+          ? fmt::format("; the summary's bootstrap up to {} at the end (--bootstrap B sets its resamples, 0 none)",
+                        format_duration(bootstrap_seconds))
+          : "";
   fmt::print(stderr,
              "labrun: sweep {}: {}{} repeats = {} settings, {} runs{} ({}), {} summaries; about {} of JSON Lines, "
-             "{} of memory\n",
+             "{} of memory{}\n",
              plan.part, axes, plan.repeats, plan.settings(), plan.runs(),
              shards > 1 ? fmt::format(", of which shard {}/{} runs {}", shard, shards, span.end - span.begin) : "",
              plan.epochs.size() > 1
                  ? fmt::format("each trains {} epochs, evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
                  : fmt::format("each trains {} epochs", plan.epochs.back()),
-             plan.cells(), format_bytes(output_bytes), format_bytes(memory));
+             plan.cells(), format_bytes(output_bytes), format_bytes(memory), bootstrap);
   // Its output must fit on the disk it goes to (checked once the header is made), and its work in memory.
 
   json config = is_mlp ? mlp_config(mlp.base, nullptr) : factorise_config(factorise.base, nullptr);

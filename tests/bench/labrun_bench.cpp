@@ -5,6 +5,7 @@
 #include "labrun/dataset.hpp"
 #include "labrun/factorise.hpp"
 #include "labrun/mlp.hpp"
+#include "labrun/statistics.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <benchmark/benchmark.h>
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -225,5 +227,28 @@ void BM_CsvLoad(benchmark::State& state) {
 BENCHMARK(BM_CsvLoad)->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+// A summary's statistics with the default 10,000 bootstrap resamples, per value: args n runs and
+// whether the values take few distinct values (accuracies of 50 rows: binomial draws per value) or
+// as many as runs (losses: one draw per run and resample).
+void BM_Summarise(benchmark::State& state) {
+  const auto n = static_cast<int64_t>(state.range(0));
+  const bool discrete = state.range(1) != 0;
+  std::vector<double> values;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = 0.5 + 0.3 * std::sin(static_cast<double>(i) * 12.9898);
+    values.push_back(discrete ? std::round(v * 50.0) / 50.0 : v);
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(labrun::summarise(values, {labrun::kDefaultResamples, 1}).mean_bootstrap.low);
+  }
+  state.counters["ns_per_value_resample"] =
+      benchmark::Counter(static_cast<double>(n) * labrun::kDefaultResamples * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Summarise)
+    ->ArgsProduct({{200, 20000, 1000000}, {0, 1}})
+    ->ArgNames({"runs", "discrete"})
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
