@@ -15,6 +15,19 @@ cmake -S "$source/examples/consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$work
   { cat "$work/configure.log"; echo "install_test: the consumer did not configure" >&2; exit 1; }
 cmake --build "$work/build" -j2 >"$work/build.log" 2>&1 ||
   { tail -30 "$work/build.log"; echo "install_test: the consumer did not build" >&2; exit 1; }
+# The pictures and schemas come along: labrun-report draws an installed labrun's output, run from
+# another folder through a link on a PATH, as a cluster user would.
+mkdir -p "$work/elsewhere" "$work/path"
+ln -s "$work/prefix/bin/labrun-report" "$work/path/labrun-report"
+(cd "$work/elsewhere" && "$work/prefix/bin/labrun" all --seed 0 --repeats 5 -o all.json &&
+  PATH="$work/path:$PATH" labrun-report all.json -o report.png) ||
+  { echo "install_test: the installed labrun-report did not draw an installed labrun's output" >&2; exit 1; }
+[[ -s "$work/elsewhere/report.png" ]] || { echo "install_test: labrun-report wrote no picture" >&2; exit 1; }
+for file in bin/labrun-plot-pca bin/labrun-plot-study share/labrun/schema/labrun.schema.json \
+            share/labrun/schema/labrun-study.schema.json; do
+  [[ -e "$work/prefix/$file" ]] || { echo "install_test: $file is not installed" >&2; exit 1; }
+done
+"$work/prefix/bin/labrun-plot-study" --help >/dev/null || { echo "install_test: labrun-plot-study --help fails" >&2; exit 1; }
 output=$("$work/build/iris_factorise")
 echo "$output"
 # The library really came from the prefix, not the build tree.
