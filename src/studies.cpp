@@ -360,6 +360,18 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
 
   MlpStudyResult result;
   result.classes = shared.classes;
+  {
+    std::vector<bool> trained(shared.classes.size(), false), validated(shared.classes.size(), false);
+    const auto train_y = shared.train_y.contiguous();
+    const auto val_y = shared.val_y.contiguous();
+    for (int64_t i = 0; i < train_y.numel(); ++i)
+      trained[static_cast<std::size_t>(train_y.data_ptr<int64_t>()[i])] = true;
+    for (int64_t i = 0; i < val_y.numel(); ++i)
+      validated[static_cast<std::size_t>(val_y.data_ptr<int64_t>()[i])] = true;
+    for (std::size_t c = 0; c < shared.classes.size(); ++c) {
+      if (validated[c] && !trained[c]) result.unseen_classes.push_back(shared.classes[c]);
+    }
+  }
   result.train_rows = options.train_size;
   result.val_rows = data.rows() - options.train_size;
   if (hooks.on_start) hooks.on_start(result);

@@ -110,6 +110,10 @@ void check_lr(double lr, bool float32) {
   if (float32 && lr > std::numeric_limits<float>::max()) {
     detail::invalid(kPlan, "lr " + to_string(AxisValue(lr)) + " must be <= 3.4e38 where training is in float32");
   }
+  if (float32 && static_cast<float>(lr) == 0.0f) {
+    detail::invalid(kPlan, "lr " + to_string(AxisValue(lr)) +
+                               " is 0 in float32 (below 1.4e-45), where training is: no update would change a weight");
+  }
 }
 
 template <class Enum>

@@ -441,6 +441,33 @@ TEST(CliData, SubnormalDataIsRefusedNamingTheColumn) {
 
 // --- Divergence in the last update (kind 3) ----------------------------------------------------
 
+// Issue 26, kind 12: a split whose validation classes never appear in training is said before the
+// training (no model can predict them); a learning rate that is 0 in float32 is refused.
+TEST(CliWarnings, UnseenValidationClassesAndALearningRateOfZero) {
+  const std::string dir = temp_dir();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"mlp", "--no-shuffle", "--seed", "0", "--repeats", "2"},
+        {"all", "--no-shuffle", "--seed", "0", "--repeats", "2", "--factorise-epochs", "1"}}) {
+    const Outcome sorted = labrun(args, dir);
+    EXPECT_EQ(sorted.exit_code, 0) << sorted.err;
+    EXPECT_NE(sorted.err.find("the validation rows hold class Iris-virginica that the training rows never do"),
+              std::string::npos)
+        << sorted.err;
+  }
+  const Outcome shuffled = labrun({"mlp", "--seed", "0", "--repeats", "2"}, dir);
+  EXPECT_EQ(shuffled.err.find("never do"), std::string::npos) << shuffled.err;
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"mlp", "--lr", "1e-320"},
+                                               {"sweep", "mlp", "--lr", "1e-46,0.1", "--seed", "1"},
+                                               {"sweep", "mlp", "--lr", "1e-320", "--seed", "1"}}) {
+    const Outcome zero = labrun(args, dir);
+    EXPECT_EQ(zero.exit_code, 2) << zero.err;
+    EXPECT_EQ(zero.out, "");
+    EXPECT_TRUE(zero.err.find("is 0 in float32") != std::string::npos ||
+                zero.err.find("below double's range") != std::string::npos)
+        << zero.err;
+  }
+}
+
 TEST(CliDivergence, AnOverflowInTheLastUpdateIsADivergence) {
   const std::string dir = temp_dir();
   const Outcome factorise = labrun({"factorise", "--seed", "0", "--epochs", "1", "--lr", "1e308"}, dir);

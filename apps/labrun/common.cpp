@@ -33,6 +33,11 @@ void require_float32(const std::string& option, double value, const std::string&
   if (std::abs(value) > std::numeric_limits<float>::max()) {
     throw UsageError(fmt::format("{} {} must be <= 3.4e38, float32's largest number: {}", option, value, why));
   }
+  // Below float32's smallest number a learning rate rounds to 0: every update would change nothing.
+  if (value != 0.0 && static_cast<float>(value) == 0.0f) {
+    throw UsageError(fmt::format("{} {} is 0 in float32 (below 1.4e-45): {}, so no update would change a weight",
+                                 option, value, why));
+  }
 }
 
 CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,

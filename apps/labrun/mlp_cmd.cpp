@@ -17,6 +17,18 @@
 
 namespace labrun::cli {
 
+void warn_unseen_classes(const MlpStudyResult& start, Shuffle shuffle) {
+  if (start.unseen_classes.empty()) return;
+  std::string names;
+  for (const std::string& name : start.unseen_classes) names += (names.empty() ? "" : ", ") + name;
+  fmt::print(stderr,
+             "labrun: warning: the validation rows hold {} {} that the training rows never do{}: no model can "
+             "predict {}\n",
+             start.unseen_classes.size() == 1 ? "class" : "classes", names,
+             shuffle == Shuffle::none ? " (--no-shuffle keeps the file's order: rows sorted by class?)" : "",
+             start.unseen_classes.size() == 1 ? "it" : "them");
+}
+
 void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks, const OptionNames& names) {
   add_at_least(command, checks, names("hidden"), options.hidden, 1, "Hidden units H, >= 1");
   add_at_least(command, checks, names("epochs", true), options.training.epochs, 0,
@@ -140,6 +152,7 @@ int run_mlp(const MlpCommand& command) {
   ProgressLine progress(command.common.progress, "runs");
   MlpStudyHooks hooks;
   hooks.on_start = [&](const MlpStudyResult& start) {
+    warn_unseen_classes(start, options.shuffle);
     head["results"] = mlp_results_head(start);
     if (json_out) stream.emplace(head, std::vector<std::string>{"results"}, "runs", *output);
   };

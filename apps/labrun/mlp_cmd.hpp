@@ -32,6 +32,8 @@ double mlp_document_numbers(const MlpStudyOptions& options);
 std::string mlp_size(const MlpStudyOptions& options);
 
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr);
+// A warning on stderr, before the training, when validation classes never appear in training.
+void warn_unseen_classes(const MlpStudyResult& start, Shuffle shuffle);
 
 int run_mlp(const MlpCommand& command);
 

@@ -61,6 +61,10 @@ T parse_item(const std::string& option, const std::string& item) {
   if constexpr (std::is_same_v<T, double>) {
     const double value = std::strtod(item.c_str(), &end);
     if (end == item.c_str() + item.size() && errno != ERANGE) return value;
+    if (end == item.c_str() + item.size() && !item.empty()) {  // a number, beyond double's range
+      throw UsageError(fmt::format("{}: '{}' is {} double's range (about 2.2e-308 to 1.8e308)", option, item,
+                                   std::abs(value) > 1.0 ? "beyond" : "below"));
+    }
     throw UsageError(fmt::format("{}: '{}' is not a number", option, item));
   } else {
     const long long value = std::strtoll(item.c_str(), &end, 10);

@@ -150,6 +150,9 @@ struct MlpStudyResult {
   Summary train_accuracy, val_accuracy, final_loss;
   double seconds = 0.0;       // the training, every repeat
   int64_t diverged_runs = 0;  // runs whose loss became NaN or Inf
+  // Classes of the first split's validation rows that its training rows never hold (--no-shuffle on
+  // rows sorted by class): no model can predict them. With one shuffle or none, every run's split.
+  std::vector<std::string> unseen_classes;
 };
 
 // Throws DataError for data the MLP cannot train on (no labels, one class, a constant column to
