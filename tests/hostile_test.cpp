@@ -468,6 +468,22 @@ TEST(CliWarnings, UnseenValidationClassesAndALearningRateOfZero) {
   }
 }
 
+// Issue 26, kind 10: messages that say what was typed, in its order, and count in English.
+TEST(CliWarnings, MessagesSayWhatWasTyped) {
+  const std::string dir = temp_dir();
+  const Outcome typo = labrun({"factorise", "--rnak", "2"}, dir);
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("these arguments were not expected: --rnak 2; did you mean --rank?"), std::string::npos)
+      << typo.err;
+  const Outcome huge = labrun({"factorise", "--rank", "99999999999999999999"}, dir);
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_NE(huge.err.find("99999999999999999999 is beyond a 64-bit whole number"), std::string::npos) << huge.err;
+  EXPECT_EQ(huge.err.find("9223372036854775807"), std::string::npos) << huge.err;
+  const Outcome one = labrun({"sweep", "mlp", "--repeats", "2", "--seed", "1", "--epochs", "1"}, dir);
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.err.find("= 1 setting, 2 runs (each trains 1 epoch), 1 summary;"), std::string::npos) << one.err;
+}
+
 TEST(CliDivergence, AnOverflowInTheLastUpdateIsADivergence) {
   const std::string dir = temp_dir();
   const Outcome factorise = labrun({"factorise", "--seed", "0", "--epochs", "1", "--lr", "1e308"}, dir);

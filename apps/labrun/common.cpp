@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -43,7 +44,16 @@ void require_float32(const std::string& option, double value, const std::string&
 CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
                           const std::string& help) {
   checks.add([name, &value, minimum] { require_at_least(name, value, minimum); });
-  return command.add_option(name, value, help)->capture_default_str();
+  // A whole number beyond 64 bits is refused as written, never clamped to 2^63 - 1.
+  const CLI::Validator within_64_bits(
+      [](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        std::strtoll(text.c_str(), &end, 10);
+        return errno == ERANGE ? text + " is beyond a 64-bit whole number" : std::string();
+      },
+      "", "64-bit");
+  return command.add_option(name, value, help)->check(within_64_bits)->capture_default_str();
 }
 
 CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,

@@ -174,6 +174,22 @@ int run(int argc, char** argv) {
                 "writes it)";
       unexpected = {"--" + key.substr(key.rfind('.') + 1)};
     }
+    // CLI11 lists the unexpected arguments last first ("2 --rnak"): in the command line's order.
+    if (message.rfind("The following argument", 0) == 0 && !unexpected.empty()) {
+      std::vector<std::string> ordered = unexpected;
+      const auto position = [&](const std::string& word) {
+        for (int i = 1; i < argc; ++i) {
+          if (word == argv[i]) return i;
+        }
+        return argc;
+      };
+      std::stable_sort(ordered.begin(), ordered.end(),
+                       [&](const std::string& a, const std::string& b) { return position(a) < position(b); });
+      std::string listed;
+      for (const std::string& word : ordered) listed += (listed.empty() ? "" : " ") + word;
+      message = (ordered.size() == 1 ? "this argument was not expected: " : "these arguments were not expected: ") +
+                listed;
+    }
     const std::string close = did_you_mean(*command, unexpected);
     return fail(kExitUsageError,
                 message + (close.empty() ? "" : "; did you mean " + close + "?") + " (see " + help + ")");

@@ -129,6 +129,11 @@ constexpr const char* kBootstrapHelp =
     "Bootstrap resamples of each summary's 95% intervals of the mean, median and IQM, 0 to 1000000 (0: "
     "none)";
 
+// "1 setting", "3 settings".
+std::string counted(int64_t n, const std::string& one, const std::string& many = "") {
+  return std::to_string(n) + " " + (n == 1 ? one : many.empty() ? one + "s" : many);
+}
+
 // "plan_sweep: train_size 150 must ..." -> "--train-size 150 must ...".
 [[noreturn]] void rethrow_as_usage(const std::invalid_argument& e) {
   std::string message = e.what();
@@ -440,14 +445,15 @@ int run_sweep(const SweepCommand& command) {
                         format_duration(bootstrap_seconds))
           : "";
   fmt::print(stderr,
-             "labrun: sweep {}: {}{} repeats = {} settings, {} runs{} ({}), {} summaries; about {} of JSON Lines, "
+             "labrun: sweep {}: {}{} repeats = {}, {}{} ({}), {}; about {} of JSON Lines, "
              "{} of memory{}\n",
-             plan.part, axes, plan.repeats, plan.settings(), plan.runs(),
+             plan.part, axes, plan.repeats, counted(plan.settings(), "setting"), counted(plan.runs(), "run"),
              shards > 1 ? fmt::format(", of which shard {}/{} runs {}", shard, shards, span.end - span.begin) : "",
              plan.epochs.size() > 1
                  ? fmt::format("each trains {} epochs, evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
-                 : fmt::format("each trains {} epochs", plan.epochs.back()),
-             plan.cells(), format_bytes(output_bytes), format_bytes(memory), bootstrap);
+                 : fmt::format("each trains {}", counted(plan.epochs.back(), "epoch")),
+             counted(plan.cells(), "summary", "summaries"), format_bytes(output_bytes), format_bytes(memory),
+             bootstrap);
   // Its output must fit on the disk it goes to (checked once the header is made), and its work in memory.
 
   json config = is_mlp ? mlp_config(mlp.base, nullptr) : factorise_config(factorise.base, nullptr);
