@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <algorithm>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -32,6 +33,47 @@ extern const std::size_t labrun_embedded_iris_size;
 
 namespace labrun {
 namespace {
+
+// A header name's key for "did you mean": lower case, '-' and ' ' as '_'.
+std::string name_key(const std::string& name) {
+  std::string key;
+  for (const char c : name)
+    key.push_back(c == '-' || c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return key;
+}
+
+// Levenshtein's distance, for names of a header (short).
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The header name a mistyped one most likely meant: the same but for case and '-', ' ', '_', or
+// within two edits of it (one for names of three or four characters, none for shorter ones); ""
+// when none is that close.
+std::string closest_name(const std::string& typed, const std::vector<std::string>& names) {
+  const std::string key = name_key(typed);
+  std::string best;
+  std::size_t best_distance = key.size() <= 2 ? 1 : key.size() <= 4 ? 2 : 3;
+  for (const std::string& name : names) {
+    const std::size_t d = edit_distance(key, name_key(name));
+    if (d < best_distance) {
+      best = name;
+      best_distance = d;
+    }
+  }
+  return best;
+}
 
 constexpr std::string_view kBlanks = " \t";
 
@@ -307,13 +349,17 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
       return *ref.index;
     }
     std::string names;
+    std::vector<std::string> all;
     for (std::size_t c = 0; has_header && c < width_cells; ++c) {
       const std::string name = unquote(header[c]);
       if (name == ref.name) return static_cast<int64_t>(c);
       names += (names.empty() ? "" : ", ") + name;
+      all.push_back(name);
     }
-    throw DataError(source + ": no " + what + " column named '" + printable(ref.name) + "' " +
-                    (has_header ? "(the header names " + printable(names) + ")"
+    const std::string close = closest_name(ref.name, all);
+    throw DataError(source + ": no " + what + " column named '" + printable(ref.name) + "'" +
+                    (close.empty() ? "" : "; did you mean '" + printable(close) + "'?") + " " +
+                    (has_header ? "(the header names " + printable(names, 2000) + ")"
                                 : "(the file has no header row: give column indices, from 0)"));
   };
 

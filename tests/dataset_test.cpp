@@ -174,6 +174,26 @@ TEST(Dataset, NamesColumnsByHeaderAsWellAsByIndex) {
   expect_error("a,b,c,kind\n1,2,3,x\n4,5,6,y\n", {"no feature column named 'd' (the header names a, b, c, kind)"},
                options);
   expect_error("1,2,3,x\n4,5,6,y\n", {"the file has no header row"}, options);
+  // Did you mean: case, '-' for '_', a letter or two off; nothing when no name is close, and the
+  // header's names in full however many there are (issue 26, kind 10).
+  const std::string wine = "alcohol,malic_acid,ash,Class\n1,2,3,a\n2,3,1,b\n";
+  options.label = "Class";
+  for (const auto& [typed, meant] : std::vector<std::pair<std::string, std::string>>{
+           {"malic-acid", "malic_acid"}, {"Alcohl", "alcohol"}, {"ASH", "ash"}}) {
+    options.features = {typed};
+    expect_error(wine, {"named '" + typed + "'; did you mean '" + meant + "'?"}, options);
+  }
+  options.features = {"zzz"};
+  expect_error(wine, {"named 'zzz' (the header names alcohol, malic_acid, ash, Class)"}, options);
+  std::string wide, row;
+  for (int c = 0; c < 30; ++c) {
+    wide += (c ? "," : "") + std::string("feature_number_") + std::to_string(c);
+    row += (c ? "," : "") + std::to_string(c);
+  }
+  options.features = {"feature_number_29x"};
+  options.label.reset();
+  expect_error(wide + "\n" + row + "\n" + row + "\n", {"did you mean 'feature_number_29'?", "feature_number_29)"},
+               options);
 }
 
 TEST(Dataset, LeavesOutPandasIndexAndNotesCodedLabels) {

@@ -187,8 +187,8 @@ int run(int argc, char** argv) {
                        [&](const std::string& a, const std::string& b) { return position(a) < position(b); });
       std::string listed;
       for (const std::string& word : ordered) listed += (listed.empty() ? "" : " ") + word;
-      message = (ordered.size() == 1 ? "this argument was not expected: " : "these arguments were not expected: ") +
-                listed;
+      message =
+          (ordered.size() == 1 ? "this argument was not expected: " : "these arguments were not expected: ") + listed;
     }
     const std::string close = did_you_mean(*command, unexpected);
     return fail(kExitUsageError,
