@@ -84,10 +84,15 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, last - first + 1);
 }
 
-// A number as pandas reads it: optional blanks and sign, decimal or exponent notation.
-// Returns nullopt when the whole cell is not a number; NaN and Inf are returned as such.
+// A number as pandas reads it: optional blanks and sign, decimal or exponent notation, in quotes or
+// not (quotes are CSV's syntax: pandas reads "3" as 3). Returns nullopt when the whole cell is not a
+// number; NaN and Inf are returned as such.
 std::optional<double> parse_number(std::string_view cell) {
   cell = trim(cell);
+  if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"' &&
+      cell.substr(1, cell.size() - 2).find('"') == std::string_view::npos) {
+    cell = trim(cell.substr(1, cell.size() - 2));
+  }
   if (!cell.empty() && cell.front() == '+') cell.remove_prefix(1);
   if (cell.empty()) return std::nullopt;
   double value = 0.0;
@@ -237,6 +242,15 @@ std::optional<int64_t> whole_number(std::string_view cell) {
   return static_cast<int64_t>(*value);
 }
 
+// An index cell as pandas writes one: digits alone (0, 1, 2, ...), never "1.0" or "1e3".
+std::optional<int64_t> index_number(std::string_view cell) {
+  cell = trim(cell);
+  if (cell.empty() || cell.size() > 15 || cell.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return whole_number(cell);
+}
+
 // DataError at the first NUL byte of `chunk`, which follows `lines_before` line ends of the text.
 void require_no_nul(std::string_view chunk, int64_t lines_before, const std::string& source) {
   const auto nul = chunk.find('\0');
@@ -380,7 +394,7 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
   if (options.features.empty()) {
     index_candidate = has_header && width > 1 && data.label_column != 0 &&
                       (trim(unquote(header[0])).empty() || unquote(header[0]) == "Unnamed: 0") &&
-                      whole_number(data_row[0]).has_value();
+                      index_number(data_row[0]).has_value();
     for (int64_t c = 0; c < width; ++c) {
       if (c == data.label_column) continue;
       if (is_number(data_row[static_cast<std::size_t>(c)])) {
@@ -445,7 +459,7 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
       }
     }
     if (index_candidate) {
-      const auto value = whole_number(row[0]);
+      const auto value = index_number(row[0]);
       index_candidate = value.has_value();
       if (value) index_values.push_back(*value);
     }

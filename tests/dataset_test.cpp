@@ -196,6 +196,21 @@ TEST(Dataset, NamesColumnsByHeaderAsWellAsByIndex) {
                options);
 }
 
+// Issue 26, kind 11: quotes are CSV's syntax, not a type (pandas reads "3" as 3), and an index is
+// what pandas writes, digits alone: a column of 1.0, 2.0, ... under an empty header is a feature.
+TEST(Dataset, QuotedNumbersAreNumbersAndAnIndexIsDigits) {
+  const Dataset quoted = parse_csv("a,b,c\n1,2,\"3\"\n4,5,\" 6 \"\n7,8,\"9\"\n", "t.csv");
+  EXPECT_EQ(quoted.feature_columns, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_FALSE(quoted.label_column.has_value());
+  EXPECT_EQ(quoted.features[1][2].item<double>(), 6.0);
+  const Dataset decimals = parse_csv(",x,y\n1.0,2,3\n2.0,5,1\n3.0,1,1\n", "t.csv");
+  EXPECT_FALSE(decimals.index_column.has_value());
+  EXPECT_EQ(decimals.feature_columns, (std::vector<int64_t>{0, 1, 2}));
+  // A quoted text cell is still text: the label.
+  const Dataset labelled = parse_csv("a,b,kind\n1,2,\"x, y\"\n4,5,\"z\"\n", "t.csv");
+  EXPECT_EQ(labelled.label_column, 2);
+}
+
 TEST(Dataset, LeavesOutPandasIndexAndNotesCodedLabels) {
   // DataFrame.to_csv(): the index first, under an empty header cell, here after a shuffle.
   const Dataset indexed = parse_csv(",x,y,kind\n2,1.5,2,a\n0,3,4,b\n1,5,1,a\n", "t.csv");

@@ -346,7 +346,7 @@ def help_and_docs(docs):
         for field in sorted(set(re.findall(r"results\.(\w+)", text))):
             docs.check(f"labrun {command} --help names results.{field}: in all's output", tiny is not None and field in tiny)
     studies = section(docs, "docs/studies.md", "## The command line")
-    for command in ("sweep mlp", "sweep factorise", "merge", "compare", "summary"):
+    for command in ("sweep mlp", "sweep factorise", "merge", "compare", "summary"):  # noqa: the studies' commands
         text = studies if command.startswith("sweep") else docs.read("docs/studies.md")
         for name, default in help_options(docs, command).items():
             spelled = "`-o" if name == "--output" else f"`{name}"
