@@ -77,21 +77,14 @@ int run_compare(const CompareCommand& command) {
         fmt::format("--bootstrap {} must be 0 (no bootstrap) to {} resamples", command.resamples, kMaxResamples));
   }
   refuse_output_onto_input(command.output, command.input, "the study");
-  // The study, read once: its plan from the header, every run line checked against it.
-  std::optional<HeaderPlan> header;
-  std::optional<StudySummary> runs;
-  const StudyFile file = read_study(
-      command.input,
-      [&](const json& h) {
-        header = plan_from_header(command.input, h);
-        require_memory(StudySummary::memory(header->plan), "the study's runs", "");
-        runs.emplace(header->plan);
-      },
-      [&](const json& line) { runs->add(parse_run(header->plan, line)); });
-  const StudyPlan& plan = header->plan;
-  if (header->count > 1) {
+  const ReadStudy study = read_whole_study(command.input);
+  const HeaderPlan& header = study.header;
+  const StudySummary& runs = study.runs;
+  const StudyFile& file = study.file;
+  const StudyPlan& plan = header.plan;
+  if (header.count > 1) {
     throw DataError(fmt::format("{} is shard {}/{} of a study: merge the shards first (labrun merge)", command.input,
-                                header->index, header->count));
+                                header.index, header.count));
   }
   if (file.runs == 0) throw DataError(command.input + " holds no runs to compare");
   if (file.runs < plan.runs()) {
@@ -116,7 +109,7 @@ int run_compare(const CompareCommand& command) {
   }
   std::vector<SettingComparison> comparisons;
   try {
-    comparisons = compare_settings(plan, *runs, options);
+    comparisons = compare_settings(plan, runs, options);
   } catch (const std::invalid_argument& e) {
     // "compare_settings: metric x is not ..." -> "--metric x is not ..."
     std::string message = e.what();

@@ -2,6 +2,7 @@
 
 #include "output.hpp"
 
+#include "labrun/resources.hpp"
 #include "labrun/utf8.hpp"
 
 #include <fmt/format.h>
@@ -264,6 +265,20 @@ StudyFile read_study(const std::string& path, const std::function<void(const jso
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
   return read_study(in, path, nullptr, on_header, on_run, allow_torn_header);
+}
+
+ReadStudy read_whole_study(const std::string& path) {
+  std::optional<HeaderPlan> header;
+  std::optional<StudySummary> runs;
+  StudyFile file = read_study(
+      path,
+      [&](const json& h) {
+        header = plan_from_header(path, h);
+        require_memory(StudySummary::memory(header->plan), "the study's runs", "");
+        runs.emplace(header->plan);
+      },
+      [&](const json& line) { runs->add(parse_run(header->plan, line)); });
+  return {std::move(*header), std::move(*runs), std::move(file)};
 }
 
 void refuse_output_onto_input(const std::string& output, const std::string& input, const std::string& what) {

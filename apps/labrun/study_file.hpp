@@ -89,4 +89,14 @@ struct HeaderPlan {
 
 HeaderPlan plan_from_header(const std::string& path, const json& header);
 
+// A whole study file read once, for summary and compare: its header's plan, every run line checked
+// against it and held (8 bytes a figure, refused first when that cannot fit), and what the file
+// holds (runs, a torn last line).
+struct ReadStudy {
+  HeaderPlan header;
+  StudySummary runs;
+  StudyFile file;
+};
+ReadStudy read_whole_study(const std::string& path);
+
 }  // namespace labrun::cli

@@ -32,23 +32,16 @@ CLI::App* setup_summary(CLI::App& app, SummaryCommand& command) {
 
 int run_summary(const SummaryCommand& command) {
   refuse_output_onto_input(command.output, command.input, "the study");
-  // The study, read once: its plan from the header, every run line checked against it; a torn
-  // last line (a crash while writing) is left out and said.
-  std::optional<HeaderPlan> header;
-  std::optional<StudySummary> runs;
-  const StudyFile file = read_study(
-      command.input,
-      [&](const json& h) {
-        header = plan_from_header(command.input, h);
-        require_memory(StudySummary::memory(header->plan), "the study's summary", "");
-        runs.emplace(header->plan);
-      },
-      [&](const json& line) { runs->add(parse_run(header->plan, line)); });
-  const StudyPlan& plan = header->plan;
-  const int64_t expected = header->span.end - header->span.begin;
-  const std::string shard = header->count > 1 ? fmt::format(" (shard {}/{})", header->index, header->count) : "";
+  // A torn last line (a crash while writing) is left out and said.
+  const ReadStudy study = read_whole_study(command.input);
+  const HeaderPlan& header = study.header;
+  const StudySummary& runs = study.runs;
+  const StudyFile& file = study.file;
+  const StudyPlan& plan = header.plan;
+  const int64_t expected = header.span.end - header.span.begin;
+  const std::string shard = header.count > 1 ? fmt::format(" (shard {}/{})", header.index, header.count) : "";
   if (file.torn) note(command.input + ": its last line was cut short (a crash while writing) and is left out");
-  const std::vector<CellSummary> cells = runs->cells();
+  const std::vector<CellSummary> cells = runs.cells();
   std::string text;
   if (command.format == Format::text) {
     text = fmt::format("{}: {} of {} runs{}{}\n", command.input, file.runs, expected, shard,
@@ -60,7 +53,7 @@ int run_summary(const SummaryCommand& command) {
     text = compact_dump(json{{"schema_version", kSchemaVersion},
                              {"command", "summary"},
                              {"study", command.input},
-                             {"shard", {{"index", header->index}, {"count", header->count}}},
+                             {"shard", {{"index", header.index}, {"count", header.count}}},
                              {"runs", file.runs},
                              {"expected_runs", expected},
                              {"finished", file.runs == expected},
