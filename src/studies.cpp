@@ -419,10 +419,15 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
                         "'s initial model is not finite, before any update: the data's scale is beyond float32; " +
                         "scale the data or normalise it");
       }
-      train.push_back(runs[i].train_accuracy);
-      val.push_back(runs[i].val_accuracy);
-      loss.push_back(runs[i].final_loss);
-      result.diverged_runs += runs[i].diverged_at_epoch ? 1 : 0;
+      // A diverged run is counted, and left out of the summary as a study's summary leaves it out:
+      // its weights hold Inf or NaN, its accuracies say nothing of the setting.
+      if (runs[i].diverged_at_epoch) {
+        ++result.diverged_runs;
+      } else {
+        train.push_back(runs[i].train_accuracy);
+        val.push_back(runs[i].val_accuracy);
+        loss.push_back(runs[i].final_loss);
+      }
       if (hooks.on_run) {
         hooks.on_run(r, std::move(runs[i]));
       } else {

@@ -106,7 +106,7 @@ void check_train_size_fits(const std::string& option, int64_t train_size, const 
 
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr) {
   if (result.diverged_runs == 0) return kExitOk;
-  const int64_t runs = result.val_accuracy.n;
+  const int64_t runs = result.val_accuracy.n + result.diverged_runs;  // the summary leaves the diverged out
   const std::string which =
       result.diverged_runs == runs ? "every repeat" : fmt::format("{} of {} repeats", result.diverged_runs, runs);
   std::cerr << fmt::format(

@@ -217,11 +217,12 @@ json mlp_run(int64_t repeat, const MlpResult& run) {
 }
 
 json mlp_results_tail(const MlpStudyResult& result) {
-  const auto runs = static_cast<double>(std::max<int64_t>(result.val_accuracy.n, 1));
+  const auto runs = static_cast<double>(std::max<int64_t>(result.val_accuracy.n + result.diverged_runs, 1));
   return json{{"summary",
                {{"train_accuracy", result.train_accuracy},
                 {"val_accuracy", result.val_accuracy},
-                {"final_loss", result.final_loss}}},
+                {"final_loss", result.final_loss},
+                {"diverged_left_out", result.diverged_runs}}},
               {"seconds", result.seconds},
               {"seconds_per_model", result.seconds / runs}};
 }

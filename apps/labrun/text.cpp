@@ -59,12 +59,16 @@ std::string mlp_text(const json& r) {
                        num(run.at("final_loss"), "{:.4f}"), run.at("diverged").get<bool>() ? "  DIVERGED" : "");
   }
   // The runs the document holds may be the first few of a streamed study: the summary counts them all.
-  const auto total = r.at("summary").at("val_accuracy").at("n").get<std::size_t>();
+  const auto summarised = r.at("summary").at("val_accuracy").at("n").get<std::size_t>();
+  const auto diverged = r.at("summary").value("diverged_left_out", std::size_t{0});
+  const std::size_t total = summarised + diverged;
   if (total > kShown) {
     out += fmt::format("   ... and {} more runs, not shown here: --format json has every run\n", total - kShown);
   }
-  out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}   ({} runs, {} s)\n", "accuracy", "mean", "std", "min",
-                     "median", "max", total, num(r.at("seconds"), "{:.3f}"));
+  out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}   ({} runs{}, {} s)\n", "accuracy", "mean", "std", "min",
+                     "median", "max", summarised,
+                     diverged ? fmt::format("; {} diverged, left out", diverged) : std::string(),
+                     num(r.at("seconds"), "{:.3f}"));
   for (const char* metric : {"train_accuracy", "val_accuracy"}) {
     const json& s = r.at("summary").at(metric);
     out += fmt::format("{:<16} {:>7} {:>7} {:>7} {:>7} {:>7}\n", metric, num(s.at("mean"), "{:.3f}"),

@@ -147,9 +147,9 @@ struct MlpStudyResult {
   int64_t train_rows = 0;
   int64_t val_rows = 0;
   std::vector<MlpResult> runs;  // one per repeat trained, in order; empty with MlpStudyHooks::on_run
-  Summary train_accuracy, val_accuracy, final_loss;
-  double seconds = 0.0;       // the training, every repeat
-  int64_t diverged_runs = 0;  // runs whose loss became NaN or Inf
+  Summary train_accuracy, val_accuracy, final_loss;  // over the runs that did not diverge
+  double seconds = 0.0;                              // the training, every repeat
+  int64_t diverged_runs = 0;                         // runs whose loss became NaN or Inf
   // Classes of the first split's validation rows that its training rows never hold (--no-shuffle on
   // rows sorted by class): no model can predict them. With one shuffle or none, every run's split.
   std::vector<std::string> unseen_classes;
