@@ -510,7 +510,7 @@ TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
       {{"sweep", "mlp", "--lr", "0.1,,1"}, "item 2 is empty"},
       {{"sweep", "mlp", "--hidden", "4,1.5"}, "'1.5' is not a whole number"},
       {{"sweep", "mlp", "--lr", "0.1,fast"}, "'fast' is not a number"},
-      {{"sweep", "mlp", "--lr", "1e999"}, "'1e999' is not a number"},
+      {{"sweep", "mlp", "--lr", "1e999"}, "'1e999' is beyond double's range"},
       {{"sweep", "mlp", "--lr", "1,2", "--format", "text"}, "--format"},
       {{"sweep", "mlp", "--normalise", "var,cube"}, "is not one of"},
       {{"sweep", "factorise", "--rank", "1,4"}, "--rank 4"},
