@@ -126,7 +126,50 @@ Enum enum_value(const std::string& name, std::initializer_list<Enum> values) {
 
 }  // namespace
 
-StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep) {
+namespace {
+
+// A list of one value: its value into `base`, the list emptied.
+template <class T, class Base>
+void fold(std::vector<T>& values, Base& base) {
+  if (values.size() != 1) return;
+  base = values.front();
+  values.clear();
+}
+
+}  // namespace
+
+MlpSweep fold_single_values(MlpSweep sweep) {
+  fold(sweep.lr, sweep.base.training.lr);
+  fold(sweep.epochs, sweep.base.training.epochs);
+  fold(sweep.hidden, sweep.base.hidden);
+  fold(sweep.train_size, sweep.base.train_size);
+  fold(sweep.normalise, sweep.base.normalise);
+  fold(sweep.engine, sweep.base.engine);
+  fold(sweep.shuffle, sweep.base.shuffle);
+  return sweep;
+}
+
+FactoriseSweep fold_single_values(FactoriseSweep sweep) {
+  fold(sweep.rank, sweep.base.gd.rank);
+  fold(sweep.lr, sweep.base.gd.lr);
+  fold(sweep.epochs, sweep.base.gd.epochs);
+  fold(sweep.reduction, sweep.base.gd.reduction);
+  fold(sweep.form, sweep.base.gd.form);
+  fold(sweep.dtype, sweep.base.dtype);
+  fold(sweep.engines, sweep.engine);
+  return sweep;
+}
+
+Sweep fold_single_values(Sweep sweep) {
+  return std::visit([](auto& s) -> Sweep { return fold_single_values(std::move(s)); }, sweep);
+}
+
+StudyPlan plan_sweep(const Dataset& data, const Sweep& sweep) {
+  return std::visit([&](const auto& s) { return plan_sweep(data, s); }, sweep);
+}
+
+StudyPlan plan_sweep(const Dataset& data, const MlpSweep& given) {
+  const MlpSweep sweep = fold_single_values(given);
   StudyPlan plan;
   plan.part = "mlp";
   plan.repeats = sweep.base.repeats;
@@ -157,7 +200,8 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep) {
   return plan;
 }
 
-StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
+StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& given) {
+  const FactoriseSweep sweep = fold_single_values(given);
   StudyPlan plan;
   plan.part = "factorise";
   plan.repeats = sweep.repeats;
@@ -193,7 +237,7 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep) {
 }
 
 MlpStudyOptions setting_options(const MlpSweep& sweep, const StudyPlan& plan, int64_t setting) {
-  MlpStudyOptions options = sweep.base;
+  MlpStudyOptions options = fold_single_values(sweep).base;
   for (const auto& [name, value] : plan.setting(setting)) {
     if (name == "lr") options.training.lr = std::get<double>(value);
     if (name == "hidden") options.hidden = std::get<int64_t>(value);
@@ -210,7 +254,7 @@ MlpStudyOptions setting_options(const MlpSweep& sweep, const StudyPlan& plan, in
 }
 
 FactoriseStudyOptions setting_options(const FactoriseSweep& sweep, const StudyPlan& plan, int64_t setting) {
-  FactoriseStudyOptions options = sweep.base;
+  FactoriseStudyOptions options = fold_single_values(sweep).base;
   for (const auto& [name, value] : plan.setting(setting)) {
     if (name == "rank") options.gd.rank = std::get<int64_t>(value);
     if (name == "lr") options.gd.lr = std::get<double>(value);
@@ -308,7 +352,7 @@ void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan
     once.gd.checkpoints = {0};
     once.gd.seed = plan.seed;
     const FactoriseStudyResult prepared = factorise_study(data, once);
-    Engine engine = sweep.engine;
+    Engine engine = fold_single_values(sweep).engine;
     for (const auto& [name, value] : plan.setting(setting)) {
       if (name == "engine") engine = enum_value(std::get<std::string>(value), {Engine::sequential, Engine::batched});
     }
@@ -367,6 +411,28 @@ double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const Stud
     most = std::max(most, factorise_study_memory(data.rows(), data.columns(), options) + seeds * per_seed);
   }
   return most;
+}
+
+void run_sweep(const Dataset& data, const Sweep& sweep, const StudyPlan& plan, const std::vector<RunSpan>& spans,
+               const SweepHooks& hooks) {
+  std::visit([&](const auto& s) { run_sweep(data, s, plan, spans, hooks); }, sweep);
+}
+
+double sweep_memory(const Dataset& data, const Sweep& sweep, const StudyPlan& plan) {
+  return std::visit([&](const auto& s) { return sweep_memory(data, s, plan); }, sweep);
+}
+
+double sweep_flops_per_run(const Dataset& data, const Sweep& sweep, const StudyPlan& plan) {
+  double flops = 0.0;
+  for (int64_t setting = 0; setting < plan.settings(); ++setting) {
+    if (const auto* mlp = std::get_if<MlpSweep>(&sweep)) {
+      flops += mlp_study_flops(data, setting_options(*mlp, plan, setting)) / static_cast<double>(plan.repeats);
+    } else {
+      flops += factorise_study_flops(data.rows(), data.columns(),
+                                     setting_options(std::get<FactoriseSweep>(sweep), plan, setting));
+    }
+  }
+  return flops / static_cast<double>(plan.settings());
 }
 
 StudySummary::StudySummary(const StudyPlan& plan) : plan_(plan) {

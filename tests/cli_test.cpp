@@ -49,7 +49,7 @@ TEST(Cli, FactoriseWritesTheDocumentedJson) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const json doc = json::parse(run.out);
-  EXPECT_EQ(doc["schema_version"], "2.4.0");
+  EXPECT_EQ(doc["schema_version"], "2.5.0");
   EXPECT_EQ(doc["command"], "factorise");
   for (const char* key : {"rank", "epochs", "lr", "seed", "reduction", "loss_form", "loss_every", "threads"}) {
     EXPECT_TRUE(doc["config"].contains(key)) << key;

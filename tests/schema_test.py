@@ -109,7 +109,7 @@ def check_studies(args):
                 bad = 1
         failures += bad
         print(f"{'ok  ' if not bad else 'FAIL'} {' '.join(run)}")
-    for kind in ("study", "run", "summary", "end"):
+    for kind in ("study", "process", "run", "summary", "end"):
         if kind not in kinds:
             print(f"FAIL no {kind} record seen")
             failures += 1

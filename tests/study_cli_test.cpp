@@ -28,7 +28,20 @@ namespace {
 
 using json = nlohmann::json;
 
+// The lines of a study's text but its process lines: those say which process (pid, host, time)
+// computed the runs after them, and differ between any two processes by design; the records
+// compared are the rest. Process lines have tests of their own (ResumeAndMergeSayWhenKernelsDiffer).
 std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("{\"type\":\"process\"", 0) != 0) lines.push_back(line);
+  }
+  return lines;
+}
+
+// Every line, process lines too.
+std::vector<std::string> lines_of_all(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -144,10 +157,17 @@ TEST(Study, AResumedStudyKeepsItsRunsAndDropsATornLine) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("cut short"), std::string::npos) << resumed.err;
   EXPECT_NE(resumed.err.find("13 runs were there"), std::string::npos) << resumed.err;
-  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole);  // the header too: it was kept
+  EXPECT_EQ(lines_of(read_file(dir + "/crashed.jsonl")), lines_of(whole));  // the header too: it was kept
+  // Two processes wrote it, each said before its runs.
+  const std::string finished = read_file(dir + "/crashed.jsonl");
+  const std::size_t run13 = finished.find("{\"type\":\"run\",\"run\":13,");
+  const std::size_t before = finished.rfind('\n', run13 - 2) + 1;
+  const std::string process13 = "{\"type\":\"process\",\"first_run\":13,";
+  EXPECT_EQ(finished.substr(before, process13.size()), process13);
+  EXPECT_EQ(std::count(finished.begin(), finished.end(), '\n') - 1, std::count(whole.begin(), whole.end(), '\n'));
   // A finished study resumed: nothing to train, the same file.
   ASSERT_EQ(labrun(with(kStudy, {"-o", dir + "/crashed.jsonl", "--resume"}), dir).exit_code, 0);
-  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole);
+  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), finished);
   // Another study's file is not resumed, nor a study's file overwritten.
   const Outcome other = labrun(with(study("0.05,0.5", "8"), {"-o", dir + "/crashed.jsonl", "--resume"}), dir);
   EXPECT_EQ(other.exit_code, 2);
@@ -155,7 +175,7 @@ TEST(Study, AResumedStudyKeepsItsRunsAndDropsATornLine) {
   const Outcome again = labrun(with(kStudy, {"-o", dir + "/crashed.jsonl"}), dir);
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
-  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole);
+  EXPECT_EQ(read_file(dir + "/crashed.jsonl"), finished);
   // Damage in the middle is not a torn last line.
   std::string damaged = whole;
   damaged.replace(whole.find("\"run\":5"), 5, "#####");
@@ -183,6 +203,45 @@ TEST(Study, AStudyKilledMidwayIsFinishedByResume) {
   const Outcome resumed = labrun(with(args, {"-o", dir + "/killed.jsonl", "--resume"}), dir);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(body(dir + "/killed.jsonl"), body(dir + "/whole.jsonl"));
+}
+
+// Each process says which kernel computed its runs; resume and merge say when they differ (a
+// shard run on another machine is made here by editing its process line: tests never set
+// OPENBLAS_CORETYPE).
+TEST(Study, ResumeAndMergeSayWhenKernelsDiffer) {
+  const std::string dir = temp_dir();
+  const auto on_another_kernel = [](const std::string& text) {
+    std::string out;
+    for (const std::string& line : lines_of_all(text)) {
+      nlohmann::ordered_json record = nlohmann::ordered_json::parse(line);  // keys in their order
+      if (record["type"] == "process") record["blas_kernel"] = "Prescott";
+      out += (record["type"] == "process" ? record.dump() : line) + "\n";
+    }
+    return out;
+  };
+  for (int i = 1; i <= 2; ++i) {
+    ASSERT_EQ(labrun(with(kStudy, {"--shard", std::to_string(i) + "/2", "-o", dir + "/s" + std::to_string(i)}), dir)
+                  .exit_code,
+              0);
+  }
+  const Outcome same = labrun({"merge", dir + "/s1", dir + "/s2", "-o", dir + "/same.jsonl"}, dir);
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_EQ(same.err.find("different"), std::string::npos) << same.err;
+  write_file(dir + "/s2", on_another_kernel(read_file(dir + "/s2")));
+  const Outcome differ = labrun({"merge", dir + "/s1", dir + "/s2", "-o", dir + "/differ.jsonl"}, dir);
+  ASSERT_EQ(differ.exit_code, 0) << differ.err;
+  EXPECT_NE(differ.err.find("different BLAS kernels"), std::string::npos) << differ.err;
+  EXPECT_NE(differ.err.find("Prescott (from run 14)"), std::string::npos) << differ.err;
+  EXPECT_EQ(lines_of(read_file(dir + "/differ.jsonl")).size(), lines_of(read_file(dir + "/same.jsonl")).size());
+
+  // A study begun on another kernel, resumed here.
+  ASSERT_EQ(labrun(with(kStudy, {"-o", dir + "/whole.jsonl"}), dir).exit_code, 0);
+  const std::string whole = read_file(dir + "/whole.jsonl");
+  write_file(dir + "/begun.jsonl", on_another_kernel(whole.substr(0, whole.find("{\"type\":\"run\",\"run\":9,"))));
+  const Outcome resumed = labrun(with(kStudy, {"-o", dir + "/begun.jsonl", "--resume"}), dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("written by 2 processes with different BLAS kernels"), std::string::npos) << resumed.err;
+  EXPECT_TRUE(lines_of(read_file(dir + "/begun.jsonl")) == lines_of(whole));
 }
 
 // --resume never cuts what is not this study: a file of notes (whole line or not), another study's
@@ -315,7 +374,7 @@ TEST(Study, AStudyWithoutSeedIsResumedWithItsRecordedSeed) {
   const Outcome resumed = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume"}), dir);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("resumed with the seed its study recorded, " + seed), std::string::npos) << resumed.err;
-  EXPECT_EQ(read_file(dir + "/study.jsonl"), text);
+  EXPECT_EQ(lines_of(read_file(dir + "/study.jsonl")), lines_of(text));
   write_file(dir + "/study.jsonl", text.substr(0, end));
   const Outcome equal = labrun(with(unseeded, {"-o", dir + "/study.jsonl", "--resume", "--seed", seed}), dir);
   ASSERT_EQ(equal.exit_code, 0) << equal.err;

@@ -1,11 +1,11 @@
 #include "all_cmd.hpp"
 
 #include "blas_restart.hpp"
+#include "document.hpp"
 #include "factorise_cmd.hpp"
 #include "mlp_cmd.hpp"
 #include "output.hpp"
 #include "progress.hpp"
-#include "serialise.hpp"
 #include "text.hpp"
 
 #include <functional>

@@ -232,4 +232,14 @@ uint64_t resolve_seed(const CommonOptions& options) {
   return static_cast<uint32_t>(entropy());
 }
 
+void refuse_output_onto_input(const std::string& output, const std::string& input, const std::string& what) {
+  struct stat out {
+  }, in{};
+  if (output.empty() || output == "-" || ::stat(output.c_str(), &out) != 0 || ::stat(input.c_str(), &in) != 0) return;
+  if (S_ISREG(out.st_mode) && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+    throw UsageError("-o " + output + " is " + what + " " + input +
+                     ": writing there would replace it; write to another file");
+  }
+}
+
 }  // namespace labrun::cli

@@ -167,4 +167,8 @@ void apply_threads(const CommonOptions& options);
 // RandomState (the exercise's shuffle) takes it too.
 uint64_t resolve_seed(const CommonOptions& options);
 
+// -o onto an input (the same file by device and inode: links too) would replace what is read:
+// a UsageError naming both, before anything is read or written.
+void refuse_output_onto_input(const std::string& output, const std::string& input, const std::string& what);
+
 }  // namespace labrun::cli

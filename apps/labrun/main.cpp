@@ -9,6 +9,7 @@
 #include "environment.hpp"
 #include "factorise_cmd.hpp"
 #include "help.hpp"
+#include "merge_cmd.hpp"
 #include "mlp_cmd.hpp"
 #include "summary_cmd.hpp"
 #include "sweep_cmd.hpp"

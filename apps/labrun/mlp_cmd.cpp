@@ -1,9 +1,9 @@
 #include "mlp_cmd.hpp"
 
 #include "blas_restart.hpp"
+#include "document.hpp"
 #include "output.hpp"
 #include "progress.hpp"
-#include "serialise.hpp"
 #include "text.hpp"
 
 #include <fmt/format.h>

@@ -1,8 +1,8 @@
 #include "summary_cmd.hpp"
 
+#include "document.hpp"
+#include "labrun/study_file.hpp"
 #include "output.hpp"
-#include "serialise.hpp"
-#include "study_file.hpp"
 #include "text.hpp"
 
 #include "labrun/resources.hpp"

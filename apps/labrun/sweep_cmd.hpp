@@ -1,6 +1,6 @@
 #pragma once
-// labrun sweep mlp|factorise: a grid of settings, each repeated over seeds, as JSON Lines; and
-// labrun merge: shards of one study into the records and summary one process writes.
+// labrun sweep mlp|factorise: a grid of settings, each repeated over seeds, as JSON Lines (the
+// study file of labrun/study_file.hpp).
 
 #include "common.hpp"
 
@@ -23,17 +23,9 @@ struct SweepCommand {
   bool resume = false;
 };
 
-struct MergeCommand {
-  std::vector<std::string> inputs;
-  std::string output;
-  bool summary = false;  // the summary's table on stderr
-};
-
 // `labrun sweep` with its two subcommands; returns {mlp, factorise}.
 std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, SweepCommand& factorise);
-CLI::App* setup_merge(CLI::App& app, MergeCommand& command);
 
 int run_sweep(const SweepCommand& command);
-int run_merge(const MergeCommand& command);
 
 }  // namespace labrun::cli

@@ -2,7 +2,7 @@
 // labrun's document as the user asked for it: JSON, or a short human summary.
 
 #include "common.hpp"
-#include "serialise.hpp"
+#include "document.hpp"
 
 #include <string>
 

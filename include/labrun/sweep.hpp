@@ -106,11 +106,23 @@ struct FactoriseSweep {
   std::vector<Dtype> dtype;
 };
 
+// A sweep of either part.
+using Sweep = std::variant<MlpSweep, FactoriseSweep>;
+
+// A list of one value is not an axis: it sets every run's value, as the base's would. The sweep
+// with each such list's value moved into its base (and the list emptied): what its runs train
+// with, and what a study's config records. plan_sweep and setting_options apply it themselves.
+MlpSweep fold_single_values(MlpSweep sweep);
+FactoriseSweep fold_single_values(FactoriseSweep sweep);
+Sweep fold_single_values(Sweep sweep);
+
 // The plan of a sweep on `data`, every setting checked first: throws std::invalid_argument naming
-// the axis and the value for an empty axis, a repeated value, or a value the data or the part
-// cannot take (a rank >= the columns, a train size >= the rows, lr <= 0, ...).
+// the axis and the value for a repeated value, or a value the data or the part cannot take (a
+// rank >= the columns, a train size >= the rows, lr <= 0, ...). A list of two or more values is an
+// axis; a list of one is not (fold_single_values).
 StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep);
 StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep);
+StudyPlan plan_sweep(const Dataset& data, const Sweep& sweep);
 
 // The options that train `setting` (epochs: the largest of the plan's).
 MlpStudyOptions setting_options(const MlpSweep& sweep, const StudyPlan& plan, int64_t setting);
@@ -138,9 +150,16 @@ void run_sweep(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan
 void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan,
                const std::vector<RunSpan>& spans, const SweepHooks& hooks);
 
+void run_sweep(const Dataset& data, const Sweep& sweep, const StudyPlan& plan, const std::vector<RunSpan>& spans,
+               const SweepHooks& hooks);
+
 // The peak memory of run_sweep in bytes, on the high side (the largest setting's chunk).
 double sweep_memory(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan);
 double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan& plan);
+double sweep_memory(const Dataset& data, const Sweep& sweep, const StudyPlan& plan);
+
+// The BLAS work of one run, averaged over the plan's settings (flops): for the choice of BLAS kernel.
+double sweep_flops_per_run(const Dataset& data, const Sweep& sweep, const StudyPlan& plan);
 
 // A cell's figures are summarised over the runs that did not diverge by its epochs count: a
 // diverged run's accuracies are those of a model whose weights hold Inf or NaN, and its loss is

@@ -1,5 +1,5 @@
 #pragma once
-// labrun's results as JSON: the only place where library types meet nlohmann::json.
+// labrun's results as JSON (labrun::io): where library types meet nlohmann::json.
 // Tensors become plain numbers and arrays here, explicitly; NaN and Inf become null.
 
 #include "labrun/dataset.hpp"
@@ -7,6 +7,7 @@
 #include "labrun/factorise.hpp"
 #include "labrun/runtime.hpp"
 #include "labrun/studies.hpp"
+#include "labrun/sweep.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -28,14 +29,8 @@ void to_json(json& j, const SubspaceComparison& comparison);  // X is the learne
 void to_json(json& j, const MlpResult& run);                  // without "repeat": the caller numbers runs
 void to_json(json& j, const Summary& summary);
 
-}  // namespace labrun
-
-namespace labrun::cli {
-
-using labrun::json;
-
 // The version of the output's layout: minor for added fields, major for removed or changed ones.
-inline constexpr const char* kSchemaVersion = "2.4.0";
+inline constexpr const char* kSchemaVersion = "2.5.0";
 
 // A double, or null when it is NaN or Inf.
 json number(double value);
@@ -54,6 +49,9 @@ struct Provenance {
 json factorise_config(const FactoriseStudyOptions& options, const Provenance* provenance);
 json mlp_config(const MlpStudyOptions& options, const Provenance* provenance);
 json exercise_config(const ExerciseOptions& options, const Provenance& provenance);
+// A sweep's base options (its one-value lists folded in: fold_single_values), and the
+// factorisation's engine (the numbers differ in rounding): a study header's config, less its seed.
+json sweep_config(const Sweep& sweep);
 
 // { "gd", "svd", "gap" }
 json factorise_results(const FactoriseStudyResult& result);
@@ -71,7 +69,4 @@ json exercise_results(const ExerciseResult& result, const Dataset& data);
 // The data block: source, rows, columns, the columns used and their names, the label column.
 json describe(const Dataset& data);
 
-// { "schema_version", "command", "config", "data", "environment", "results" }
-json document(const std::string& command, json config, json data, json results);
-
-}  // namespace labrun::cli
+}  // namespace labrun

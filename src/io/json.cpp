@@ -1,7 +1,4 @@
-#include "serialise.hpp"
-
-#include "blas_restart.hpp"
-#include "environment.hpp"
+#include "labrun/json.hpp"
 
 #include <torch/torch.h>
 
@@ -9,9 +6,6 @@
 
 namespace labrun {
 namespace {
-
-using cli::matrix;
-using cli::number;
 
 json numbers(const std::vector<double>& values) {
   json out = json::array();
@@ -62,8 +56,8 @@ void to_json(json& j, const FactoriseResult& result) {
            {"diverged", result.diverged()},
            {"diverged_at_epoch", result.diverged_at_epoch ? json(*result.diverged_at_epoch) : json(nullptr)}};
   if (!result.loss_curve.empty()) j["loss_curve"] = loss_curve(result.loss_curve);
-  if (result.U.defined()) j["U"] = cli::matrix(result.U);
-  if (result.V.defined()) j["V"] = cli::matrix(result.V);
+  if (result.U.defined()) j["U"] = matrix(result.U);
+  if (result.V.defined()) j["V"] = matrix(result.V);
 }
 
 void to_json(json& j, const TruncatedSvd& svd) {
@@ -122,10 +116,6 @@ void to_json(json& j, const Summary& s) {
              {"median", {number(s.median_bootstrap.low), number(s.median_bootstrap.high)}},
              {"iqm", {number(s.iqm_bootstrap.low), number(s.iqm_bootstrap.high)}}}}};
 }
-
-}  // namespace labrun
-
-namespace labrun::cli {
 
 json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
 
@@ -186,6 +176,15 @@ json exercise_config(const ExerciseOptions& options, const Provenance& provenanc
               {"threads", torch::get_num_threads()},
               {"factorise", factorise_config(options.factorise, nullptr)},
               {"mlp", mlp_config(options.mlp, nullptr)}};
+}
+
+json sweep_config(const Sweep& sweep) {
+  const Sweep folded = fold_single_values(sweep);
+  if (const auto* mlp = std::get_if<MlpSweep>(&folded)) return mlp_config(mlp->base, nullptr);
+  const auto& factorise = std::get<FactoriseSweep>(folded);
+  json config = factorise_config(factorise.base, nullptr);
+  config["engine"] = to_string(factorise.engine);
+  return config;
 }
 
 json factorise_results(const FactoriseStudyResult& result) {
@@ -259,18 +258,4 @@ json describe(const Dataset& data) {
               {"has_header", data.has_header}};
 }
 
-json document(const std::string& command, json config, json data, json results) {
-  RuntimeInfo info = runtime_info();
-  if (blas_kernel_used()) info.blas_kernel = *blas_kernel_used();
-  json environment = info;
-  // How to run it again: the command line, from where, when.
-  const std::string cwd = working_directory();
-  json provenance{{"command_line", command_line()},
-                  {"working_directory", cwd.empty() ? json(nullptr) : json(cwd)},
-                  {"started_utc", started_utc()}};
-  return json{{"schema_version", kSchemaVersion}, {"command", command},      {"provenance", std::move(provenance)},
-              {"config", std::move(config)},      {"data", std::move(data)}, {"environment", std::move(environment)},
-              {"results", std::move(results)}};
-}
-
-}  // namespace labrun::cli
+}  // namespace labrun

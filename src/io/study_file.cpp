@@ -1,12 +1,9 @@
-#include "study_file.hpp"
-
-#include "output.hpp"
+#include "labrun/study_file.hpp"
 
 #include "labrun/resources.hpp"
 #include "labrun/utf8.hpp"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,7 +13,7 @@
 #include <optional>
 #include <stdexcept>
 
-namespace labrun::cli {
+namespace labrun {
 
 json axis_value(const AxisValue& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return *i;
@@ -127,6 +124,12 @@ json summary_record(const StudyPlan& plan, const CellSummary& cell) {
   return line;
 }
 
+std::string process_line(const json& record, int64_t first_run) {
+  json line{{"type", "process"}, {"first_run", first_run}};
+  line.update(record);
+  return line.dump() + "\n";
+}
+
 std::string closing_lines(const StudyPlan& plan, const std::vector<CellSummary>& cells, int64_t runs) {
   std::string text;
   for (const CellSummary& cell : cells) text += summary_record(plan, cell).dump() + "\n";
@@ -189,12 +192,14 @@ bool read_line(std::istream& in, std::string& line, const std::string& path, int
 
 StudyFile read_study(std::istream& in, const std::string& path, const std::string* first_line,
                      const std::function<void(const json& header)>& on_header,
-                     const std::function<void(const json& run)>& on_run, bool allow_torn_header) {
+                     const std::function<void(const json& run)>& on_run, bool allow_torn_header,
+                     const std::function<void(const json& process)>& on_process) {
   StudyFile file;
   std::string line;
   std::size_t offset = 0;
   int64_t number = 0;
   bool closing = false;
+  std::optional<json> pending_process;  // a process line, until the run after it
   while (first_line != nullptr || read_line(in, line, path, number + 1)) {
     const bool given = first_line != nullptr;
     if (given) line = *first_line;
@@ -239,6 +244,15 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
         throw DataError(fmt::format("{}: line {} holds run {} after run {}: runs out of order or twice", path, number,
                                     run, file.last_run));
       }
+      if (pending_process) {
+        if (pending_process->at("first_run").get<int64_t>() != run) {
+          throw DataError(fmt::format("{}: the process line before line {} says its first run is {}, not {}", path,
+                                      number, pending_process->at("first_run").get<int64_t>(), run));
+        }
+        if (on_process) on_process(*pending_process);
+        file.processes.push_back(std::move(*pending_process));
+        pending_process.reset();
+      }
       try {
         on_run(*parsed);
       } catch (const json::exception& e) {
@@ -248,13 +262,22 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
       }
       file.last_run = run;
       ++file.runs;
+    } else if (type == "process") {
+      if (closing) throw DataError(fmt::format("{}: line {} is a process after the summary", path, number));
+      const json& first = parsed->contains("first_run") ? parsed->at("first_run") : json();
+      if (!first.is_number_integer() || (file.runs > 0 && first.get<int64_t>() != file.last_run + 1)) {
+        throw DataError(
+            fmt::format("{}: line {} is a process line without the number of the run after it", path, number));
+      }
+      pending_process = std::move(*parsed);
     } else if (type == "summary" || type == "end") {
       closing = true;
     } else {
-      throw DataError(fmt::format("{}: line {} has type \"{}\", not run, summary or end", path, number, type));
+      throw DataError(fmt::format("{}: line {} has type \"{}\", not process, run, summary or end", path, number, type));
     }
     offset += line.size() + 1;
-    if (!closing) file.runs_end = offset;
+    // Resuming cuts after the last run: a process line with no run after it goes with the rest.
+    if (number == 1 || type == "run") file.runs_end = offset;
   }
   if (number == 0) throw DataError(path + " is empty: no study's header");
   return file;
@@ -279,16 +302,6 @@ ReadStudy read_whole_study(const std::string& path) {
       },
       [&](const json& line) { runs->add(parse_run(header->plan, line)); });
   return {std::move(*header), std::move(*runs), std::move(file)};
-}
-
-void refuse_output_onto_input(const std::string& output, const std::string& input, const std::string& what) {
-  struct stat out {
-  }, in{};
-  if (output.empty() || output == "-" || ::stat(output.c_str(), &out) != 0 || ::stat(input.c_str(), &in) != 0) return;
-  if (S_ISREG(out.st_mode) && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
-    throw UsageError("-o " + output + " is " + what + " " + input +
-                     ": writing there would replace it; write to another file");
-  }
 }
 
 // The keys two parts of one study must share; the first that differs, or "".
@@ -368,4 +381,4 @@ HeaderPlan plan_from_header(const std::string& path, const json& header) {
   return h;
 }
 
-}  // namespace labrun::cli
+}  // namespace labrun
