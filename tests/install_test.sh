@@ -28,6 +28,13 @@ for file in bin/labrun-plot-pca bin/labrun-plot-study share/labrun/schema/labrun
   [[ -e "$work/prefix/$file" ]] || { echo "install_test: $file is not installed" >&2; exit 1; }
 done
 "$work/prefix/bin/labrun-plot-study" --help >/dev/null || { echo "install_test: labrun-plot-study --help fails" >&2; exit 1; }
+# labrun::io from the package: a study's summary table, as the installed labrun prints it.
+(cd "$work/elsewhere" && "$work/prefix/bin/labrun" sweep mlp --lr 0.1,1 --epochs 5 --repeats 4 --seed 3 \
+  -o study.jsonl 2>/dev/null && "$work/build/study_summary" study.jsonl >consumer.txt &&
+  "$work/prefix/bin/labrun" summary study.jsonl >labrun.txt) ||
+  { echo "install_test: the consumer's study_summary did not read an installed labrun's study" >&2; exit 1; }
+grep -q "^lr=1 " "$work/elsewhere/consumer.txt" && tail -n +2 "$work/elsewhere/labrun.txt" | diff -q - "$work/elsewhere/consumer.txt" >/dev/null ||
+  { echo "install_test: study_summary's table is not labrun summary's" >&2; exit 1; }
 output=$("$work/build/iris_factorise")
 echo "$output"
 # The library really came from the prefix, not the build tree.
