@@ -38,9 +38,14 @@ one_process() {
     sed -E -e 's/--shard [^ ]+//' -e 's/-o [^ ]+//' -e 's/--resume//' -e 's/:::.*//'
 }
 
-# Every line after the header, the same in both files.
+# Every line after the header, the same in both files, but the process lines (which say which
+# process, host and kernel computed the runs after them: one per shard, and one for one process).
+records() { tail -n +2 "$1" | grep -v '^{"type":"process"'; }
 same_records() {
-  cmp <(tail -n +2 "$1") <(tail -n +2 "$2") || fail "$1 and $2 differ after their headers"
+  cmp <(records "$1") <(records "$2") || fail "$1 and $2 differ after their headers"
+  local shards
+  shards=$(grep -c '^{"type":"process"' "$1")
+  [[ $shards -ge 2 ]] || fail "$1 holds $shards process lines: one per shard was expected"
   local runs
   runs=$(grep -c '"type":"run"' "$1")
   [[ $runs -gt 0 ]] || fail "$1 holds no run"

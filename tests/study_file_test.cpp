@@ -77,8 +77,13 @@ struct Study {
   }
 
   static json process(const std::string& kernel) {
-    return json{{"labrun_version", "0.1.0"}, {"build_commit", "abc"}, {"blas", "OpenBLAS"}, {"blas_kernel", kernel},
-                {"host", "node1"},           {"pid", 42},             {"started_utc", "2026-12-06T00:00:00Z"}};
+    return json{{"labrun_version", "0.1.0"},
+                {"build_commit", "abc"},
+                {"blas", "OpenBLAS"},
+                {"blas_kernel", kernel},
+                {"host", "node1"},
+                {"pid", 42},
+                {"started_utc", "2026-12-06T00:00:00Z"}};
   }
 };
 
@@ -172,8 +177,8 @@ TEST(StudyFile, WhatIsNotThisStudyIsRefusedAndLeftAsItWas) {
   refused("other.jsonl", other, s.shard(1, 1), true, "holds another study");
   // A gap, another seed, a figure out of range: damage, left as it was.
   const std::size_t run3 = whole.find("{\"type\":\"run\",\"run\":3,");
-  refused("gap.jsonl", whole.substr(0, run3) + whole.substr(whole.find("{\"type\":\"run\",\"run\":4,")),
-          s.shard(1, 1), true, "run 3 of shard 1/1 was expected next");
+  refused("gap.jsonl", whole.substr(0, run3) + whole.substr(whole.find("{\"type\":\"run\",\"run\":4,")), s.shard(1, 1),
+          true, "run 3 of shard 1/1 was expected next");
   std::string seed = whole;
   seed.replace(seed.find("\"seed\":11", run3), 9, "\"seed\":13");
   refused("seed.jsonl", seed, s.shard(1, 1), true, "its seed 13 is not the plan's 11");
@@ -201,7 +206,7 @@ TEST(StudyFile, OneWriterAtATime) {
       EXPECT_NE(std::string(e.what()).find("is being written by another labrun"), std::string::npos) << e.what();
     }
   }
-  const StudyLock after(path);  // released with the first
+  const StudyLock after(path);                            // released with the first
   const StudyLock stdout_lock("-"), device("/dev/null");  // nothing to lock
 }
 

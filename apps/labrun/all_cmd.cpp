@@ -3,10 +3,10 @@
 #include "blas_restart.hpp"
 #include "document.hpp"
 #include "factorise_cmd.hpp"
+#include "labrun/output_file.hpp"
+#include "labrun/render.hpp"
 #include "mlp_cmd.hpp"
-#include "output.hpp"
 #include "progress.hpp"
-#include "text.hpp"
 
 #include <functional>
 

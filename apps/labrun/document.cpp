@@ -3,11 +3,14 @@
 #include "blas_restart.hpp"
 #include "environment.hpp"
 
+#include "labrun/output_file.hpp"
+#include "labrun/render.hpp"
 #include "labrun/runtime.hpp"
 
 #include <unistd.h>
 
 #include <climits>
+#include <iostream>
 
 namespace labrun::cli {
 namespace {
@@ -45,6 +48,15 @@ json process_record() {
               {"host", named ? json(std::string(host)) : json(nullptr)},
               {"pid", static_cast<int64_t>(::getpid())},
               {"started_utc", started_utc()}};
+}
+
+void emit(const json& document, const CommonOptions& common) {
+  write_output(render(document, common.format), common.output);
+  if (common.summary) std::cerr << text_summary(document);
+}
+
+std::string render(const json& document, Format format) {
+  return format == Format::text ? text_summary(document) : compact_dump(document) + "\n";
 }
 
 }  // namespace labrun::cli

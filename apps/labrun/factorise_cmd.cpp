@@ -2,9 +2,9 @@
 
 #include "blas_restart.hpp"
 #include "document.hpp"
-#include "output.hpp"
+#include "labrun/output_file.hpp"
+#include "labrun/render.hpp"
 #include "progress.hpp"
-#include "text.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #include "merge_cmd.hpp"
 
 #include "common.hpp"
-#include "output.hpp"
+#include "labrun/output_file.hpp"
 
 #include "labrun/study_file.hpp"
 

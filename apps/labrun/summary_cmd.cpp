@@ -1,9 +1,9 @@
 #include "summary_cmd.hpp"
 
 #include "document.hpp"
+#include "labrun/output_file.hpp"
+#include "labrun/render.hpp"
 #include "labrun/study_file.hpp"
-#include "output.hpp"
-#include "text.hpp"
 
 #include "labrun/resources.hpp"
 #include "labrun/sweep.hpp"

@@ -2,7 +2,7 @@
 
 #include "blas_restart.hpp"
 #include "document.hpp"
-#include "output.hpp"
+#include "labrun/output_file.hpp"
 #include "progress.hpp"
 
 #include "labrun/resources.hpp"

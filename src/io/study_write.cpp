@@ -226,7 +226,8 @@ Prepared prepare_study_file(const std::string& path, const json& header, const H
       throw StudyMismatch("--resume: " + path + " holds one line, cut short, that is not this study's header; " +
                           "it is left as it was: give another -o");
     }
-    prepared.notes.push_back(path + ": it holds this study's header cut short (a crash while writing it) and no runs; " +
+    prepared.notes.push_back(path +
+                             ": it holds this study's header cut short (a crash while writing it) and no runs; " +
                              "the study starts afresh");
     prepared.fresh = true;
   }
@@ -256,8 +257,8 @@ std::string process_differences(const std::vector<json>& processes) {
     if (runs_by_value.size() < 2) continue;
     std::string which;
     for (const auto& [value, firsts] : runs_by_value) {
-      which += (which.empty() ? "" : ", ") + value + fmt::format(" (from run{} {})", firsts.size() > 1 ? "s" : "",
-                                                                 fmt::join(firsts, ", "));
+      which += (which.empty() ? "" : ", ") + value +
+               fmt::format(" (from run{} {})", firsts.size() > 1 ? "s" : "", fmt::join(firsts, ", "));
     }
     return fmt::format(
         "its runs were written by {} processes with different {}s: {}; runs of one setting may differ in "

@@ -1,4 +1,4 @@
-#include "output.hpp"
+#include "labrun/output_file.hpp"
 
 #include "labrun/dataset.hpp"
 
@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-namespace labrun::cli {
+namespace labrun {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what, int error) {
@@ -235,4 +235,4 @@ void write_output(const std::string& text, const std::string& path) {
   output.commit();
 }
 
-}  // namespace labrun::cli
+}  // namespace labrun

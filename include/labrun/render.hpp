@@ -1,25 +1,21 @@
 #pragma once
-// labrun's document as the user asked for it: JSON, or a short human summary.
+// labrun's document as a user reads it (labrun::io): JSON laid out for the eye, a short human
+// summary, or a document written as its runs come.
 
-#include "common.hpp"
-#include "document.hpp"
+#include "labrun/json.hpp"
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
-namespace labrun::cli {
+namespace labrun {
 
 // The document as JSON, indented, with each array of plain values on one line (a matrix: one row
 // per line).
 std::string compact_dump(const json& document);
 
-// json: compact_dump(document); text: text_summary(document).
-std::string render(const json& document, Format format);
-
 // Tables of the losses and accuracies, made from the document alone.
 std::string text_summary(const json& document);
-
-// Writes the document to --output in --format, and with --summary its text summary on stderr.
-void emit(const json& document, const CommonOptions& common);
 
 class Output;
 
@@ -42,4 +38,4 @@ class StreamedDocument {
   std::string pending_;
 };
 
-}  // namespace labrun::cli
+}  // namespace labrun

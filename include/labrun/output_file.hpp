@@ -1,5 +1,6 @@
 #pragma once
-// Writing labrun's output whole or not at all, and never over something that is not a file.
+// Writing labrun's output whole or not at all, and never over something that is not a file
+// (labrun::io).
 
 #include <filesystem>
 #include <memory>
@@ -7,7 +8,7 @@
 
 struct stat;
 
-namespace labrun::cli {
+namespace labrun {
 
 // Writes `text` to stdout when `path` is empty or "-"; otherwise, by what is at `path`:
 //   nothing, or a symbolic link to nothing: a new file (0666 less the umask) where the links end;
@@ -53,4 +54,4 @@ class Output {
   std::unique_ptr<TemporaryFile> temporary_;
 };
 
-}  // namespace labrun::cli
+}  // namespace labrun

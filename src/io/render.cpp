@@ -1,14 +1,13 @@
-#include "text.hpp"
+#include "labrun/render.hpp"
 
-#include "output.hpp"
+#include "labrun/output_file.hpp"
 
 #include <fmt/format.h>
 
-#include <iostream>
 #include <string>
 #include <vector>
 
-namespace labrun::cli {
+namespace labrun {
 namespace {
 
 // A number, or "n/a" for null (a non-finite value).
@@ -183,13 +182,4 @@ void StreamedDocument::finish(const json& rest) {
   output_.write(text + suffix_);
 }
 
-void emit(const json& document, const CommonOptions& common) {
-  write_output(render(document, common.format), common.output);
-  if (common.summary) std::cerr << text_summary(document);
-}
-
-std::string render(const json& document, Format format) {
-  return format == Format::text ? text_summary(document) : compact_dump(document) + "\n";
-}
-
-}  // namespace labrun::cli
+}  // namespace labrun
