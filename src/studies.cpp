@@ -43,6 +43,7 @@ const char* to_string(Streaming streaming) {
 bool can_stream(int64_t rows, int64_t columns) { return columns <= rows && columns <= kMaxStreamedColumns; }
 
 bool streams(int64_t rows, int64_t columns, const FactoriseStudyOptions& options) {
+  if (options.normalise != Normalise::none) return false;  // the streamed blocks are not scaled
   switch (options.streaming) {
     case Streaming::always:
       return can_stream(rows, columns);
@@ -85,7 +86,38 @@ void require_unique_subspace(const Pca& p, int64_t rank, const Dataset& data) {
                   (s.front() == 0.0 ? " (the data is constant)" : "; choose another --rank"));
 }
 
+// The columns divided by their standard deviation or variance (unbiased, as the MLP's); as they are
+// for none. Dividing before centring centres the scaled columns.
+torch::Tensor scaled_columns(const Dataset& data, const torch::Tensor& features, Normalise normalise) {
+  if (normalise == Normalise::none) return features;
+  const torch::Tensor variance = features.var(0);
+  const torch::Tensor constant = (variance == 0).nonzero();
+  if (constant.numel() > 0) {
+    const int64_t column = data.feature_columns[static_cast<std::size_t>(constant[0][0].item<int64_t>())];
+    throw DataError(data.source + ": column " + std::to_string(column) + " is constant, so normalise " +
+                    to_string(normalise) + " cannot divide it by its " +
+                    (normalise == Normalise::var ? "variance" : "standard deviation") +
+                    " (normalise none leaves it as it is)");
+  }
+  return features / (normalise == Normalise::var ? variance : variance.sqrt());
+}
+
 }  // namespace
+
+double largest_column_share(const Dataset& data) {
+  if (data.rows() < 2) return 0.0;
+  const torch::Tensor variance = data.features.to(torch::kFloat64).var(0);
+  const double total = variance.sum().item<double>();
+  return total > 0.0 ? variance.max().item<double>() / total : 0.0;
+}
+
+std::optional<double> stable_lr(const FactoriseStudyResult& result, const FactoriseOptions& gd) {
+  if (result.svd.singular_values.empty() || !(result.svd.singular_values.front() > 0.0)) return std::nullopt;
+  const double s1 = result.svd.singular_values.front();
+  const double lr = 1.0 / (4.0 * s1);
+  if (gd.reduction == Reduction::sum) return lr;
+  return lr * static_cast<double>(result.gd.U.size(0)) * static_cast<double>(result.gd.V.size(0));
+}
 
 FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOptions& options) {
   const int64_t limit = std::min(data.rows(), data.columns());
@@ -93,6 +125,10 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
     detail::invalid("factorise_study", "rank " + std::to_string(options.gd.rank) +
                                            " must be in [1, min(rows, columns)) = [1, " + std::to_string(limit) +
                                            ") for " + data.source);
+  }
+  if (options.streaming == Streaming::always && options.normalise != Normalise::none) {
+    detail::invalid("factorise_study", std::string("streaming does not scale the columns: normalise ") +
+                                           to_string(options.normalise) + " holds the matrix in memory");
   }
   if (options.streaming == Streaming::always && !can_stream(data.rows(), data.columns())) {
     detail::invalid("factorise_study", "streaming needs a matrix with at least as many rows as columns and at most " +
@@ -115,8 +151,8 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
     result.gd = A.gd_factorise(options.gd);
     initial_loss_is_finite();
   } else {
-    // Centred in float64 (as the exercise), then converted.
-    const torch::Tensor features = data.features.to(torch::kFloat64);
+    // Centred in float64 (as the exercise), then converted; scaled first when asked.
+    const torch::Tensor features = scaled_columns(data, data.features.to(torch::kFloat64), options.normalise);
     const torch::Tensor centred = centre_columns(features);
     result.A = centred.to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
     detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");

@@ -156,6 +156,7 @@ FactoriseSweep fold_single_values(FactoriseSweep sweep) {
   fold(sweep.reduction, sweep.base.gd.reduction);
   fold(sweep.form, sweep.base.gd.form);
   fold(sweep.dtype, sweep.base.dtype);
+  fold(sweep.normalise, sweep.base.normalise);
   fold(sweep.engines, sweep.engine);
   return sweep;
 }
@@ -221,6 +222,7 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& given) {
   add_axis(plan, "loss_form", sweep.form, kName);
   add_axis(plan, "dtype", sweep.dtype, kName);
   add_axis(plan, "engine", sweep.engines, kName);
+  add_axis(plan, "normalise", sweep.normalise, kName);
   detail::require_at_least(kPlan, "chunk", sweep.chunk, 1);
   plan.epochs = checkpoints(sweep.epochs, sweep.base.gd.epochs);
   const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
@@ -262,6 +264,7 @@ FactoriseStudyOptions setting_options(const FactoriseSweep& sweep, const StudyPl
     if (name == "reduction") options.gd.reduction = enum_value(*text, {Reduction::sum, Reduction::mean});
     if (name == "loss_form") options.gd.form = enum_value(*text, {LossForm::residual, LossForm::gram});
     if (name == "dtype") options.dtype = enum_value(*text, {Dtype::float64, Dtype::float32});
+    if (name == "normalise") options.normalise = enum_value(*text, {Normalise::var, Normalise::std, Normalise::none});
   }
   options.gd.epochs = plan.epochs.back();
   options.gd.checkpoints = plan.epochs;

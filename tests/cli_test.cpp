@@ -303,6 +303,85 @@ TEST(Cli, DivergenceWritesJsonWithNullsAndExitsThree) {
   EXPECT_TRUE(doc["results"]["gd"]["diverged_at_epoch"].is_number_integer());
 }
 
+// A 178 x 13 wine-like CSV (semicolons, an index column, a text label): the UCI wine data's
+// column means and standard deviations, values drawn from a fixed generator. One column (proline,
+// hundreds) holds nearly all the variance.
+std::string wine_like_csv() {
+  const double means[13] = {13.0, 2.34, 2.37, 19.5, 99.7, 2.29, 2.03, 0.36, 1.59, 5.06, 0.96, 2.61, 746.9};
+  const double sds[13] = {0.81, 1.12, 0.27, 3.34, 14.3, 0.63, 1.0, 0.12, 0.57, 2.32, 0.23, 0.71, 314.9};
+  std::string text =
+      "id;alcohol;malic_acid;ash;alcalinity;magnesium;phenols;flavanoids;nonflavanoid;"
+      "proanthocyanins;colour;hue;od280;proline;class\n";
+  uint64_t state = 12345;
+  const auto uniform = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 9007199254740992.0;
+  };
+  for (int row = 0; row < 178; ++row) {
+    text += std::to_string(row);
+    for (int c = 0; c < 13; ++c) {
+      const double z = (uniform() + uniform() + uniform() + uniform() - 2.0) * 1.7320508;  // mean 0, sd 1
+      char value[32];
+      std::snprintf(value, sizeof value, ";%.2f", means[c] + sds[c] * z);
+      text += value;
+    }
+    text += std::string(";") + "abc"[row % 3] + "\n";
+  }
+  return text;
+}
+
+TEST(Cli, FactoriseAdvisesAnLrThatConverges) {
+  const std::string dir = temp_dir();
+  write_file(dir + "/wine.csv", wine_like_csv());
+  const std::vector<std::string> wine = {"factorise", "--data", dir + "/wine.csv", "--seed", "1"};
+  // The exercise's lr diverges: the warning names the lr that settles, and the scaling.
+  const Outcome diverged = labrun(wine, dir);
+  ASSERT_EQ(diverged.exit_code, 3) << diverged.err;
+  EXPECT_NE(diverged.err.find("or --normalise std: one column holds 9"), std::string::npos) << diverged.err;
+  const std::size_t at = diverged.err.find("; --lr ");
+  ASSERT_NE(at, std::string::npos) << diverged.err;
+  const std::string lr = diverged.err.substr(at + 7, diverged.err.find(' ', at + 7) - at - 7);
+  EXPECT_LT(std::stod(lr), 1e-4) << lr;
+  // Both answers converge to the truncated SVD's loss, without a warning.
+  for (const std::vector<std::string>& answer :
+       {std::vector<std::string>{"--lr", lr}, std::vector<std::string>{"--normalise", "std"}}) {
+    std::vector<std::string> args = wine;
+    args.insert(args.end(), answer.begin(), answer.end());
+    const Outcome run = labrun(args, dir);
+    ASSERT_EQ(run.exit_code, 0) << answer[0] << " " << answer[1] << ": " << run.err;
+    EXPECT_EQ(run.err.find("warning"), std::string::npos) << run.err;
+    const json doc = json::parse(run.out);
+    const double gd = doc["results"]["gd"]["loss"].get<double>(), svd = doc["results"]["svd"]["loss"].get<double>();
+    EXPECT_LT(gd - svd, 1e-6 * svd) << answer[0] << " " << answer[1];
+  }
+  const Outcome scaled = labrun({"pca", "--data", dir + "/wine.csv", "--seed", "1", "--normalise", "std"}, dir);
+  ASSERT_EQ(scaled.exit_code, 0) << scaled.err;
+  EXPECT_EQ(json::parse(scaled.out)["config"]["normalise"], "std");
+  EXPECT_EQ(json::parse(scaled.out)["config"]["preprocessing"],
+            "mean-centred columns divided by their standard deviations");
+  // A step far too small ends far from the optimum: said, and the run still succeeds.
+  std::vector<std::string> tiny = wine;
+  tiny.insert(tiny.end(), {"--lr", "1e-7"});
+  const Outcome slow = labrun(tiny, dir);
+  EXPECT_EQ(slow.exit_code, 0) << slow.err;
+  EXPECT_NE(slow.err.find("training had not converged; more --epochs, or --lr up to"), std::string::npos) << slow.err;
+  // What cannot be scaled is refused before training.
+  std::vector<std::string> streamed = wine;
+  streamed.insert(streamed.end(), {"--normalise", "std", "--streaming", "always"});
+  EXPECT_EQ(labrun(streamed, dir).exit_code, 2);
+  write_file(dir + "/constant.csv", "a,b,c\n1,5,2\n2,5,4\n3,5,7\n4,5,1\n");
+  const Outcome constant =
+      labrun({"factorise", "--data", dir + "/constant.csv", "--rank", "1", "--normalise", "var"}, dir);
+  EXPECT_EQ(constant.exit_code, 1) << constant.err;
+  EXPECT_NE(constant.err.find("column 1 is constant"), std::string::npos) << constant.err;
+  // In all, the part's option has the part's prefix (the MLP's --normalise keeps its name).
+  const Outcome all = labrun({"all", "--data", dir + "/wine.csv", "--seed", "1", "--repeats", "2", "--mlp-epochs", "5",
+                              "--factorise-normalise", "std"},
+                             dir);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(json::parse(all.out)["config"]["factorise"]["normalise"], "std");
+}
+
 TEST(Cli, VersionNamesLibtorchBlasAndThreads) {
   const std::string dir = temp_dir();
   const Outcome run = labrun({"--version"}, dir);

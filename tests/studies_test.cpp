@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <optional>
 
 #include <algorithm>
 #include <cmath>
@@ -53,6 +54,58 @@ TEST(Studies, ADivergedFactorHasNoComparison) {
   EXPECT_TRUE(study.gd.diverged());
   EXPECT_TRUE(study.pca.has_value());
   EXPECT_FALSE(study.comparison.has_value());
+}
+
+TEST(Studies, NormalisedColumnsAreWhatTrainingTheSvdAndPcaSee) {
+  const Dataset iris = load_embedded_iris();
+  FactoriseStudyOptions options;
+  options.gd.seed = 0;
+  options.pca = true;
+  options.normalise = Normalise::std;
+  const FactoriseStudyResult study = factorise_study(iris, options);
+  // The same as the study of the columns scaled by hand: the same steps, bit for bit.
+  const torch::Tensor features = iris.features.to(torch::kFloat64);
+  Dataset scaled = iris;
+  scaled.features = features / features.var(0).sqrt();
+  options.normalise = Normalise::none;
+  const FactoriseStudyResult by_hand = factorise_study(scaled, options);
+  EXPECT_EQ(study.gd.loss, by_hand.gd.loss);
+  EXPECT_EQ(study.svd.loss, by_hand.svd.loss);
+  EXPECT_EQ(study.pca->explained_variance_ratio, by_hand.pca->explained_variance_ratio);
+  EXPECT_TRUE(torch::allclose(study.A.std(0), torch::ones({4}, torch::kFloat64), 0.0, 1e-12));
+  // var divides by the variance: unit standard deviation times 1 / std.
+  options.normalise = Normalise::var;
+  const FactoriseStudyResult var = factorise_study(iris, options);
+  EXPECT_TRUE(torch::allclose(var.A.std(0), 1.0 / features.var(0).sqrt(), 1e-12, 0.0));
+  // A constant column cannot be divided by its spread; streaming does not scale.
+  Dataset constant = iris;
+  constant.features = iris.features.clone();
+  constant.features.select(1, 2).fill_(3.0);
+  EXPECT_THROW(factorise_study(constant, options), DataError);
+  options.streaming = Streaming::always;
+  EXPECT_THROW(factorise_study(iris, options), std::invalid_argument);
+}
+
+TEST(Studies, TheStableLrIsTheExercisesOnIrisAndSettlesWhereTwiceItDiverges) {
+  const Dataset iris = load_embedded_iris();
+  FactoriseStudyOptions options;
+  options.gd.seed = 0;
+  const FactoriseStudyResult study = factorise_study(iris, options);
+  const std::optional<double> lr = stable_lr(study, options.gd);
+  ASSERT_TRUE(lr.has_value());
+  EXPECT_NEAR(*lr, 1.0 / (4.0 * study.svd.singular_values.front()), 1e-18);
+  EXPECT_NEAR(*lr, 0.00996, 0.00001);  // the exercise's 0.01
+  options.gd.reduction = Reduction::mean;
+  EXPECT_DOUBLE_EQ(*stable_lr(study, options.gd), *lr * 150.0 * 4.0);
+  // Three times it diverges on Iris (seed 0); the stable one, and a tenth of it, settle.
+  options.gd.reduction = Reduction::sum;
+  options.gd.lr = 3.0 * *lr;
+  EXPECT_TRUE(factorise_study(iris, options).gd.diverged());
+  for (const double step : {*lr, *lr / 10.0}) {
+    options.gd.lr = step;
+    EXPECT_FALSE(factorise_study(iris, options).gd.diverged()) << step;
+  }
+  EXPECT_NEAR(largest_column_share(iris), 0.68133, 1e-5);  // petal length: 3.1132 of 4.5693 (numpy, ddof 1)
 }
 
 TEST(Studies, FactoriseStudyRefusesARankTheDataCannotHave) {

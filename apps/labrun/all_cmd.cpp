@@ -63,7 +63,7 @@ int run_all(const AllCommand& command) {
   const Provenance provenance{options.seed, command.common.seed.has_value()};
   emit(document("all", exercise_config(options, provenance), describe(data), exercise_results(result, data)),
        command.common);
-  const int factorise_code = factorise_exit_code(result.factorise.gd, "--factorise-lr", options.factorise.gd.lr);
+  const int factorise_code = factorise_exit_code(data, result.factorise, options.factorise, OptionNames{"factorise-"});
   const int mlp_code = mlp_exit_code(result.mlp, "--mlp-lr", options.mlp.training.lr);
   return factorise_code != kExitOk ? factorise_code : mlp_code;
 }

@@ -33,6 +33,9 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
       ->type_name("K");
   add_choice(command, names("dtype"), options.dtype, {Dtype::float64, Dtype::float32},
              "Floating-point type of the matrix and factors");
+  add_choice(command, names("normalise", true), options.normalise, {Normalise::none, Normalise::std, Normalise::var},
+             "Divide each centred column by its standard deviation (std) or variance (var) before training, SVD "
+             "and PCA; none (the exercise's) leaves the data as it is. For columns of very different scales");
   add_choice(command, names("streaming"), options.streaming,
              {Streaming::automatic, Streaming::always, Streaming::never},
              "Read the matrix a block of rows at a time, never whole (SVD and PCA from the Gram matrix): auto "
@@ -76,12 +79,40 @@ void check_streamable(const std::string& option, const FactoriseStudyOptions& op
                                option, kMaxStreamedColumns, data.source, data.rows(), data.columns()));
 }
 
-int factorise_exit_code(const FactoriseResult& gd, const std::string& lr_option, double lr) {
-  if (!gd.diverged()) return kExitOk;
-  std::cerr << fmt::format(
-      "labrun: warning: training diverged at epoch {} (the loss became NaN or Inf); try a smaller {} than {}\n",
-      *gd.diverged_at_epoch, lr_option, lr);
-  return kExitDiverged;
+int factorise_exit_code(const Dataset& data, const FactoriseStudyResult& result, const FactoriseStudyOptions& options,
+                        const OptionNames& names) {
+  const FactoriseResult& gd = result.gd;
+  const std::optional<double> stable = stable_lr(result, options.gd);
+  // Where one column's scale dwarfs the others', scaling the columns is the answer, not a step
+  // small enough for that column alone.
+  const auto& s = result.svd.singular_values;
+  const bool warned = gd.diverged() || result.relative_gap().value_or(0.0) > 1.0;
+  const double share = warned && options.normalise == Normalise::none ? largest_column_share(data) : 0.0;
+  const std::string scaling = share > 0.9 ? fmt::format(", or {} std: one column holds {:.1f}% of the data's variance",
+                                                        names("normalise", true), 100.0 * share)
+                                          : "";
+  if (gd.diverged()) {
+    std::cerr << fmt::format(
+        "labrun: warning: training diverged at epoch {} (the loss became NaN or Inf) at {} {}{}{}\n",
+        *gd.diverged_at_epoch, names("lr", true), options.gd.lr,
+        stable ? fmt::format("; {} {:.2g} settles on this data (1 / (4 s1), s1 = {:.4g} its "
+                             "largest singular value)",
+                             names("lr", true), *stable, s.front())
+               : "",
+        scaling);
+    return kExitDiverged;
+  }
+  // Far from the optimum at the end: more epochs, or a larger step up to the stable one.
+  const std::optional<double> relative = result.relative_gap();
+  if (relative && *relative > 1.0) {
+    std::cerr << fmt::format(
+        "labrun: warning: the loss ended {:.3g} times the truncated SVD's optimum after {} epochs: training had "
+        "not converged; more {}{}{}\n",
+        1.0 + *relative, gd.epochs_run, names("epochs", true),
+        stable && options.gd.lr < *stable / 2.0 ? fmt::format(", or {} up to {:.2g}", names("lr", true), *stable) : "",
+        scaling);
+  }
+  return kExitOk;
 }
 
 double factorise_document_numbers(const Dataset& data, const FactoriseStudyOptions& options) {
@@ -126,7 +157,7 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
            ? document("pca", factorise_config(options, &provenance), describe(data), pca_results(result, data))
            : document("factorise", factorise_config(options, &provenance), describe(data), factorise_results(result)),
        command.common);
-  return factorise_exit_code(result.gd, "--lr", options.gd.lr);
+  return factorise_exit_code(data, result, options, OptionNames{});
 }
 
 }  // namespace labrun::cli

@@ -35,7 +35,11 @@ void check_streamable(const std::string& option, const FactoriseStudyOptions& op
 double factorise_document_numbers(const Dataset& data, const FactoriseStudyOptions& options);
 std::string factorise_size(const Dataset& data, const FactoriseStudyOptions& options);
 
-int factorise_exit_code(const FactoriseResult& gd, const std::string& lr_option, double lr);
+// The exit code of a factorisation, with its warnings: diverged (an lr that settles, from the
+// data's largest singular value; --normalise std where one direction holds the variance), or far
+// from the truncated SVD's optimum at the end (more epochs, a larger lr).
+int factorise_exit_code(const Dataset& data, const FactoriseStudyResult& result, const FactoriseStudyOptions& options,
+                        const OptionNames& names);
 
 int run_factorise(const FactoriseCommand& command, bool with_pca);
 

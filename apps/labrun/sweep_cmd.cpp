@@ -220,6 +220,8 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_choices(*f, factorise.checks, "--loss-form", g.form, {LossForm::residual, LossForm::gram},
               "Loss forms (default residual)");
   add_choices(*f, factorise.checks, "--dtype", g.dtype, {Dtype::float64, Dtype::float32}, "Dtypes (default float64)");
+  add_choices(*f, factorise.checks, "--normalise", g.normalise, {Normalise::none, Normalise::std, Normalise::var},
+              "Column scalings (default none, the exercise's)");
   add_choices(*f, factorise.checks, "--engine", g.engines, {Engine::sequential, Engine::batched},
               "batched: a setting's seeds trained together (default); sequential: one after another");
   add_at_least(*f, factorise.checks, "--chunk", g.chunk, 1, "Seeds the batched engine trains at once, >= 1");

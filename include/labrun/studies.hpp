@@ -47,7 +47,18 @@ struct FactoriseStudyOptions {
   Dtype dtype = Dtype::float64;  // of the centred matrix and the factors (the exercise: float64)
   bool pca = false;              // part 1.3 too: PCA of the data and the comparison with U
   Streaming streaming = Streaming::automatic;
+  // Each centred column divided by its standard deviation (std) or its variance (var, as the MLP's
+  // exercise scales) before the training, the truncated SVD and PCA, which all see the same
+  // matrix; none (the exercise's): the centred data. For data whose columns' scales differ (a
+  // column in the hundreds beside columns below 1), where at the exercise's lr the largest column
+  // alone decides the step. A constant column is refused (DataError). Held in memory: streaming
+  // does not scale (Streaming::always is refused with it).
+  Normalise normalise = Normalise::none;
 };
+
+// The share (0 to 1) of the data's total variance that its largest column holds: near 1, that
+// column's scale alone decides the factorisation's step, and Normalise::std is the answer.
+double largest_column_share(const Dataset& data);
 
 // Whether a rows x columns matrix can be streamed, and whether these options stream it.
 bool can_stream(int64_t rows, int64_t columns);
@@ -68,6 +79,14 @@ struct FactoriseStudyResult {
   // r: svd.loss <= max(m, n) eps ||A||_F^2), where the ratio would be noise over noise (1.6e23).
   std::optional<double> relative_gap() const;
 };
+
+// A learning rate at which gradient descent settles on this study's matrix instead of diverging:
+// half of 2 / lambda, where lambda = 4 s1 is the loss's largest curvature at the balanced optimum
+// (s1 the matrix's largest singular value, result.svd), times rows x columns for the mean
+// reduction. The exercise's lr 0.01 on Iris, whose centred s1 is 25.1, is this value (0.00996); on
+// a 178 x 13 wine-like file whose one column holds 99.8% of the variance it is 5.7e-5, where 2e-4
+// diverges (tests: Cli.FactoriseAdvisesAnLrThatConverges). nullopt for a zero matrix.
+std::optional<double> stable_lr(const FactoriseStudyResult& result, const FactoriseOptions& gd);
 
 // Throws std::invalid_argument when the rank does not fit the data (1 <= rank < min(rows,
 // columns)), an option is out of range or Streaming::always is asked of a matrix that cannot be; DataError for data

@@ -104,6 +104,7 @@ struct FactoriseSweep {
   std::vector<Reduction> reduction;
   std::vector<LossForm> form;
   std::vector<Dtype> dtype;
+  std::vector<Normalise> normalise;
 };
 
 // A sweep of either part.

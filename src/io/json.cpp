@@ -146,7 +146,11 @@ json factorise_config(const FactoriseStudyOptions& options, const Provenance* pr
   if (provenance) config["threads"] = torch::get_num_threads();
   config["dtype"] = to_string(options.dtype);
   config["streaming"] = to_string(options.streaming);
-  config["preprocessing"] = "mean-centred columns";
+  config["normalise"] = to_string(options.normalise);
+  config["preprocessing"] = options.normalise == Normalise::none ? "mean-centred columns"
+                            : options.normalise == Normalise::std
+                                ? "mean-centred columns divided by their standard deviations"
+                                : "mean-centred columns divided by their variances";
   return config;
 }
 
