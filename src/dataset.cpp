@@ -419,7 +419,7 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
     return DataError(source + ": no numeric column to read features from (line " + std::to_string(data_line) +
                      " holds only text)");
   };
-  if (data.feature_columns.empty()) throw no_features();
+  if (data.feature_columns.empty() && !options.features_optional) throw no_features();
 
   // Every data row: at most the text's line ends (and one unended line), less the header.
   const auto columns = static_cast<int64_t>(data.feature_columns.size());
@@ -495,13 +495,13 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
   if (index_candidate && std::adjacent_find(index_values.begin(), index_values.end()) == index_values.end()) {
     data.index_column = 0;
     data.feature_columns.erase(data.feature_columns.begin());
-    if (data.feature_columns.empty()) throw no_features();
+    if (data.feature_columns.empty() && !options.features_optional) throw no_features();
     features = features.narrow(1, 1, columns - 1).contiguous();
   }
   data.features = features;
 
   // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
-  const int64_t last = data.feature_columns.back();
+  const int64_t last = data.feature_columns.empty() ? -1 : data.feature_columns.back();
   if (!options.label && !options.no_label && !data.label_column && last == width - 1 &&
       data.feature_columns.size() > 1) {
     const torch::Tensor values = features.select(1, features.size(1) - 1);
@@ -587,6 +587,55 @@ Dataset read_data(const std::string& given, const CsvOptions& options) {
     }
   });
   return detail::read_csv_from(file, options, std::move(held));
+}
+
+void read_labels(Dataset& data, const std::string& path, const std::optional<ColumnRef>& column) {
+  if (!data.labels.empty()) {
+    throw DataError(data.source + " has labels of its own (column " +
+                    (data.label_column ? std::to_string(*data.label_column) : std::string("?")) + "), and " + path +
+                    " would replace them: give one or the other (--label none reads none from the data)");
+  }
+  const detail::InputFile file(path, "a labels file (CSV or .npy)");
+  std::vector<std::string> labels;
+  std::string sha256;
+  if (file.regular() && is_npy_magic(file.head(kNpyMagic.size()))) {
+    if (column) throw DataError(path + ": a .npy file of labels has no columns to choose from");
+    labels = detail::read_npy_labels_from(file, sha256);
+  } else {
+    // The label column read_csv finds (the last, when it holds text), or the one named; else the
+    // last numeric column, whose whole numbers name the classes.
+    CsvOptions options;
+    options.label = column;
+    options.features_optional = true;
+    std::string held = file.regular() ? std::string() : detail::read_stream_text(file, {});
+    Dataset read = detail::read_csv_from(file, options, std::move(held));
+    sha256 = read.sha256;
+    if (read.label_column) {
+      labels = std::move(read.labels);
+      // A column of names under a name: no header can be told from the cells (every one is
+      // text), but one label more than the data's rows is one.
+      if (!read.has_header && static_cast<int64_t>(labels.size()) == data.rows() + 1) labels.erase(labels.begin());
+    } else if (read.columns() == 0) {
+      throw DataError(path + ": no column of labels");
+    } else {
+      const torch::Tensor last = read.features.select(1, read.columns() - 1).to(torch::kFloat64).contiguous();
+      const double* v = last.data_ptr<double>();
+      for (int64_t i = 0; i < last.size(0); ++i) {
+        if (v[i] != std::floor(v[i]) || std::abs(v[i]) > 9007199254740992.0) {
+          throw DataError(path + ": row " + std::to_string(i) + " of its last column is " + std::to_string(v[i]) +
+                          ", not a whole number: labels name classes (text, or whole numbers)");
+        }
+        labels.push_back(std::to_string(static_cast<int64_t>(v[i])));
+      }
+    }
+  }
+  if (static_cast<int64_t>(labels.size()) != data.rows()) {
+    throw DataError(path + " holds " + std::to_string(labels.size()) + " labels, and " + data.source + " " +
+                    std::to_string(data.rows()) + " rows: one label a row, in order");
+  }
+  data.labels = std::move(labels);
+  data.labels_source = path;
+  data.labels_sha256 = std::move(sha256);
 }
 
 std::string_view embedded_iris_text() {

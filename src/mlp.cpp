@@ -84,7 +84,8 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
                        int64_t train_size) {
   const int64_t rows = data.rows();
   if (data.labels.empty()) {
-    throw DataError(data.source + ": the MLP needs a label column, and the data has none");
+    throw DataError(data.source + ": the MLP needs labels, and the data has none: name its label column (--label), " +
+                    "or give them in a file of their own (--labels FILE: a .npy of whole numbers or a CSV column)");
   }
   if (static_cast<int64_t>(row_order.size()) != rows) {
     throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) + " entries for " +

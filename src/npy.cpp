@@ -203,7 +203,8 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
   const std::string& path = input.name();
   if (!input.regular()) throw DataError(path + ": not a regular file: a .npy file is read by mapping it into memory");
   if (options.label) {
-    throw DataError(path + ": a .npy file holds one array of numbers and no label column: leave out --label");
+    throw DataError(path + ": a .npy file holds one array of numbers and no label column: give the labels in a file of their own "
+                    "(--labels FILE) instead of --label");
   }
   if (input.size() == 0) throw DataError(path + ": empty file");
   const auto mapping = std::make_shared<MappedFile>(input, /*writable=*/true);
@@ -305,6 +306,69 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
   data.format = "npy";
   data.delimiter = '\0';
   return data;
+}
+
+std::vector<std::string> read_npy_labels_from(const InputFile& input, std::string& sha256) {
+  const std::string& path = input.name();
+  if (!input.regular()) throw DataError(path + ": not a regular file: a .npy file is read by mapping it into memory");
+  if (input.size() == 0) throw DataError(path + ": empty file");
+  const MappedFile mapping(input, /*writable=*/false);
+  const std::string_view file = mapping.view();
+  const NpyHeader header = parse_header(file, path);
+  const std::string& d = header.descr;
+  // numpy writes one-byte types with '|', wider ones with '<' on a little-endian machine.
+  const bool one_byte = d == "|i1" || d == "|u1" || d == "<i1" || d == "<u1";
+  const bool integer = one_byte || d == "<i2" || d == "<i4" || d == "<i8" || d == "<u2" || d == "<u4" || d == "<u8";
+  const bool real = d == "<f8" || d == "<f4";
+  if (!integer && !real) {
+    throw DataError(path + ": labels of type '" + d + "'; labrun reads labels as little-endian integers or whole " +
+                    "numbers ('<i8', '<f8', ...): save them with y.astype('int64')");
+  }
+  const bool column = header.shape.size() == 2 && header.shape[1] == 1;
+  if (header.shape.size() != 1 && !column) {
+    throw DataError(path + ": labels must be one dimension, (n,) or (n, 1); its shape has " +
+                    std::to_string(header.shape.size()) + " dimensions" +
+                    (header.shape.size() == 2 ? " of " + std::to_string(header.shape[1]) + " columns" : ""));
+  }
+  const int64_t rows = header.shape[0];
+  const std::size_t item = one_byte ? 1 : d[2] == '2' ? 2 : d[2] == '4' ? 4 : 8;
+  if (static_cast<double>(rows) * static_cast<double>(item) != static_cast<double>(file.size() - header.data_offset)) {
+    throw DataError(path + ": the header's shape holds " + std::to_string(rows) + " labels, and the file " +
+                    format_bytes(static_cast<double>(file.size() - header.data_offset)) + " of values");
+  }
+  require_memory(static_cast<double>(rows) * 40.0, "the labels of " + path);
+  Sha256 hash;
+  hash.update(file);
+  sha256 = hash.hex();
+  const char* values = file.data() + header.data_offset;
+  std::vector<std::string> labels;
+  labels.reserve(static_cast<std::size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) {
+    const char* at = values + static_cast<std::size_t>(i) * item;
+    const auto read = [at](auto value) {
+      std::memcpy(&value, at, sizeof value);
+      return value;
+    };
+    if (real) {
+      const double v = d == "<f8" ? read(double{}) : static_cast<double>(read(float{}));
+      if (!std::isfinite(v) || v != std::floor(v) || std::abs(v) > 9007199254740992.0) {
+        throw DataError(path + ": label " + std::to_string(i) + " (from 0) is " + std::to_string(v) +
+                        ", not a whole number: labels name classes");
+      }
+      labels.push_back(std::to_string(static_cast<int64_t>(v)));
+    } else if (d[1] == 'u') {
+      labels.push_back(std::to_string(item == 1   ? read(uint8_t{})
+                                      : item == 2 ? read(uint16_t{})
+                                      : item == 4 ? read(uint32_t{})
+                                                  : read(uint64_t{})));
+    } else {
+      labels.push_back(std::to_string(item == 1   ? read(int8_t{})
+                                      : item == 2 ? read(int16_t{})
+                                      : item == 4 ? read(int32_t{})
+                                                  : read(int64_t{})));
+    }
+  }
+  return labels;
 }
 
 }  // namespace detail

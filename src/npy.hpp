@@ -17,6 +17,8 @@ inline bool is_npy_magic(std::string_view bytes) { return bytes.substr(0, kNpyMa
 namespace detail {
 // read_npy on an input already open (it must be a regular file: it is mapped).
 Dataset read_npy_from(const InputFile& file, const CsvOptions& options);
+// A .npy file of labels (read_labels): each a whole number as text; `sha256` gets the file's digest.
+std::vector<std::string> read_npy_labels_from(const InputFile& file, std::string& sha256);
 }  // namespace detail
 
 }  // namespace labrun

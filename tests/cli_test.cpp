@@ -184,6 +184,64 @@ TEST(Cli, NpyDataGivesTheSameNumbersAsItsCsv) {
   EXPECT_NE(label.err.find("no label column"), std::string::npos) << label.err;
 }
 
+// A .npy file holds no labels: --labels gives them from a file of their own, and the MLP then
+// trains the models it trains on the CSV (the same values, the same classes by appearance).
+TEST(Cli, NpyDataTrainsTheMlpWithALabelsFile) {
+  const std::string dir = temp_dir();
+  const auto with = [](std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  std::vector<double> values;
+  std::vector<int64_t> codes;
+  std::string names = "species\n";
+  std::istringstream lines(read_file(kIris));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    std::istringstream cells(line);
+    std::string cell;
+    for (int c = 0; c < 4 && std::getline(cells, cell, ','); ++c) values.push_back(std::stod(cell));
+    std::getline(cells, cell);
+    names += cell + "\n";
+    codes.push_back(cell == "Iris-setosa" ? 0 : cell == "Iris-versicolor" ? 1 : 2);
+  }
+  const std::string rows = std::to_string(codes.size());
+  write_file(dir + "/iris.npy", npy("<f8", false, "(" + rows + ", 4)", bytes_of(values)));
+  write_file(dir + "/y.npy", npy("<i8", false, "(" + rows + ",)", bytes_of(codes)));
+  write_file(dir + "/y.csv", names);
+  const std::vector<std::string> mlp = {"mlp", "--seed", "4", "--repeats", "3", "--epochs", "50"};
+  const json csv = json::parse(labrun(with(mlp, {"--data", kIris}), dir).out);
+  for (const std::string& labels : {dir + "/y.npy", dir + "/y.csv"}) {
+    const Outcome run = labrun(with(mlp, {"--data", dir + "/iris.npy", "--labels", labels}), dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const json doc = json::parse(run.out);
+    for (std::size_t r = 0; r < 3; ++r) {
+      EXPECT_EQ(doc["results"]["runs"][r]["val_correct"], csv["results"]["runs"][r]["val_correct"]) << labels;
+      EXPECT_EQ(doc["results"]["runs"][r]["final_loss"], csv["results"]["runs"][r]["final_loss"]) << labels;
+    }
+    EXPECT_EQ(doc["data"]["labels_file"]["source"], labels);
+    EXPECT_EQ(doc["data"]["labels_file"]["sha256"].get<std::string>().size(), 64u);
+  }
+  EXPECT_TRUE(csv["data"]["labels_file"].is_null());
+  // From a pipe, read once; the count must be the rows'; one source of labels; never written over.
+  const Outcome piped =
+      labrun::test::shell("mkfifo fifo && (cat " + labrun::test::quote(dir + "/y.csv") +
+                              " > fifo &) && \"$LABRUN\" mlp --seed 4 --repeats 1 --epochs 5 --data " +
+                              labrun::test::quote(dir + "/iris.npy") + " --labels fifo",
+                          dir);
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  write_file(dir + "/short.csv", "a\nb\n");
+  const Outcome short_labels = labrun({"mlp", "--data", dir + "/iris.npy", "--labels", dir + "/short.csv"}, dir);
+  EXPECT_EQ(short_labels.exit_code, 1);
+  EXPECT_NE(short_labels.err.find("holds 2 labels, and " + dir + "/iris.npy 150 rows"), std::string::npos)
+      << short_labels.err;
+  EXPECT_EQ(labrun({"mlp", "--labels", dir + "/y.npy", "--label", "4"}, dir).exit_code, 2);
+  const Outcome onto =
+      labrun({"mlp", "--data", dir + "/iris.npy", "--labels", dir + "/y.npy", "-o", dir + "/y.npy"}, dir);
+  EXPECT_EQ(onto.exit_code, 2);
+  EXPECT_EQ(read_file(dir + "/y.npy"), npy("<i8", false, "(" + rows + ",)", bytes_of(codes)));
+}
+
 // Runs labrun with stdout and stderr to files in dir; its exit code and peak resident memory
 // (wait4's ru_maxrss, KiB), which std::system cannot tell apart from other children's.
 std::pair<int, long> run_measuring_memory(const std::vector<std::string>& args, const std::string& dir) {
@@ -1139,7 +1197,8 @@ TEST(CliConfig, ConfigsThatCannotBeReadAreRefused) {
   // Under a memory limit the read fails or passes, but never runs the defaults unsaid. Not under
   // AddressSanitizer, whose shadow memory alone is larger than any address-space limit.
 #ifndef LABRUN_SANITIZE
-  const Outcome limited = labrun::test::shell("ulimit -v 2000000; \"$LABRUN\" --config /dev/zero factorise", dir);
+  const Outcome limited =
+      labrun::test::shell("ulimit -v 2000000; \"$LABRUN\" --config /dev/zero factorise", dir);
   EXPECT_EQ(limited.exit_code, 2) << limited.err;
 #endif
 }

@@ -568,5 +568,86 @@ TEST(Dataset, RefusesNpyFilesItCannotRead) {
   EXPECT_THROW(read_npy("/dev/zero"), DataError);
 }
 
+// Labels from a file of their own, for .npy data: each kind numpy writes, and what is refused.
+TEST(Dataset, LabelsComeFromAFileOfTheirOwn) {
+  const std::string dir = temp_dir();
+  const auto data = [] {
+    CsvOptions no_label;
+    no_label.no_label = true;
+    return load_embedded_iris(no_label);
+  };
+  const Dataset iris = load_embedded_iris();
+  std::vector<int64_t> codes;
+  for (const std::string& name : iris.labels)
+    codes.push_back(name == "Iris-setosa" ? 0 : name == "Iris-versicolor" ? 1 : 2);
+  std::vector<std::string> expected;
+  for (const int64_t c : codes) expected.push_back(std::to_string(c));
+  std::vector<uint8_t> bytes(codes.begin(), codes.end());
+  std::vector<double> reals(codes.begin(), codes.end());
+  std::vector<int32_t> ints(codes.begin(), codes.end());
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"i8.npy", test::npy("<i8", false, "(150,)", test::bytes_of(codes))},
+      {"u1.npy", test::npy("|u1", false, "(150, 1)", test::bytes_of(bytes))},
+      {"i4.npy", test::npy("<i4", true, "(150,)", test::bytes_of(ints))},
+      {"f8.npy", test::npy("<f8", false, "(150,)", test::bytes_of(reals))}};
+  for (const auto& [name, bytes_of_file] : kinds) {
+    write_file(dir + "/" + name, bytes_of_file);
+    Dataset d = data();
+    read_labels(d, dir + "/" + name);
+    EXPECT_EQ(d.labels, expected) << name;
+    EXPECT_EQ(d.labels_source, dir + "/" + name);
+    EXPECT_EQ(d.labels_sha256.size(), 64u);
+    EXPECT_FALSE(d.label_column.has_value());
+  }
+  // A CSV: names under a header, whole numbers without one, or the column named.
+  std::string names = "species\n", numbers, table = "id,class\n";
+  for (std::size_t r = 0; r < iris.labels.size(); ++r) {
+    names += iris.labels[r] + "\n";
+    numbers += expected[r] + "\n";
+    table += std::to_string(r) + "," + expected[r] + "\n";
+  }
+  write_file(dir + "/names.csv", names);
+  write_file(dir + "/numbers.csv", numbers);
+  write_file(dir + "/table.csv", table);
+  Dataset d = data();
+  read_labels(d, dir + "/names.csv");
+  EXPECT_EQ(d.labels, iris.labels);
+  d = data();
+  read_labels(d, dir + "/numbers.csv");
+  EXPECT_EQ(d.labels, expected);
+  d = data();
+  read_labels(d, dir + "/table.csv", ColumnRef("class"));
+  EXPECT_EQ(d.labels, expected);
+
+  const auto refused = [&](const std::string& name, const std::string& bytes_of_file, const std::string& says) {
+    write_file(dir + "/" + name, bytes_of_file);
+    Dataset bad = data();
+    try {
+      read_labels(bad, dir + "/" + name);
+      ADD_FAILURE() << name << " was read";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << name << ": " << e.what();
+    }
+    EXPECT_TRUE(bad.labels.empty()) << name;
+  };
+  refused("short.npy", test::npy("<i8", false, "(100,)", test::bytes_of(std::vector<int64_t>(100, 1))),
+          "holds 100 labels, and embedded:iris.data 150 rows");
+  refused("half.npy", test::npy("<f8", false, "(150,)", test::bytes_of(std::vector<double>(150, 0.5))),
+          "not a whole number");
+  refused("nan.npy", test::npy("<f4", false, "(150,)", test::bytes_of(std::vector<float>(150, std::nanf("")))),
+          "not a whole number");
+  refused("wide.npy", test::npy("<i8", false, "(75, 2)", test::bytes_of(std::vector<int64_t>(150, 1))),
+          "one dimension");
+  refused("text.npy", test::npy("<U5", false, "(150,)", std::string(150 * 20, 'a')), "labels of type '<U5'");
+  refused("big.npy", test::npy(">i8", false, "(150,)", test::bytes_of(codes)), "little-endian");
+  refused("cut.npy", test::npy("<i8", false, "(150,)", test::bytes_of(codes).substr(0, 600)), "holds 150 labels");
+  refused("fraction.csv", "0.5\n" + numbers.substr(2), "not a whole number");
+  refused("empty.csv", "", "empty");
+  // Data with labels of its own keeps them: one source of labels.
+  Dataset own = iris;
+  EXPECT_THROW(read_labels(own, dir + "/i8.npy"), DataError);
+  EXPECT_EQ(own.labels, iris.labels);
+}
+
 }  // namespace
 }  // namespace labrun

@@ -69,9 +69,11 @@ class Docs:
 
     def run(self, block):
         """Runs a block as a user would from the source folder: build/release/labrun and scripts/
-        are this build's and this tree's; `labrun` is on PATH. Files land in the work folder."""
+        are this build's and this tree's (data/iris.data too); `labrun` is on PATH. Files land in the
+        work folder."""
         script = block.replace("build/release/labrun", self.args.labrun)
         script = re.sub(r"(?<![\w/.])scripts/", os.path.join(self.args.root, "scripts") + "/", script)
+        script = re.sub(r"(?<![\w/.])data/iris\.data", os.path.join(self.args.root, "data", "iris.data"), script)
         env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""))
         os.makedirs(os.path.join(self.args.workdir, "docs"), exist_ok=True)
         for name in ("study.jsonl", "worked.jsonl"):  # a study is never overwritten: start afresh
@@ -160,6 +162,16 @@ def readme_mlp(docs, doc, result, after):
     docs.agree(doc, "the validation accuracy ranges from {} to {} (mean {}, std {})", low, high, mean, std)
 
 
+def npy_labels(docs, doc, result, after):
+    """A .npy file and its labels train the models the CSV trains: the same table but its title."""
+    csv = subprocess.run([docs.args.labrun, "mlp", "--seed", "0", "--repeats", "5", "--format", "text"],
+                         capture_output=True, text=True).stdout
+    def table(text):  # but the title and the seconds taken
+        return [re.sub(r"[0-9.]+ s\)", "s)", line) for line in text.splitlines()[1:]]
+    docs.check(f"{doc}: the .npy data and its labels file train the CSV's models",
+               table(result.stdout) == table(csv) and "iris.npy" in result.stdout.splitlines()[0])
+
+
 def picture_written(name):
     def check(docs, doc, result, after):
         path = os.path.join(docs.args.workdir, name)
@@ -233,6 +245,9 @@ RUNS = {
     "labrun sweep mlp --lr 0.01,0.1,1 --epochs 100,300,1000,3000 --repeats 200 --seed 2026 -o worked.jsonl "
     "--summary\nscripts/plot_study.py worked.jsonl -o docs/study.png": studies_worked,
     "labrun compare worked.jsonl --format text": studies_compare,
+    "/usr/bin/python3 -c 'import numpy as np; d = np.loadtxt(\"data/iris.data\", delimiter=\",\", dtype=str); "
+    "np.save(\"iris.npy\", d[:, :4].astype(float)); np.save(\"y.npy\", np.unique(d[:, 4], return_inverse=True)[1])'\n"
+    "build/release/labrun mlp --data iris.npy --labels y.npy --seed 0 --repeats 5 --format text": npy_labels,
 }
 
 

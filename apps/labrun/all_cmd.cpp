@@ -51,7 +51,7 @@ int run_all(const AllCommand& command) {
                      factorise_document_numbers(data, options.factorise) + mlp_document_numbers(options.mlp),
                      factorise_size(data, options.factorise) + " and " + mlp_size(options.mlp),
                      "use fewer --repeats, a smaller --hidden or a larger --loss-every");
-  use_best_blas_kernel(exercise_flops(data, options), command.common.data_path);
+  use_best_blas_kernel(exercise_flops(data, options), command.common);
   options.seed = resolve_seed(command.common);
 
   ProgressLine progress(command.common.progress, "MLP runs");

@@ -23,9 +23,9 @@ std::optional<BlasKernelInfo> g_kernel;  // what use_best_blas_kernel decided
 
 const std::optional<BlasKernelInfo>& blas_kernel_used() { return g_kernel; }
 
-void use_best_blas_kernel(double work_flops, const std::string& data_path) {
+void use_best_blas_kernel(double work_flops, const CommonOptions& inputs) {
   BlasSituation situation = blas_situation(work_flops);
-  situation.once_only_input = once_only_input(data_path);
+  situation.once_only_input = once_only_input(inputs);
   const BlasDecision decision = decide_blas_kernel(situation);
   g_kernel = blas_kernel_info(situation, decision);
   char** argv = remembered_argv();

@@ -3,6 +3,8 @@
 // run's BLAS work pays for a second start, labrun starts itself again with OPENBLAS_CORETYPE set
 // (see labrun/blas_kernel.hpp for the decision and docs/numerics.md for what it changes).
 
+#include "common.hpp"
+
 #include "labrun/blas_kernel.hpp"
 
 #include <optional>
@@ -17,7 +19,7 @@ namespace labrun::cli {
 // written.
 // A second start reads the inputs again: when one cannot be (`--data -`, a pipe, a FIFO, a device,
 // the same for --config), labrun does not restart and the decision says which input kept it.
-void use_best_blas_kernel(double work_flops, const std::string& data_path);
+void use_best_blas_kernel(double work_flops, const CommonOptions& inputs);
 
 // What use_best_blas_kernel decided (with a failed restart's reason), for the JSON's environment;
 // nullopt before it is called.

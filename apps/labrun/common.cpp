@@ -87,6 +87,11 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
       .add_option("--label", options.label,
                   "Label column: an index from 0, a header name, or 'none' (default: the last column if it holds text)")
       ->type_name("COLUMN|none");
+  command
+      .add_option("--labels", options.labels_path,
+                  "Class labels from a file of their own, one a row: a .npy of whole numbers, or a CSV's last "
+                  "column (for .npy data, which holds none)")
+      ->type_name("FILE");
   // Checked as text, before CLI11 converts it: a conversion would clamp a seed beyond 2^64 - 1.
   // At most 2^53 - 1, so that every JSON reader (JavaScript's numbers, jq) reads it exactly.
   command.add_option("--seed", options.seed, "Random seed, 0 to 2^53 - 1 (default: drawn at random; always reported)")
@@ -153,7 +158,11 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
   CsvOptions csv;
   for (const std::string& feature : options.features) csv.features.push_back(column("--features", feature));
   csv.min_rows = min_rows;
-  if (options.label == "none") {
+  if (!options.labels_path.empty() && !options.label.empty() && options.label != "none") {
+    throw UsageError("--labels " + options.labels_path + " and --label " + options.label +
+                     ": the labels come from one or the other");
+  }
+  if (options.label == "none" || !options.labels_path.empty()) {
     csv.no_label = true;
   } else if (!options.label.empty()) {
     csv.label = column("--label", options.label);
@@ -170,7 +179,9 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
     throw UsageError("-o " + options.output + " is the --data file " + options.data_path +
                      ": writing the results there would replace the data; choose another output");
   }
+  if (!options.labels_path.empty()) refuse_output_onto_input(options.output, options.labels_path, "the --labels file");
   Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_data(options.data_path, csv);
+  if (!options.labels_path.empty()) read_labels(data, options.labels_path);
   if (data.index_column) {
     note(
         fmt::format("{}: column {} is pandas' index (an empty header above distinct whole numbers) and is left out; "

@@ -113,6 +113,7 @@ struct CommonOptions {
   std::string data_path;              // empty: the embedded Iris data; "-": stdin
   std::vector<std::string> features;  // indices or header names; empty: every numeric column
   std::string label;                  // empty: automatic; "none"; a column index or header name
+  std::string labels_path;            // a file of labels, one a row (labrun/dataset.hpp read_labels)
   std::string delimiter = "auto";     // auto, ",", ";", "tab"
   std::optional<uint64_t> seed;       // nullopt: labrun picks one and reports it
   std::optional<int> threads;         // nullopt: libtorch's default

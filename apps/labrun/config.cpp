@@ -39,7 +39,7 @@ std::string folder_of(const std::string& path) {
 }
 
 bool is_path_key(const std::string& key) {
-  return key == "data" || key == "output" || key == "o" || key == "study" || key == "shards";
+  return key == "data" || key == "labels" || key == "output" || key == "o" || key == "study" || key == "shards";
 }
 
 // The subcommand that `section` names below `app` ({"sweep", "mlp"}), or nullptr.
@@ -151,11 +151,14 @@ void ConfigReader::require_section_of_command() const {
                   printable ? " (labrun " + run + " --print-config writes one)" : ""));
 }
 
-std::string once_only_input(const std::string& data_path) {
+std::string once_only_input(const CommonOptions& inputs) {
   struct stat info {};
-  if (data_path == "-") return "--data - (standard input)";
-  if (!data_path.empty() && ::stat(data_path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
-    return "--data " + data_path + " (" + kind_of(info) + ")";
+  for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"--data", inputs.data_path},
+                                     std::pair<const char*, const std::string&>{"--labels", inputs.labels_path}}) {
+    if (path == "-") return std::string(option) + " - (standard input)";
+    if (!path.empty() && ::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+      return std::string(option) + " " + path + " (" + kind_of(info) + ")";
+    }
   }
   if (!g_config_path.empty() && !g_config_readable_twice) {
     const bool known = ::stat(g_config_path.c_str(), &info) == 0;

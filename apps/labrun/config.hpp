@@ -2,6 +2,8 @@
 // --config and --print-config: labrun's config files (include/labrun/config_file.hpp) read into
 // CLI11's options and written from them.
 
+#include "common.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -35,7 +37,7 @@ class ConfigReader : public CLI::Config {
 
 // The first input of this run that a second start of labrun could not read again ("--data -",
 // "--config /dev/fd/63 (a pipe)"), or "" when every one is a regular file (or the embedded data).
-std::string once_only_input(const std::string& data_path);
+std::string once_only_input(const CommonOptions& inputs);
 
 // The options of `command` as a config file for --config (a [command] section of name=value lines,
 // given options and defaults, in declaration order; lists as [a, b]; paths absolute, so that the

@@ -137,7 +137,7 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
   require_memory_for(factorise_study_memory(data.rows(), data.columns(), options),
                      factorise_document_numbers(data, options), factorise_size(data, options),
                      "use a larger --loss-every or smaller data");
-  use_best_blas_kernel(factorise_study_flops(data.rows(), data.columns(), options), command.common.data_path);
+  use_best_blas_kernel(factorise_study_flops(data.rows(), data.columns(), options), command.common);
   const uint64_t seed = resolve_seed(command.common);
   options.gd.seed = seed;
   // Progress by epochs, for large data (the observer sees each epoch's loss).

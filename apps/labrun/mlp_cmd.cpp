@@ -136,7 +136,7 @@ int run_mlp(const MlpCommand& command) {
   one_run.repeats = 1;
   require_memory_for(mlp_study_memory(data, options, /*keeps_runs=*/false), mlp_document_numbers(one_run),
                      mlp_size(options), "use fewer --repeats or a smaller --hidden");
-  use_best_blas_kernel(mlp_study_flops(data, options), command.common.data_path);
+  use_best_blas_kernel(mlp_study_flops(data, options), command.common);
   options.seed = resolve_seed(command.common);
 
   // JSON goes out as the runs come (into a temporary file for -o, renamed when whole); the text

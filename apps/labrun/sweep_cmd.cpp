@@ -349,7 +349,7 @@ int run_sweep(const SweepCommand& command) {
 
   // The BLAS work of the runs to train, for the choice of kernel (which may restart labrun: before
   // anything is written). The header records the decision.
-  use_best_blas_kernel(sweep_flops_per_run(data, sweep, plan) * span_runs, command.common.data_path);
+  use_best_blas_kernel(sweep_flops_per_run(data, sweep, plan) * span_runs, command.common);
   header["environment"] = environment();
   Output output(path, Output::Mode::append);
   if (prepared.fresh) output.write(header.dump() + "\n");

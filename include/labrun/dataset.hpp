@@ -50,11 +50,16 @@ struct CsvOptions {
   bool no_label = false;
   // Fewer data rows than this is an error.
   int64_t min_rows = 1;
+  // A file with no numeric column is read (its features 0 columns wide): a labels file of names.
+  bool features_optional = false;
 };
 
 struct Dataset {
-  torch::Tensor features;                  // rows x columns, float64 (or a float32 .npy file's float32)
-  std::vector<std::string> labels;         // one per row, or empty
+  torch::Tensor features;           // rows x columns, float64 (or a float32 .npy file's float32)
+  std::vector<std::string> labels;  // one per row, or empty
+  // Where the labels came from when not from a column of this file (read_labels): the labels
+  // file as given, and its SHA-256; empty otherwise.
+  std::string labels_source, labels_sha256;
   std::vector<int64_t> feature_columns;    // the file columns the features came from
   std::vector<std::string> feature_names;  // header names, or "column N" without a header
   std::optional<int64_t> label_column;
@@ -120,6 +125,19 @@ Dataset read_data(const std::string& path, const CsvOptions& options = {});
 // its size, with a non-finite value (naming its row and column), or fewer than options.min_rows
 // rows; ResourceError when the copy would not fit in memory.
 Dataset read_npy(const std::string& path, const CsvOptions& options = {});
+
+// Class labels from a file of their own, for data whose file holds none (a .npy file): one label a
+// row of `data`, in order.
+//   .npy  one dimension, (n,) or (n, 1), of little-endian integers ('<i1' to '<i8', '<u1' to
+//         '<u8') or of whole numbers as float64 or float32; each label is its number ("0", "2").
+//   CSV   the column `column` (default: the last column, or the label column read_csv finds), as
+//         text: names, or whole numbers. A column of names one longer than data's rows starts
+//         with its header (the cells cannot tell it: all are text).
+// The file is opened once (a FIFO or a pipe reads as a file does; a .npy file must be regular).
+// Sets data.labels, labels_source and labels_sha256. Throws DataError when data already has labels
+// (a label column of its own), for a count other than data's rows (naming both), fractional or
+// non-finite numbers, another .npy type or shape, and what read_csv refuses.
+void read_labels(Dataset& data, const std::string& path, const std::optional<ColumnRef>& column = std::nullopt);
 
 // The UCI Iris file (150 rows, 4 features, class label), embedded in the binary at build time.
 std::string_view embedded_iris_text();

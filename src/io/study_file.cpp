@@ -312,6 +312,8 @@ std::string differing_key(const json& a, const json& b) {
   for (const char* key : {"sha256", "rows", "columns", "feature_columns", "label_column"}) {
     if (a.at("data").at(key) != b.at("data").at(key)) return std::string("data.") + key;
   }
+  // Since 2.5.0; a study's parts of 2.4 have none.
+  if (a.at("data").value("labels_file", json()) != b.at("data").value("labels_file", json())) return "data.labels_file";
   return "";
 }
 
