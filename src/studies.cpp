@@ -111,6 +111,27 @@ double largest_column_share(const Dataset& data) {
   return total > 0.0 ? variance.max().item<double>() / total : 0.0;
 }
 
+namespace {
+
+// The share of `params`' first update steps that float32 loses (MlpStudyResult::lost_update_share):
+// the exercise's update, p -= lr * p.grad, in float32.
+double lost_update_share(const MlpSplit& split, const MlpParams& params, double lr) {
+  const torch::Tensor loss = torch::nn::functional::cross_entropy(mlp_logits(params, split.train_x), split.train_y);
+  loss.backward();
+  int64_t moving = 0, lost = 0;
+  torch::NoGradGuard no_grad;
+  for (const torch::Tensor& p : {params.W1, params.b1, params.W2, params.b2}) {
+    const torch::Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const torch::Tensor nonzero = g != 0;
+    moving += nonzero.sum().item<int64_t>();
+    lost += (nonzero & ((p - g * lr) == p)).sum().item<int64_t>();
+  }
+  return moving == 0 ? 0.0 : static_cast<double>(lost) / static_cast<double>(moving);
+}
+
+}  // namespace
+
 std::optional<double> stable_lr(const FactoriseStudyResult& result, const FactoriseOptions& gd) {
   if (result.svd.singular_values.empty() || !(result.svd.singular_values.front() > 0.0)) return std::nullopt;
   const double s1 = result.svd.singular_values.front();
@@ -410,6 +431,13 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
   }
   result.train_rows = options.train_size;
   result.val_rows = data.rows() - options.train_size;
+  if (options.training.epochs > 0 && first == 0) {
+    // Repeat 0's model from a generator of its own, so that the study's draws are untouched.
+    at::Generator probe =
+        options.generator ? options.generator->clone() : at::make_generator<at::CPUGeneratorImpl>(options.seed);
+    result.lost_update_share =
+        lost_update_share(shared, init_params(data.columns(), options.hidden, classes, probe), options.training.lr);
+  }
   if (hooks.on_start) hooks.on_start(result);
 
   // The repeats before `first` draw what they would, for the ones after to draw what they would.

@@ -1197,8 +1197,7 @@ TEST(CliConfig, ConfigsThatCannotBeReadAreRefused) {
   // Under a memory limit the read fails or passes, but never runs the defaults unsaid. Not under
   // AddressSanitizer, whose shadow memory alone is larger than any address-space limit.
 #ifndef LABRUN_SANITIZE
-  const Outcome limited =
-      labrun::test::shell("ulimit -v 2000000; \"$LABRUN\" --config /dev/zero factorise", dir);
+  const Outcome limited = labrun::test::shell("ulimit -v 2000000; \"$LABRUN\" --config /dev/zero factorise", dir);
   EXPECT_EQ(limited.exit_code, 2) << limited.err;
 #endif
 }

@@ -295,6 +295,20 @@ def split_study(docs):
     docs.agree(doc, "the split alone adds a spread of {}", (per_repeat ** 2 - once ** 2) ** 0.5)
 
 
+def warnings_stated(docs):
+    """docs/commands.md: the figures its warnings' paragraphs state, from the runs they describe."""
+    doc = "docs/commands.md"
+    err = subprocess.run([docs.args.labrun, "mlp", "--lr", "1e-12", "--seed", "0", "--repeats", "2"],
+                         capture_output=True, text=True).stderr
+    lost = re.search(r"lr 1e-12, ([0-9]+)% of the first update", err)
+    docs.check("mlp --lr 1e-12 says the share of its first update it loses", lost is not None, err.strip()[-200:])
+    if lost:
+        docs.agree(doc, "measured on repeat 0's first step ({}% at `--lr 1e-12`, seed 0;", float(lost.group(1)))
+    iris = json_of(docs, ["factorise", "--seed", "0"])
+    s1 = iris["svd"]["singular_values"][0]
+    docs.agree(doc, "times m n for `--reduction mean`; {} for Iris, whose exercise lr is 0.01)", 1 / (4 * s1))
+
+
 HELP_OPTION = re.compile(r"^  (?:-\w,)?(--[\w-]+)(?: (\S+))?", re.M)
 TABLE_ROW = re.compile(r"^\| (`-(?:[^|\\]|\\.)*`) \| ?((?:[^|\\]|\\.)*?) ?\|", re.M)  # \| is a cell's |
 
@@ -400,6 +414,7 @@ def main():
     help_and_docs(docs)
     repeat_study(docs)
     split_study(docs)
+    warnings_stated(docs)
     shutil.rmtree(docs.bin, ignore_errors=True)
     print(f"{len(docs.failures)} failed")
     return 1 if docs.failures else 0

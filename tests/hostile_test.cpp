@@ -442,7 +442,8 @@ TEST(CliData, SubnormalDataIsRefusedNamingTheColumn) {
 // --- Divergence in the last update (kind 3) ----------------------------------------------------
 
 // Issue 26, kind 12: a split whose validation classes never appear in training is said before the
-// training (no model can predict them); a learning rate that is 0 in float32 is refused.
+// training (no model can predict them); a learning rate that is 0 in float32 is refused, and one
+// whose steps float32 loses is said.
 TEST(CliWarnings, UnseenValidationClassesAndALearningRateOfZero) {
   const std::string dir = temp_dir();
   for (const std::vector<std::string>& args :
@@ -465,6 +466,20 @@ TEST(CliWarnings, UnseenValidationClassesAndALearningRateOfZero) {
     EXPECT_TRUE(zero.err.find("is 0 in float32") != std::string::npos ||
                 zero.err.find("below double's range") != std::string::npos)
         << zero.err;
+  }
+  // A learning rate whose steps float32 loses beside the weights: said before training, with how
+  // much is lost; none at the exercise's lr (above, `shuffled`).
+  EXPECT_EQ(shuffled.err.find("are lost"), std::string::npos) << shuffled.err;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"mlp", "--lr", "1e-12", "--seed", "0", "--repeats", "2"},
+        {"all", "--mlp-lr", "1e-12", "--seed", "0", "--repeats", "2", "--factorise-epochs", "1"}}) {
+    const Outcome tiny = labrun(args, dir);
+    EXPECT_EQ(tiny.exit_code, 0) << tiny.err;
+    // 98% here; the share's last digit may move with the BLAS kernel's rounding of the gradients.
+    EXPECT_NE(tiny.err.find("at --"), std::string::npos) << tiny.err;
+    EXPECT_NE(tiny.err.find("lr 1e-12, 9"), std::string::npos) << tiny.err;
+    EXPECT_NE(tiny.err.find("% of the first update's steps are below float32's precision"), std::string::npos)
+        << tiny.err;
   }
 }
 

@@ -108,6 +108,25 @@ TEST(Studies, TheStableLrIsTheExercisesOnIrisAndSettlesWhereTwiceItDiverges) {
   EXPECT_NEAR(largest_column_share(iris), 0.68133, 1e-5);  // petal length: 3.1132 of 4.5693 (numpy, ddof 1)
 }
 
+TEST(Studies, TheShareOfLostUpdatesIsMeasuredOnRepeatZerosFirstStep) {
+  const Dataset iris = load_embedded_iris();
+  MlpStudyOptions options;
+  options.seed = 0;
+  options.repeats = 2;
+  options.training.epochs = 3;
+  const MlpStudyResult exercise = mlp_study(iris, options);
+  EXPECT_LT(exercise.lost_update_share, 0.05);
+  options.training.lr = 1e-12;
+  const MlpStudyResult tiny = mlp_study(iris, options);
+  EXPECT_GT(tiny.lost_update_share, 0.9);
+  EXPECT_LE(tiny.lost_update_share, 1.0);
+  // The probe draws from a generator of its own: the study's models are those without it.
+  options.training.lr = 0.01;
+  EXPECT_EQ(mlp_study(iris, options).runs[1].final_loss, exercise.runs[1].final_loss);
+  options.training.epochs = 0;
+  EXPECT_EQ(mlp_study(iris, options).lost_update_share, 0.0);
+}
+
 TEST(Studies, FactoriseStudyRefusesARankTheDataCannotHave) {
   FactoriseStudyOptions options;
   options.gd.rank = 4;

@@ -57,7 +57,10 @@ int run_all(const AllCommand& command) {
   ProgressLine progress(command.common.progress, "MLP runs");
   MlpStudyHooks hooks;
   hooks.on_progress = std::ref(progress);
-  hooks.on_start = [&](const MlpStudyResult& start) { warn_unseen_classes(start, options.mlp.shuffle); };
+  hooks.on_start = [&](const MlpStudyResult& start) {
+    warn_unseen_classes(start, options.mlp.shuffle);
+    warn_lost_updates(start, "--mlp-lr", options.mlp.training.lr);
+  };
   const ExerciseResult result = exercise(data, options, hooks);
   progress.finish();
   const Provenance provenance{options.seed, command.common.seed.has_value()};

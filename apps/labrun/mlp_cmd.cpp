@@ -29,6 +29,15 @@ void warn_unseen_classes(const MlpStudyResult& start, Shuffle shuffle) {
              start.unseen_classes.size() == 1 ? "it" : "them");
 }
 
+void warn_lost_updates(const MlpStudyResult& start, const std::string& lr_option, double lr) {
+  if (start.lost_update_share <= 0.5) return;
+  fmt::print(stderr,
+             "labrun: warning: at {} {:g}, {:.0f}% of the first update's steps are below float32's precision beside "
+             "the weights they update, and are lost: training changes {}; a larger {}\n",
+             lr_option, lr, 100.0 * start.lost_update_share,
+             start.lost_update_share == 1.0 ? "nothing" : "most weights little or not at all", lr_option);
+}
+
 void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks, const OptionNames& names) {
   add_at_least(command, checks, names("hidden"), options.hidden, 1, "Hidden units H, >= 1");
   add_at_least(command, checks, names("epochs", true), options.training.epochs, 0,
@@ -153,6 +162,7 @@ int run_mlp(const MlpCommand& command) {
   MlpStudyHooks hooks;
   hooks.on_start = [&](const MlpStudyResult& start) {
     warn_unseen_classes(start, options.shuffle);
+    warn_lost_updates(start, "--lr", options.training.lr);
     head["results"] = mlp_results_head(start);
     if (json_out) stream.emplace(head, std::vector<std::string>{"results"}, "runs", *output);
   };

@@ -34,6 +34,8 @@ std::string mlp_size(const MlpStudyOptions& options);
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr);
 // A warning on stderr, before the training, when validation classes never appear in training.
 void warn_unseen_classes(const MlpStudyResult& start, Shuffle shuffle);
+// The warning when most of the first update is lost to float32 (MlpStudyResult::lost_update_share).
+void warn_lost_updates(const MlpStudyResult& start, const std::string& lr_option, double lr);
 
 int run_mlp(const MlpCommand& command);
 

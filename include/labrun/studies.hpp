@@ -172,6 +172,11 @@ struct MlpStudyResult {
   // Classes of the first split's validation rows that its training rows never hold (--no-shuffle on
   // rows sorted by class): no model can predict them. With one shuffle or none, every run's split.
   std::vector<std::string> unseen_classes;
+  // The share of the first update's steps that float32 loses, for repeat 0's model: the weights w
+  // whose gradient g is not 0 and for which w - lr g rounds back to w. 1 when training cannot
+  // change the model (lr 1e-44: every step is below the weights' precision); near 0 at the
+  // exercise's lr. 0 without training (epochs 0) or when every gradient is 0.
+  double lost_update_share = 0.0;
 };
 
 // Throws DataError for data the MLP cannot train on (no labels, one class, a constant column to
