@@ -416,6 +416,15 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
     }
   }
   const auto no_features = [&] {
+    // A delimiter given that splits no line, where another does: that is what is wrong.
+    const char found = detect_delimiter(text);
+    const auto name = [](char d) { return d == '\t' ? std::string("tab") : "'" + std::string(1, d) + "'"; };
+    if (options.delimiter != 0 && width_cells == 1 && found != options.delimiter &&
+        count_outside_quotes(text.substr(0, text.find('\n')), found) > 0) {
+      return DataError(source + ": --delimiter " + name(options.delimiter) + " splits no line into cells; its lines " +
+                       "are split by " + name(found) + ": --delimiter " + (found == '\t' ? "tab" : name(found)) +
+                       " (or auto, the default)");
+    }
     return DataError(source + ": no numeric column to read features from (line " + std::to_string(data_line) +
                      " holds only text)");
   };

@@ -84,6 +84,11 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
                        int64_t train_size) {
   const int64_t rows = data.rows();
   if (data.labels.empty()) {
+    if (data.looks_like_labels) {
+      const std::string column = std::to_string(*data.looks_like_labels);
+      throw DataError(data.source + ": the MLP needs labels, and the data has none named; column " + column +
+                      " holds a few distinct whole numbers: if they are the classes, say --label " + column);
+    }
     throw DataError(data.source + ": the MLP needs labels, and the data has none: name its label column (--label), " +
                     "or give them in a file of their own (--labels FILE: a .npy of whole numbers or a CSV column)");
   }
