@@ -72,7 +72,9 @@ MemoryBudget available_memory() {
     if (std::isnan(room)) return;
     if (room < budget.bytes) budget = {std::max(room, 0.0), name};
   };
-  consider(kib_field("/proc/meminfo", "MemAvailable"), "available memory");
+  // A tenth of what the machine has available is left to the rest of it: labrun's estimates are
+  // on the high side, but other processes grow too.
+  consider(0.9 * kib_field("/proc/meminfo", "MemAvailable"), "available memory, less a tenth left to the machine");
   consider(cgroup_room(), "the cgroup's memory limit");
   consider(rlimit_room(RLIMIT_AS, "VmSize"), "ulimit -v");
   consider(rlimit_room(RLIMIT_DATA, "VmData"), "ulimit -d");

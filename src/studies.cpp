@@ -589,13 +589,14 @@ double mlp_study_memory(const Dataset& data, const MlpStudyOptions& options, boo
   return orders * rows * D * 4.0 * 5.0 + models;
 }
 
-double exercise_memory(const Dataset& data, const ExerciseOptions& options) {
+double exercise_memory(const Dataset& data, const ExerciseOptions& options, bool keeps_runs) {
   FactoriseStudyOptions factorise = options.factorise;
   factorise.pca = true;
-  return std::max(factorise_study_memory(data.rows(), data.columns(), factorise), mlp_study_memory(data, options.mlp));
+  return std::max(factorise_study_memory(data.rows(), data.columns(), factorise),
+                  mlp_study_memory(data, options.mlp, keeps_runs));
 }
 
-ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, const MlpStudyHooks& mlp_hooks) {
+ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, const ExerciseHooks& hooks) {
   // One stream, as the exercise's script after one torch.manual_seed: U and V, then the MLP's weights.
   const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   FactoriseStudyOptions factorise = options.factorise;
@@ -606,7 +607,8 @@ ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, con
   mlp.generator = generator;
   ExerciseResult result;
   result.factorise = factorise_study(data, factorise);
-  result.mlp = mlp_study(data, mlp, mlp_hooks);
+  if (hooks.on_factorised) hooks.on_factorised(result.factorise);
+  result.mlp = mlp_study(data, mlp, hooks.mlp);
   return result;
 }
 

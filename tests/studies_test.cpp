@@ -467,6 +467,22 @@ TEST(Studies, TheExerciseDrawsBothPartsFromOneStream) {
     EXPECT_EQ(whole.mlp.runs[r].final_loss, train_mlp(split, init_params(4, 12, 3, generator), {}).final_loss);
   }
   EXPECT_TRUE(whole.factorise.comparison.has_value());  // PCA is part of the exercise
+  // Streamed: the factorisation handed over before the MLP starts, the runs as they finish, none kept.
+  std::vector<std::string> order;
+  std::vector<double> losses;
+  ExerciseHooks hooks;
+  hooks.on_factorised = [&](const FactoriseStudyResult& f) {
+    order.push_back("factorised");
+    EXPECT_EQ(f.gd.loss, whole.factorise.gd.loss);
+  };
+  hooks.mlp.on_start = [&](const MlpStudyResult&) { order.push_back("mlp"); };
+  hooks.mlp.on_run = [&](int64_t, MlpResult&& run) { losses.push_back(run.final_loss); };
+  const ExerciseResult streamed = exercise(iris, options, hooks);
+  EXPECT_EQ(order, (std::vector<std::string>{"factorised", "mlp"}));
+  EXPECT_EQ(losses, (std::vector<double>{whole.mlp.runs[0].final_loss, whole.mlp.runs[1].final_loss}));
+  EXPECT_TRUE(streamed.mlp.runs.empty());
+  EXPECT_EQ(streamed.mlp.val_accuracy.mean, whole.mlp.val_accuracy.mean);
+  EXPECT_LT(exercise_memory(iris, options, /*keeps_runs=*/false), exercise_memory(iris, options) + 1.0);
 }
 
 }  // namespace

@@ -47,25 +47,56 @@ int run_all(const AllCommand& command) {
     options.factorise.gd.record_every = *command.loss_every;
     options.mlp.training.record_every = *command.loss_every;
   }
-  require_memory_for(exercise_memory(data, options),
-                     factorise_document_numbers(data, options.factorise) + mlp_document_numbers(options.mlp),
+  // The MLP's runs are written as they finish, not kept: the document's memory is a run's.
+  ExerciseOptions one_run = options;
+  one_run.mlp.repeats = 1;
+  require_memory_for(exercise_memory(data, options, /*keeps_runs=*/false),
+                     factorise_document_numbers(data, options.factorise) + mlp_document_numbers(one_run.mlp),
                      factorise_size(data, options.factorise) + " and " + mlp_size(options.mlp),
                      "use fewer --repeats, a smaller --hidden or a larger --loss-every");
   use_best_blas_kernel(exercise_flops(data, options), command.common);
   options.seed = resolve_seed(command.common);
 
+  // As mlp writes its document: JSON as the runs come (the factorisation's results first, known
+  // before the MLP starts), the text summary from the first runs and the summary of all.
+  const bool json_out = command.common.format == Format::json;
+  const Provenance provenance{options.seed, command.common.seed.has_value()};
+  json head = document("all", exercise_config(options, provenance), describe(data), json::object());
+  std::optional<Output> output;
+  if (json_out) output.emplace(command.common.output);
+  std::optional<StreamedDocument> stream;
+  json shown = json::array();
+  constexpr std::size_t kShown = 20;  // as many as the text summary lists
   ProgressLine progress(command.common.progress, "MLP runs");
-  MlpStudyHooks hooks;
-  hooks.on_progress = std::ref(progress);
-  hooks.on_start = [&](const MlpStudyResult& start) {
+  ExerciseHooks hooks;
+  hooks.on_factorised = [&](const FactoriseStudyResult& factorised) {
+    head["results"]["factorise"] = pca_results(factorised, data);
+  };
+  hooks.mlp.on_start = [&](const MlpStudyResult& start) {
     warn_unseen_classes(start, options.mlp.shuffle);
     warn_lost_updates(start, "--mlp-lr", options.mlp.training.lr);
+    head["results"]["mlp"] = mlp_results_head(start);
+    if (json_out) stream.emplace(head, std::vector<std::string>{"results", "mlp"}, "runs", *output);
   };
+  hooks.mlp.on_run = [&](int64_t repeat, MlpResult&& run) {
+    const json j = mlp_run(repeat, run);
+    if (stream) stream->item(j);
+    if (shown.size() < kShown) shown.push_back(j);
+  };
+  hooks.mlp.on_progress = std::ref(progress);
   const ExerciseResult result = exercise(data, options, hooks);
   progress.finish();
-  const Provenance provenance{options.seed, command.common.seed.has_value()};
-  emit(document("all", exercise_config(options, provenance), describe(data), exercise_results(result, data)),
-       command.common);
+  const json tail = mlp_results_tail(result.mlp);
+  if (stream) {
+    stream->finish(tail);
+    output->commit();
+  }
+  if (!json_out || command.common.summary) {
+    head["results"]["mlp"]["runs"] = shown;
+    head["results"]["mlp"].update(tail);
+    if (!json_out) write_output(text_summary(head), command.common.output);
+    if (command.common.summary) std::cerr << text_summary(head);
+  }
   const int factorise_code = factorise_exit_code(data, result.factorise, options.factorise, OptionNames{"factorise-"});
   const int mlp_code = mlp_exit_code(result.mlp, "--mlp-lr", options.mlp.training.lr);
   return factorise_code != kExitOk ? factorise_code : mlp_code;

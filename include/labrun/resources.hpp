@@ -19,9 +19,10 @@ struct MemoryBudget {
   std::string limited_by;  // "available memory", "the cgroup's memory.max", "ulimit -v", "ulimit -d"
 };
 
-// The least of: the kernel's MemAvailable, the cgroup's memory limit less its usage (cgroup v2 or
-// v1), RLIMIT_AS less the address space in use (ulimit -v), RLIMIT_DATA less the data segment
-// (ulimit -d). Read from /proc and /sys at each call.
+// The least of: nine tenths of the kernel's MemAvailable (a tenth is left to the rest of the
+// machine), the cgroup's memory limit less its usage (cgroup v2 or v1), RLIMIT_AS less the address
+// space in use (ulimit -v), RLIMIT_DATA less the data segment (ulimit -d). Read from /proc and /sys
+// at each call.
 MemoryBudget available_memory();
 
 // Throws ResourceError when `bytes` (an estimate of what `what` needs) exceeds available_memory():

@@ -201,8 +201,17 @@ struct ExerciseResult {
   MlpStudyResult mlp;
 };
 
-ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, const MlpStudyHooks& mlp_hooks = {});
+// What the exercise reports as it goes: the factorisation once it is done (before the MLP starts),
+// then the MLP's study as MlpStudyHooks says (with mlp.on_run, its runs are handed over and not
+// kept: memory does not grow with the repeats).
+struct ExerciseHooks {
+  std::function<void(const FactoriseStudyResult& factorised)> on_factorised;
+  MlpStudyHooks mlp;
+};
+
+ExerciseResult exercise(const Dataset& data, const ExerciseOptions& options, const ExerciseHooks& hooks = {});
 double exercise_flops(const Dataset& data, const ExerciseOptions& options);
-double exercise_memory(const Dataset& data, const ExerciseOptions& options);
+// Its peak memory in bytes, on the high side; keeps_runs: the MLP's runs are kept (no mlp.on_run).
+double exercise_memory(const Dataset& data, const ExerciseOptions& options, bool keeps_runs = true);
 
 }  // namespace labrun
