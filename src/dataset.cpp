@@ -511,8 +511,7 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
 
   // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
   const int64_t last = data.feature_columns.empty() ? -1 : data.feature_columns.back();
-  if (!options.label && !options.no_label && !data.label_column && last == width - 1 &&
-      data.feature_columns.size() > 1) {
+  if (!options.label && !data.label_column && last == width - 1 && data.feature_columns.size() > 1) {
     const torch::Tensor values = features.select(1, features.size(1) - 1);
     const bool whole = (values.floor() == values).all().item<bool>() && values.abs().max().item<double>() <= 9.0e15;
     if (whole) {
@@ -611,12 +610,18 @@ void read_labels(Dataset& data, const std::string& path, const std::optional<Col
     if (column) throw DataError(path + ": a .npy file of labels has no columns to choose from");
     labels = detail::read_npy_labels_from(file, sha256);
   } else {
+    const auto not_npy = [&file](std::string_view first) {
+      if (is_npy_magic(first)) {
+        throw DataError(file.name() + ": a .npy file from a pipe or device; labrun maps .npy files, so save it " +
+                        "to a regular file first");
+      }
+    };
     // The label column read_csv finds (the last, when it holds text), or the one named; else the
     // last numeric column, whose whole numbers name the classes.
     CsvOptions options;
     options.label = column;
     options.features_optional = true;
-    std::string held = file.regular() ? std::string() : detail::read_stream_text(file, {});
+    std::string held = file.regular() ? std::string() : detail::read_stream_text(file, not_npy);
     Dataset read = detail::read_csv_from(file, options, std::move(held));
     sha256 = read.sha256;
     if (read.label_column) {
@@ -644,6 +649,8 @@ void read_labels(Dataset& data, const std::string& path, const std::optional<Col
   }
   data.labels = std::move(labels);
   data.labels_source = path;
+  std::error_code ec;
+  if (!file.from_stdin()) data.labels_path = std::filesystem::absolute(path, ec).lexically_normal().string();
   data.labels_sha256 = std::move(sha256);
 }
 

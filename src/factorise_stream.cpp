@@ -28,7 +28,14 @@ double sum_of_products(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-void require_representable_norm(const Dataset& data, double norm2, Dtype dtype) {
+void require_representable_norm(const Dataset& data, double norm2, Dtype dtype, double largest) {
+  if (norm2 == 0.0 && largest > 0.0) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%.3g", largest);
+    throw DataError(data.source + ": the squares of the centred data underflow " + to_string(dtype) +
+                    " (its largest value is " + value + "), so the loss, the SVD and PCA would be 0; scale the data" +
+                    (dtype == Dtype::float32 ? ", use --dtype float64," : "") + " or --normalise std");
+  }
   if (std::isfinite(norm2) && (dtype == Dtype::float64 || norm2 <= std::numeric_limits<float>::max())) return;
   throw DataError(data.source + ": the sum of squares of the centred data overflows " + to_string(dtype) +
                   ", so the factorisation's loss cannot be computed; scale the data" +
@@ -70,7 +77,7 @@ StreamedMatrix::StreamedMatrix(const Dataset& data, Dtype dtype)
         gram.add_(share);
       }
     });
-    require_representable_norm(data, norm2_, dtype);
+    require_representable_norm(data, norm2_, dtype, column_max.max().item<double>());
     // The raw values' magnitude, for what centring leaves of a constant column: |mean| + the rest.
     require_normal_scale(data, column_max, mean_.abs() + column_max, to_string(dtype), smallest_normal(dtype));
     // LAPACK's eigensolver needs 4 n^2 doubles at its peak: the blocks' buffers make way for it.

@@ -67,8 +67,10 @@ void descend(const FactoriseOptions& options, const Steps<Forward, Update, Squar
   checkpoint(options.epochs);
 }
 
-// ||Ac||^2 must be finite in the training type, or DataError: the loss could not be computed.
-void require_representable_norm(const Dataset& data, double norm2, Dtype dtype);
+// ||Ac||^2 must be finite in the training type, or DataError: the loss could not be computed; and
+// not 0 while the largest centred value is not (every square underflowed: the loss, the SVD and
+// PCA would all be 0 or noise).
+void require_representable_norm(const Dataset& data, double norm2, Dtype dtype, double largest);
 
 // The data's mean-centred features, never held whole: see Streaming in labrun/studies.hpp. Made by
 // two passes (the mean; the Gram matrix, its eigendecomposition and the checks of the centred

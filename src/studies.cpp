@@ -86,29 +86,37 @@ void require_unique_subspace(const Pca& p, int64_t rank, const Dataset& data) {
                   (s.front() == 0.0 ? " (the data is constant)" : "; choose another --rank"));
 }
 
-// The columns divided by their standard deviation or variance (unbiased, as the MLP's); as they are
-// for none. Dividing before centring centres the scaled columns.
-torch::Tensor scaled_columns(const Dataset& data, const torch::Tensor& features, Normalise normalise) {
-  if (normalise == Normalise::none) return features;
-  const torch::Tensor variance = features.var(0);
-  const torch::Tensor constant = (variance == 0).nonzero();
-  if (constant.numel() > 0) {
-    const int64_t column = data.feature_columns[static_cast<std::size_t>(constant[0][0].item<int64_t>())];
-    throw DataError(data.source + ": column " + std::to_string(column) + " is constant, so normalise " +
-                    to_string(normalise) + " cannot divide it by its " +
-                    (normalise == Normalise::var ? "variance" : "standard deviation") +
-                    " (normalise none leaves it as it is)");
-  }
-  return features / (normalise == Normalise::var ? variance : variance.sqrt());
-}
-
 }  // namespace
 
 double largest_column_share(const Dataset& data) {
-  if (data.rows() < 2) return 0.0;
-  const torch::Tensor variance = data.features.to(torch::kFloat64).var(0);
+  const int64_t rows = data.rows();
+  if (rows < 2) return 0.0;
+  // A block of rows at a time, its pages dropped after (a mapped .npy larger than the memory):
+  // first each column's largest magnitude, then the spread of the columns divided by it.
+  const int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, data.columns()));
+  const auto each_block = [&](const std::function<void(const torch::Tensor&)>& visit) {
+    for (int64_t begin = 0; begin < rows; begin += block) {
+      const int64_t end = std::min(rows, begin + block);
+      visit(data.features.narrow(0, begin, end - begin).to(torch::kFloat64));
+      if (data.release_rows) data.release_rows(begin, end);
+    }
+  };
+  torch::Tensor largest = torch::zeros({data.columns()}, torch::kFloat64);
+  each_block([&](const torch::Tensor& b) { largest = torch::maximum(largest, b.abs().amax(0)); });
+  largest.clamp_min_(std::numeric_limits<double>::min());
+  torch::Tensor sum = torch::zeros_like(largest), squares = torch::zeros_like(largest);
+  each_block([&](const torch::Tensor& b) {
+    const torch::Tensor unit = b / largest;
+    sum += unit.sum(0);
+    squares += (unit * unit).sum(0);
+  });
+  const torch::Tensor mean = sum / static_cast<double>(rows);
+  const torch::Tensor spread = (squares / static_cast<double>(rows) - mean * mean).clamp_min(0.0);
+  // A constant column (which normalise std refuses) makes the share 0: std is no answer there.
+  if ((spread <= 1e-15 * (mean * mean).clamp_min(1e-300)).any().item<bool>()) return 0.0;
+  const torch::Tensor variance = spread * largest * largest;
   const double total = variance.sum().item<double>();
-  return total > 0.0 ? variance.max().item<double>() / total : 0.0;
+  return std::isfinite(total) && total > 0.0 ? variance.max().item<double>() / total : 0.0;
 }
 
 namespace {
@@ -132,10 +140,47 @@ double lost_update_share(const MlpSplit& split, const MlpParams& params, double 
 
 }  // namespace
 
+// The columns divided by their standard deviation or variance (unbiased, as the MLP's); as they are
+// for none. Dividing before centring centres the scaled columns.
+torch::Tensor normalised_columns(const Dataset& data, Normalise normalise) {
+  const torch::Tensor features = data.features.to(torch::kFloat64);
+  if (normalise == Normalise::none) return features;
+  // The spread of each column divided by its largest magnitude first, so that neither the squares
+  // of 1e300 nor of 1e-300 leave double's range: std = m sd(x / m).
+  const torch::Tensor largest = features.abs().amax(0);
+  const torch::Tensor unit = features / largest.clamp_min(std::numeric_limits<double>::min());
+  const torch::Tensor spread = unit.std(0) * largest;
+  const auto column_of = [&](const torch::Tensor& where) {
+    return data.feature_columns[static_cast<std::size_t>(where[0][0].item<int64_t>())];
+  };
+  const torch::Tensor constant = (unit.var(0) == 0).nonzero();
+  if (constant.numel() > 0) {
+    throw DataError(data.source + ": column " + std::to_string(column_of(constant)) + " is constant, so normalise " +
+                    to_string(normalise) + " cannot divide it by its " +
+                    (normalise == Normalise::var ? "variance" : "standard deviation") +
+                    " (normalise none leaves it as it is)");
+  }
+  if (normalise == Normalise::std) return features / spread;
+  const torch::Tensor variance = spread * spread;
+  const torch::Tensor beyond = (~torch::isfinite(variance) | (variance == 0)).nonzero();
+  if (beyond.numel() > 0) {
+    throw DataError(data.source + ": the variance of column " + std::to_string(column_of(beyond)) +
+                    " is beyond double's range, so normalise var cannot divide by it; normalise std can");
+  }
+  return features / variance;
+}
+
 std::optional<double> stable_lr(const FactoriseStudyResult& result, const FactoriseOptions& gd) {
   if (result.svd.singular_values.empty() || !(result.svd.singular_values.front() > 0.0)) return std::nullopt;
   const double s1 = result.svd.singular_values.front();
-  const double lr = 1.0 / (4.0 * s1);
+  // The largest curvature along the way: 4 s1 at the balanced optimum, and 2 (|U0|^2 + |V0|^2)
+  // at the start, from the initial factors' spectral norms (uniform [0, 1) entries: at most
+  // 0.5 sqrt(rows r) for their mean plus 0.29 (sqrt(rows) + sqrt(r)) for the rest).
+  const auto r = static_cast<double>(gd.rank);
+  const auto start = [r](double rows) { return 0.5 * std::sqrt(rows * r) + 0.29 * (std::sqrt(rows) + std::sqrt(r)); };
+  const double u0 = start(static_cast<double>(result.gd.U.size(0))),
+               v0 = start(static_cast<double>(result.gd.V.size(0)));
+  const double lr = 1.0 / std::max(4.0 * s1, 2.0 * (u0 * u0 + v0 * v0));
   if (gd.reduction == Reduction::sum) return lr;
   return lr * static_cast<double>(result.gd.U.size(0)) * static_cast<double>(result.gd.V.size(0));
 }
@@ -173,7 +218,7 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
     initial_loss_is_finite();
   } else {
     // Centred in float64 (as the exercise), then converted; scaled first when asked.
-    const torch::Tensor features = scaled_columns(data, data.features.to(torch::kFloat64), options.normalise);
+    const torch::Tensor features = normalised_columns(data, options.normalise);
     const torch::Tensor centred = centre_columns(features);
     result.A = centred.to(options.dtype == Dtype::float32 ? torch::kFloat32 : torch::kFloat64);
     detail::require_finite_data(data, result.A, dtype, "scale the data or use --dtype float64");
@@ -181,7 +226,7 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
                                  detail::smallest_normal(options.dtype));
     // The loss is a sum of squares of the data's size: it must be finite before any training.
     detail::require_representable_norm(data, result.A.reshape({-1}).dot(result.A.reshape({-1})).item<double>(),
-                                       options.dtype);
+                                       options.dtype, centred.abs().max().item<double>());
     if (options.pca) {
       // First, as it decides whether there is anything to compare U with (it draws no random numbers).
       result.pca = pca(features, options.gd.rank);

@@ -228,6 +228,14 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& given) {
   const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
                                            : std::count(sweep.dtype.begin(), sweep.dtype.end(), Dtype::float32) > 0;
   for (const double lr : values_or(sweep.lr, sweep.base.gd.lr)) check_lr(lr, float32);
+  // A scaling the data cannot take is refused now, not after the settings before it have run.
+  for (const Normalise n : values_or(sweep.normalise, sweep.base.normalise)) {
+    try {
+      normalised_columns(data, n);
+    } catch (const DataError& e) {
+      detail::invalid(kPlan, std::string("normalise ") + to_string(n) + " cannot scale " + e.what());
+    }
+  }
   const int64_t limit = std::min(data.rows(), data.columns());
   for (const int64_t r : values_or(sweep.rank, sweep.base.gd.rank)) {
     if (r < 1 || r >= limit) {

@@ -50,15 +50,26 @@ std::optional<std::size_t> invalid_utf8_offset(std::string_view text) {
 
 std::string printable(std::string_view text, std::size_t max) {
   std::string out;
-  for (const char c : text.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
+  const std::string_view shown = text.substr(0, max);
+  for (std::size_t i = 0; i < shown.size();) {
+    const auto u = static_cast<unsigned char>(shown[i]);
+    // A whole UTF-8 character that is not a control (C1 controls are U+0080 to U+009F: C2 80-9F).
+    const std::size_t length = u >= 0xf0 ? 4 : u >= 0xe0 ? 3 : u >= 0xc2 ? 2 : 1;
+    const std::string_view character = shown.substr(i, length);
+    const bool c1 = u == 0xc2 && character.size() == 2 && static_cast<unsigned char>(character[1]) < 0xa0;
+    if (length > 1 && character.size() == length && !c1 && !invalid_utf8_offset(character)) {
+      out += character;
+      i += length;
+      continue;
+    }
     if (u >= 0x20 && u < 0x7f) {
-      out += c;
+      out += shown[i];
     } else {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
       out += escaped;
     }
+    ++i;
   }
   if (text.size() > max) out += "...";
   return out;

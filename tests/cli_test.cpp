@@ -224,11 +224,11 @@ TEST(Cli, NpyDataTrainsTheMlpWithALabelsFile) {
   }
   EXPECT_TRUE(csv["data"]["labels_file"].is_null());
   // From a pipe, read once; the count must be the rows'; one source of labels; never written over.
-  const Outcome piped =
-      labrun::test::shell("mkfifo fifo && (cat " + labrun::test::quote(dir + "/y.csv") +
-                              " > fifo &) && \"$LABRUN\" mlp --seed 4 --repeats 1 --epochs 5 --data " +
-                              labrun::test::quote(dir + "/iris.npy") + " --labels fifo",
-                          dir);
+  const Outcome piped = labrun::test::shell(
+      "cd " + labrun::test::quote(dir) + " && mkfifo fifo && (cat " + labrun::test::quote(dir + "/y.csv") +
+          " > fifo &) && \"$LABRUN\" mlp --seed 4 --repeats 1 --epochs 5 --data " +
+          labrun::test::quote(dir + "/iris.npy") + " --labels fifo",
+      dir);
   EXPECT_EQ(piped.exit_code, 0) << piped.err;
   write_file(dir + "/short.csv", "a\nb\n");
   const Outcome short_labels = labrun({"mlp", "--data", dir + "/iris.npy", "--labels", dir + "/short.csv"}, dir);

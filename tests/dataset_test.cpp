@@ -294,6 +294,16 @@ TEST(Utf8, FindsTheFirstByteOfAnInvalidSequence) {
   EXPECT_EQ(invalid_utf8_offset("\xf5\x80\x80\x80"), 0u);  // no such lead byte
 }
 
+TEST(Utf8, PrintableKeepsCharactersAndEscapesControlsAndBadBytes) {
+  EXPECT_EQ(printable("plain"), "plain");
+  EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(printable("\x1b[31mred\nline"), "\\x1b[31mred\\x0aline");  // an escape sequence, a newline
+  EXPECT_EQ(printable("l\xe4ngd"), "l\\xe4ngd");                       // Latin-1
+  EXPECT_EQ(printable("\xc2\x9b"), "\\xc2\\x9b");                      // a C1 control (CSI)
+  EXPECT_EQ(printable("\xe2\x82"), "\\xe2\\x82");                      // cut short
+  EXPECT_EQ(printable("ab\xc3\xa9", 3), "ab\\xc3...");                 // never half a character
+}
+
 TEST(Resources, MemoryIsRefusedWithBothFiguresAndAllowedWhenItFits) {
   const MemoryBudget budget = available_memory();
   EXPECT_GT(budget.bytes, 0.0);

@@ -597,4 +597,94 @@ TEST(CliColumns, ANumberTooSmallForDoubleReadsAsZero) {
   EXPECT_NE(huge.err.find("non-finite value '1e400'"), std::string::npos) << huge.err;
 }
 
+// Issue 26's second round (a hostile review of --normalise and --labels): each refusal before
+// anything is written, one line, the answer in it.
+TEST(CliHostile, ScalingsAndLabelsRefusedBeforeAnythingIsWritten) {
+  const std::string dir = temp_dir();
+  // A scaling a column cannot take is refused by the sweep's plan, before any setting runs.
+  write_file(dir + "/constant.csv", "a,b,c\n1,5,2\n2,5,4\n3,5,7\n4,5,1\n5,5,3\n");
+  const Outcome sweep = labrun({"sweep", "factorise", "--data", dir + "/constant.csv", "--rank", "1", "--normalise",
+                                "none,std", "--seed", "1", "-o", dir + "/study.jsonl"},
+                               dir);
+  EXPECT_EQ(sweep.exit_code, 2) << sweep.err;
+  EXPECT_NE(sweep.err.find("--normalise std cannot scale"), std::string::npos) << sweep.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/study.jsonl"));
+  // Squares below double's range are refused, not reported as a zero loss and made-up angles.
+  write_file(dir + "/tiny.csv",
+             "1e-300,2e-300,3e-300\n2e-300,1e-300,5e-300\n4e-300,3e-300,1e-300\n5e-300,2e-300,2e-300\n");
+  const Outcome tiny = labrun({"pca", "--data", dir + "/tiny.csv", "--rank", "1", "--seed", "0"}, dir);
+  EXPECT_EQ(tiny.exit_code, 1) << tiny.err;
+  EXPECT_NE(tiny.err.find("the squares of the centred data underflow float64"), std::string::npos) << tiny.err;
+  const Outcome scaled =
+      labrun({"pca", "--data", dir + "/tiny.csv", "--rank", "1", "--seed", "0", "--normalise", "std"}, dir);
+  EXPECT_EQ(scaled.exit_code, 0) << scaled.err;
+  // Both inputs on standard input: one of them must be a file.
+  const Outcome both = labrun({"mlp", "--data", "-", "--labels", "/dev/stdin"}, dir);
+  EXPECT_EQ(both.exit_code, 2) << both.err;
+  EXPECT_NE(both.err.find("both read standard input"), std::string::npos) << both.err;
+  // A .npy of labels through a pipe: said as such, not as binary CSV.
+  const Outcome piped =
+      shell("cd " + quote(dir) + " && mkfifo fifo && (cat " + quote(LABRUN_SOURCE_DIR "/data/iris.data") +
+                " > /dev/null; printf '\\223NUMPY' > fifo &) && \"$LABRUN\" mlp --labels fifo",
+            dir);
+  EXPECT_EQ(piped.exit_code, 1) << piped.err;
+  EXPECT_NE(piped.err.find("a .npy file from a pipe or device"), std::string::npos) << piped.err;
+  // A class column among the features beside --labels would leak the class: said.
+  std::string coded;
+  std::istringstream iris(read_file(kIris));
+  std::string labels;
+  for (std::string line; std::getline(iris, line);) {
+    if (line.empty()) continue;
+    const std::size_t last = line.rfind(',');
+    const std::string name = line.substr(last + 1);
+    const std::string code = name == "Iris-setosa" ? "0" : name == "Iris-versicolor" ? "1" : "2";
+    coded += line.substr(0, last + 1) + code + "\n";
+    labels += code + "\n";
+  }
+  write_file(dir + "/coded.csv", coded);
+  write_file(dir + "/labels.csv", labels);
+  const Outcome leak = labrun(
+      {"mlp", "--data", dir + "/coded.csv", "--labels", dir + "/labels.csv", "--repeats", "1", "--epochs", "1"}, dir);
+  EXPECT_EQ(leak.exit_code, 0) << leak.err;
+  EXPECT_NE(leak.err.find("column 4 holds only a few distinct whole numbers and is read as a feature; if it holds the "
+                          "classes --labels gives, leave it out with --features"),
+            std::string::npos)
+      << leak.err;
+}
+
+// Shards of one study made with the same labels from different folders merge: the labels'
+// bytes are compared, not the path as typed.
+TEST(CliHostile, ShardsWithOneLabelsFileFromTwoFoldersMerge) {
+  const std::string dir = temp_dir();
+  std::filesystem::create_directories(dir + "/sub");
+  std::string labels;
+  std::istringstream iris(read_file(kIris));
+  for (std::string line; std::getline(iris, line);) {
+    if (!line.empty()) labels += line.substr(line.rfind(',') + 1) + "\n";
+  }
+  write_file(dir + "/labels.csv", labels);
+  write_file(dir + "/sub/labels.csv", labels);
+  const std::vector<std::string> sweep = {"sweep",     "mlp", "--lr",   "0.1,1", "--epochs", "5",
+                                          "--repeats", "3",   "--seed", "4",     "--label",  "none"};
+  // Run from `cwd`, with the labels named relative to it.
+  const auto shard = [&](const std::string& index, const std::string& labels_path, const std::string& cwd) {
+    std::string command = "cd " + quote(cwd) + " && \"$LABRUN\"";
+    for (const std::string& arg : sweep) command += " " + quote(arg);
+    command += " --labels " + quote(labels_path) + " --shard " + index + "/2 -o " + quote(dir + "/s" + index);
+    return shell(command, dir);
+  };
+  ASSERT_EQ(shard("1", "labels.csv", dir).exit_code, 0);
+  ASSERT_EQ(shard("2", "./labels.csv", dir + "/sub").exit_code, 0);
+  const Outcome merged = labrun({"merge", dir + "/s1", dir + "/s2", "-o", dir + "/study.jsonl"}, dir);
+  EXPECT_EQ(merged.exit_code, 0) << merged.err;
+  // Other bytes are another study.
+  write_file(dir + "/sub/labels.csv", "Iris-virginica\n" + labels.substr(labels.find('\n') + 1));
+  ASSERT_EQ(shard("2", "labels.csv", dir + "/sub").exit_code, 2);  // s2 holds the first labels' study
+  std::filesystem::remove(dir + "/s2");
+  ASSERT_EQ(shard("2", "labels.csv", dir + "/sub").exit_code, 0);
+  const Outcome other = labrun({"merge", dir + "/s1", dir + "/s2", "-o", dir + "/other.jsonl"}, dir);
+  EXPECT_EQ(other.exit_code, 2) << other.err;
+  EXPECT_NE(other.err.find("their data.labels_file differ"), std::string::npos) << other.err;
+}
+
 }  // namespace

@@ -64,9 +64,14 @@ TEST(Studies, NormalisedColumnsAreWhatTrainingTheSvdAndPcaSee) {
   options.normalise = Normalise::std;
   const FactoriseStudyResult study = factorise_study(iris, options);
   // The same as the study of the columns scaled by hand: the same steps, bit for bit.
+  // Each column's standard deviation computed on the column divided by its largest magnitude
+  // (so that 1e300 or 1e-300 data neither overflow nor underflow): the same to 1e-15.
   const torch::Tensor features = iris.features.to(torch::kFloat64);
+  const torch::Tensor largest = features.abs().amax(0);
+  const torch::Tensor spread = (features / largest).std(0) * largest;
+  EXPECT_TRUE(torch::allclose(spread, features.var(0).sqrt(), 1e-15, 0.0));
   Dataset scaled = iris;
-  scaled.features = features / features.var(0).sqrt();
+  scaled.features = features / spread;
   options.normalise = Normalise::none;
   const FactoriseStudyResult by_hand = factorise_study(scaled, options);
   EXPECT_EQ(study.gd.loss, by_hand.gd.loss);
@@ -77,6 +82,29 @@ TEST(Studies, NormalisedColumnsAreWhatTrainingTheSvdAndPcaSee) {
   options.normalise = Normalise::var;
   const FactoriseStudyResult var = factorise_study(iris, options);
   EXPECT_TRUE(torch::allclose(var.A.std(0), 1.0 / features.var(0).sqrt(), 1e-12, 0.0));
+  // Scale-free: 1e300 and 1e-300 times the data give the same scaled matrix (the variance alone
+  // would overflow or underflow); var, whose divisor is the variance itself, refuses them.
+  options.normalise = Normalise::std;
+  for (const double factor : {1e300, 1e-300}) {
+    Dataset extreme = iris;
+    extreme.features = features * factor;
+    const FactoriseStudyResult far = factorise_study(extreme, options);
+    EXPECT_NEAR(far.svd.loss, study.svd.loss, 1e-12 * study.svd.loss) << factor;
+  }
+  Dataset huge = iris;
+  huge.features = features * 1e300;
+  options.normalise = Normalise::var;
+  EXPECT_THROW(factorise_study(huge, options), DataError);
+  // Squares that underflow are refused without a scaling, not reported as a zero loss.
+  options.normalise = Normalise::none;
+  Dataset tiny = iris;
+  tiny.features = features * 1e-300;
+  EXPECT_THROW(factorise_study(tiny, options), DataError);
+  options.dtype = Dtype::float32;
+  tiny.features = features * 1e-30;
+  EXPECT_THROW(factorise_study(tiny, options), DataError);
+  options.dtype = Dtype::float64;
+  options.normalise = Normalise::var;
   // A constant column cannot be divided by its spread; streaming does not scale.
   Dataset constant = iris;
   constant.features = iris.features.clone();
@@ -86,26 +114,56 @@ TEST(Studies, NormalisedColumnsAreWhatTrainingTheSvdAndPcaSee) {
   EXPECT_THROW(factorise_study(iris, options), std::invalid_argument);
 }
 
-TEST(Studies, TheStableLrIsTheExercisesOnIrisAndSettlesWhereTwiceItDiverges) {
+TEST(Studies, TheStableLrSettlesWhereLargerOnesDiverge) {
   const Dataset iris = load_embedded_iris();
   FactoriseStudyOptions options;
   options.gd.seed = 0;
   const FactoriseStudyResult study = factorise_study(iris, options);
   const std::optional<double> lr = stable_lr(study, options.gd);
   ASSERT_TRUE(lr.has_value());
-  EXPECT_NEAR(*lr, 1.0 / (4.0 * study.svd.singular_values.front()), 1e-18);
-  EXPECT_NEAR(*lr, 0.00996, 0.00001);  // the exercise's 0.01
+  // Iris: the start's curvature, 2 (|U0|^2 + |V0|^2) from 150 x 2 and 4 x 2 factors, is the larger.
+  const auto norm = [](double rows) { return 0.5 * std::sqrt(rows * 2.0) + 0.29 * (std::sqrt(rows) + std::sqrt(2.0)); };
+  EXPECT_DOUBLE_EQ(*lr, 1.0 / (2.0 * (norm(150) * norm(150) + norm(4) * norm(4))));
+  EXPECT_GT(1.0 / *lr, 4.0 * study.svd.singular_values.front());
+  EXPECT_NEAR(*lr, 0.0030, 0.00005);
   options.gd.reduction = Reduction::mean;
   EXPECT_DOUBLE_EQ(*stable_lr(study, options.gd), *lr * 150.0 * 4.0);
-  // Three times it diverges on Iris (seed 0); the stable one, and a tenth of it, settle.
   options.gd.reduction = Reduction::sum;
-  options.gd.lr = 3.0 * *lr;
-  EXPECT_TRUE(factorise_study(iris, options).gd.diverged());
-  for (const double step : {*lr, *lr / 10.0}) {
-    options.gd.lr = step;
-    EXPECT_FALSE(factorise_study(iris, options).gd.diverged()) << step;
+  // It settles where ten times it diverges, on Iris and on matrices whose optimum's curvature
+  // (a large s1) or whose start's (many rows, a higher rank) decides: seeds 0 and 1 of each.
+  const auto centred_normal = [](int64_t rows, int64_t columns, double scale) {
+    Dataset d;
+    d.features = torch::randn({rows, columns}, at::make_generator<at::CPUGeneratorImpl>(3), torch::kFloat64) * scale;
+    d.source = "randn";
+    for (int64_t c = 0; c < columns; ++c) d.feature_columns.push_back(c);
+    return d;
+  };
+  struct Case {
+    Dataset data;
+    int64_t rank;
+  };
+  const std::vector<Case> cases = {{iris, 2},
+                                   {centred_normal(5000, 8, 1.0), 2},
+                                   {centred_normal(178, 13, 1.0), 5},
+                                   {centred_normal(100, 6, 300.0), 2}};
+  for (const Case& c : cases) {
+    for (const uint64_t seed : {0, 1}) {
+      options.gd.rank = c.rank;
+      options.gd.seed = seed;
+      options.gd.lr = 0.01;
+      options.gd.epochs = 300;
+      const double step = *stable_lr(factorise_study(c.data, options), options.gd);
+      options.gd.lr = step;
+      EXPECT_FALSE(factorise_study(c.data, options).gd.diverged()) << c.data.rows() << " rows, seed " << seed;
+      options.gd.lr = 10.0 * step;
+      EXPECT_TRUE(factorise_study(c.data, options).gd.diverged()) << c.data.rows() << " rows, 10x, seed " << seed;
+    }
   }
   EXPECT_NEAR(largest_column_share(iris), 0.68133, 1e-5);  // petal length: 3.1132 of 4.5693 (numpy, ddof 1)
+  Dataset constant = iris;
+  constant.features = iris.features.clone();
+  constant.features.select(1, 1).fill_(2.0);
+  EXPECT_EQ(largest_column_share(constant), 0.0);  // normalise std would refuse it: no answer
 }
 
 TEST(Studies, TheShareOfLostUpdatesIsMeasuredOnRepeatZerosFirstStep) {

@@ -135,7 +135,9 @@ TEST(Study, ThreeShardsInThreeProcessesMergeIntoOneProcesssRecords) {
     EXPECT_FALSE(std::ifstream(dir + "/bad.jsonl").good());
   };
   refused({dir + "/s1", dir + "/s3"}, "shard 2/3 is missing");
-  refused({dir + "/s1", dir + "/s1", dir + "/s3"}, "are both shard 1/3");
+  refused({dir + "/s1", dir + "/s1", dir + "/s3"}, "are the same file");
+  std::filesystem::copy_file(dir + "/s1", dir + "/s1copy");
+  refused({dir + "/s1", dir + "/s1copy", dir + "/s3"}, "are both shard 1/3");
   ASSERT_EQ(labrun(with(study("0.05,0.6"), {"--shard", "2/3", "-o", dir + "/other"}), dir).exit_code, 0);
   refused({dir + "/s1", dir + "/other", dir + "/s3"}, "their plan differ");
   // A shard cut short (a crash): its runs are not all there.

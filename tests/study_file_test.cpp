@@ -130,6 +130,12 @@ TEST(StudyFile, ResumeKeepsTheRunsAndCutsATornLineAndTheClosingLines) {
   EXPECT_NE(prepared.notes[0].find("cut short"), std::string::npos);
   EXPECT_EQ(read_file(dir + "/crashed.jsonl"), whole.substr(0, whole.find("{\"type\":\"run\",\"run\":6,")));
 
+  // A crash inside the summary lines: no run is lost, and the note says so.
+  write_file(dir + "/summary.jsonl", whole.substr(0, whole.find("{\"type\":\"summary\"") + 40));
+  StudySummary closing(s.plan);
+  prepared = prepare_study_file(dir + "/summary.jsonl", s.header(), s.shard(1, 1), true, closing);
+  EXPECT_EQ(prepared.kept, s.plan.runs());
+  EXPECT_NE(prepared.notes[0].find("it was not a run: no run is lost"), std::string::npos) << prepared.notes[0];
   // A finished study: its summary and end lines are cut, every run kept.
   write_file(dir + "/done.jsonl", whole);
   StudySummary all(s.plan);
@@ -186,6 +192,25 @@ TEST(StudyFile, WhatIsNotThisStudyIsRefusedAndLeftAsItWas) {
   const std::size_t at = accuracy.find("\"val_accuracy\":", run3) + 15;
   accuracy.replace(at, accuracy.find(',', at) - at, "7.5");
   refused("accuracy.jsonl", accuracy, s.shard(1, 1), true, "out of range");
+  // What would crash or escape a JSON parser is damage, named by its line: 100,000 levels of
+  // nesting (the parser recurses), a number beyond double, a type that is not a string, two
+  // process lines with no run between.
+  const std::size_t run2 = whole.find("{\"type\":\"run\",\"run\":2,");
+  std::string deep = whole;
+  deep.insert(deep.find("\"checkpoints\"", run2), "\"x\":" + std::string(100000, '[') + std::string(100000, ']') + ",");
+  refused("deep.jsonl", deep, s.shard(1, 1), true, "line 5 is not a JSON object");
+  EXPECT_THROW(merge_studies({dir + "/deep.jsonl"}, [](const std::string&) {}), DataError);
+  std::string huge = whole;
+  const std::size_t loss = huge.find("\"loss\":", run2) + 7;
+  huge.replace(loss, huge.find('}', loss) - loss, "1e400");
+  refused("huge.jsonl", huge, s.shard(1, 1), true, "line 5 is not a JSON object");
+  std::string typed = whole;
+  typed.replace(run2, 14, "{\"type\":5,    ");
+  refused("typed.jsonl", typed, s.shard(1, 1), true, "has type 5, not process, run, summary or end");
+  std::string twice = whole;
+  const std::size_t process = twice.find("{\"type\":\"process\"");
+  twice.insert(process, twice.substr(process, twice.find('\n', process) + 1 - process));
+  refused("twice.jsonl", twice, s.shard(1, 1), true, "after another with no run between");
   // This study's header cut short: afresh, said.
   write_file(dir + "/torn.jsonl", whole.substr(0, 200));
   StudySummary summary(s.plan);
@@ -244,7 +269,9 @@ TEST(StudyFile, ShardsMergeInAnyOrderIntoOneProcesssRuns) {
     EXPECT_EQ(out, "");
   };
   refused({dir + "/s1", dir + "/s3"}, "shard 2/3 is missing; make it with: labrun sweep mlp --shard 2/3");
-  refused({dir + "/s1", dir + "/s1", dir + "/s2", dir + "/s3"}, "are both shard 1/3");
+  refused({dir + "/s1", dir + "/s1", dir + "/s2", dir + "/s3"}, "are the same file: give each shard once");
+  write_file(dir + "/copy", s.file(1, 3));
+  refused({dir + "/s1", dir + "/copy", dir + "/s2", dir + "/s3"}, "are both shard 1/3");
   write_file(dir + "/half", s.file(1, 2));
   refused({dir + "/s1", dir + "/half"}, "not one study's shards");
   // Another major version of the format: refused, naming both.
@@ -278,6 +305,12 @@ TEST(StudyFile, ProcessesAreRecordedAndTheirDifferencesSaid) {
   EXPECT_EQ(process_differences({a, b}), "");
   b["labrun_version"] = "0.2.0";
   EXPECT_NE(process_differences({a, b}).find("labrun_version"), std::string::npos);
+  // What a file says is shown, never obeyed: a terminal's escape sequence stays text.
+  b = a;
+  b["blas_kernel"] = "\x1b[31mred\nline";
+  const std::string escaped = process_differences({a, b});
+  EXPECT_NE(escaped.find("\\x1b[31mred\\x0aline"), std::string::npos) << escaped;
+  EXPECT_EQ(escaped.find('\x1b'), std::string::npos);
   // A process line must say the run after it.
   const std::string whole = s.file();
   std::string wrong = whole;

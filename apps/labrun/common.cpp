@@ -162,6 +162,11 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
     throw UsageError("--labels " + options.labels_path + " and --label " + options.label +
                      ": the labels come from one or the other");
   }
+  const auto stdin_path = [](const std::string& p) { return p == "-" || p == "/dev/stdin" || p == "/dev/fd/0"; };
+  if (stdin_path(options.data_path) && stdin_path(options.labels_path)) {
+    throw UsageError("--data " + options.data_path + " and --labels " + options.labels_path +
+                     " both read standard input: give one of them a file");
+  }
   if (options.label == "none" || !options.labels_path.empty()) {
     csv.no_label = true;
   } else if (!options.label.empty()) {
@@ -188,7 +193,13 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
                     "give --features to read it",
                     data.source, *data.index_column));
   }
-  if (data.looks_like_labels) {
+  if (data.looks_like_labels && !options.labels_path.empty()) {
+    // The class itself among the features would leak it into the model.
+    note(
+        fmt::format("{}: column {} holds only a few distinct whole numbers and is read as a feature; if it holds "
+                    "the classes --labels gives, leave it out with --features",
+                    data.source, *data.looks_like_labels));
+  } else if (data.looks_like_labels) {
     note(
         fmt::format("{}: column {} holds only a few distinct whole numbers and is read as a feature; if it is a "
                     "class label, say --label {}",

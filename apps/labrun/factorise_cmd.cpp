@@ -86,7 +86,9 @@ int factorise_exit_code(const Dataset& data, const FactoriseStudyResult& result,
   // Where one column's scale dwarfs the others', scaling the columns is the answer, not a step
   // small enough for that column alone.
   const auto& s = result.svd.singular_values;
-  const bool warned = gd.diverged() || result.relative_gap().value_or(0.0) > 1.0;
+  // A short run is not expected to converge: the warning is for 100 epochs or more.
+  const bool slow = gd.epochs_run >= 100 && result.relative_gap().value_or(0.0) > 1.0;
+  const bool warned = gd.diverged() || slow;
   const double share = warned && options.normalise == Normalise::none ? largest_column_share(data) : 0.0;
   const std::string scaling = share > 0.9 ? fmt::format(", or {} std: one column holds {:.1f}% of the data's variance",
                                                         names("normalise", true), 100.0 * share)
@@ -95,8 +97,8 @@ int factorise_exit_code(const Dataset& data, const FactoriseStudyResult& result,
     std::cerr << fmt::format(
         "labrun: warning: training diverged at epoch {} (the loss became NaN or Inf) at {} {}{}{}\n",
         *gd.diverged_at_epoch, names("lr", true), options.gd.lr,
-        stable ? fmt::format("; {} {:.2g} settles on this data (1 / (4 s1), s1 = {:.4g} its "
-                             "largest singular value)",
+        stable ? fmt::format("; {} {:.2g} is stable on this data (from its largest singular value, {:.4g}, and "
+                             "the factors' starting size)",
                              names("lr", true), *stable, s.front())
                : "",
         scaling);
@@ -104,7 +106,7 @@ int factorise_exit_code(const Dataset& data, const FactoriseStudyResult& result,
   }
   // Far from the optimum at the end: more epochs, or a larger step up to the stable one.
   const std::optional<double> relative = result.relative_gap();
-  if (relative && *relative > 1.0) {
+  if (slow) {
     std::cerr << fmt::format(
         "labrun: warning: the loss ended {:.3g} times the truncated SVD's optimum after {} epochs: training had "
         "not converged; more {}{}{}\n",

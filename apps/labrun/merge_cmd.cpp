@@ -94,8 +94,16 @@ CLI::App* setup_merge(CLI::App& app, MergeCommand& command) {
 }
 
 int run_merge(const MergeCommand& command) {
-  // -o onto a shard would replace what is being read.
-  for (const std::string& path : command.inputs) refuse_output_onto_input(command.output, path, "the shard");
+  // -o onto a shard would replace what is being read (or, for a FIFO, wait for itself).
+  struct stat out {};
+  if (!command.output.empty() && command.output != "-" && ::stat(command.output.c_str(), &out) == 0) {
+    for (const std::string& path : command.inputs) {
+      struct stat in {};
+      if (::stat(path.c_str(), &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+        throw UsageError("-o " + command.output + " is the shard " + path + ": write the merge to another file");
+      }
+    }
+  }
   // Nothing reaches stdout, a pipe or a device unless the whole study does: the merge is spooled
   // to an unnamed temporary file and copied out once every shard has been read and checked. A
   // regular file is replaced atomically by Output itself.

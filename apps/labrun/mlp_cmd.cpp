@@ -4,6 +4,7 @@
 #include "document.hpp"
 #include "labrun/output_file.hpp"
 #include "labrun/render.hpp"
+#include "labrun/utf8.hpp"
 #include "progress.hpp"
 
 #include <fmt/format.h>
@@ -20,7 +21,7 @@ namespace labrun::cli {
 void warn_unseen_classes(const MlpStudyResult& start, Shuffle shuffle) {
   if (start.unseen_classes.empty()) return;
   std::string names;
-  for (const std::string& name : start.unseen_classes) names += (names.empty() ? "" : ", ") + name;
+  for (const std::string& name : start.unseen_classes) names += (names.empty() ? "" : ", ") + printable(name, 60);
   fmt::print(stderr,
              "labrun: warning: the validation rows hold {} {} that the training rows never do{}: no model can "
              "predict {}\n",

@@ -58,8 +58,8 @@ struct Dataset {
   torch::Tensor features;           // rows x columns, float64 (or a float32 .npy file's float32)
   std::vector<std::string> labels;  // one per row, or empty
   // Where the labels came from when not from a column of this file (read_labels): the labels
-  // file as given, and its SHA-256; empty otherwise.
-  std::string labels_source, labels_sha256;
+  // file as given, its absolute path (empty for standard input) and its SHA-256; empty otherwise.
+  std::string labels_source, labels_path, labels_sha256;
   std::vector<int64_t> feature_columns;    // the file columns the features came from
   std::vector<std::string> feature_names;  // header names, or "column N" without a header
   std::optional<int64_t> label_column;
@@ -68,7 +68,8 @@ struct Dataset {
   // DataFrame.to_csv() writes it), left out of the features.
   std::optional<int64_t> index_column;
   // A numeric last column that looks like class labels (a few distinct whole numbers) and was
-  // read as a feature, because no label was asked for: worth a note.
+  // read as a feature, because no label column was named (none, or labels from a file of their
+  // own): worth a note.
   std::optional<int64_t> looks_like_labels;
   char delimiter = ',';        // '\0' for a .npy file
   std::string format = "csv";  // or "npy"

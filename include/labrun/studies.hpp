@@ -57,7 +57,8 @@ struct FactoriseStudyOptions {
 };
 
 // The share (0 to 1) of the data's total variance that its largest column holds: near 1, that
-// column's scale alone decides the factorisation's step, and Normalise::std is the answer.
+// column's scale alone decides the factorisation's step, and Normalise::std is the answer. 0 when
+// a column is constant (Normalise::std refuses it).
 double largest_column_share(const Dataset& data);
 
 // Whether a rows x columns matrix can be streamed, and whether these options stream it.
@@ -80,12 +81,22 @@ struct FactoriseStudyResult {
   std::optional<double> relative_gap() const;
 };
 
-// A learning rate at which gradient descent settles on this study's matrix instead of diverging:
-// half of 2 / lambda, where lambda = 4 s1 is the loss's largest curvature at the balanced optimum
-// (s1 the matrix's largest singular value, result.svd), times rows x columns for the mean
-// reduction. The exercise's lr 0.01 on Iris, whose centred s1 is 25.1, is this value (0.00996); on
-// a 178 x 13 wine-like file whose one column holds 99.8% of the variance it is 5.7e-5, where 2e-4
-// diverges (tests: Cli.FactoriseAdvisesAnLrThatConverges). nullopt for a zero matrix.
+// The features in float64, each column divided by its standard deviation or variance (unbiased,
+// as the MLP's; computed on the column divided by its largest magnitude, so that data near 1e300
+// or 1e-300 neither overflows nor underflows), as FactoriseStudyOptions::normalise asks; as they
+// are for none. Dividing before centring centres the scaled columns. Throws DataError for a
+// constant column, or a variance beyond double's range for var.
+torch::Tensor normalised_columns(const Dataset& data, Normalise normalise);
+
+// A learning rate at which gradient descent stays stable on this study's matrix instead of
+// diverging: 1 / lambda, half the largest stable step 2 / lambda, where lambda is the loss's
+// largest curvature along the way: the larger of 4 s1 at the balanced optimum (s1 the matrix's
+// largest singular value, result.svd) and 2 (|U0|^2 + |V0|^2) at the start (the spectral norms of
+// uniform [0, 1) factors, bounded from their shapes); times rows x columns for the mean reduction.
+// Safe, not tight: 0.0030 on Iris, where the exercise's 0.01 also converges. On a 178 x 13
+// wine-like file whose one column holds 99.8% of the variance it is 5.7e-5, where 2e-4 diverges
+// (tests: Cli.FactoriseAdvisesAnLrThatConverges, Studies.TheStableLrSettlesWhereLargerOnesDiverge).
+// nullopt for a zero matrix.
 std::optional<double> stable_lr(const FactoriseStudyResult& result, const FactoriseOptions& gd);
 
 // Throws std::invalid_argument when the rank does not fit the data (1 <= rank < min(rows,

@@ -75,6 +75,11 @@ std::string process_line(const json& record, int64_t first_run);
 
 // --- reading ---------------------------------------------------------------
 
+// One line of a study file parsed, or nullopt when it is not a JSON value labrun could have
+// written: not JSON, a number beyond double's range, or nested deeper than any study line (64
+// levels; checked before parsing, as the parser recurses and 80,000 levels overflow the stack).
+std::optional<json> parse_study_line(std::string_view line);
+
 // What a file holds of a study: its header, its processes and runs; where the runs end (a torn
 // last line, the closing lines, or process lines with no run after them are cut there when
 // resuming).
@@ -83,6 +88,7 @@ struct StudyFile {
   std::vector<json> processes;  // the process lines followed by runs, in order
   std::size_t runs_end = 0;     // bytes
   bool torn = false;            // its last line was cut short (a crash while writing)
+  bool torn_run = false;        // and that line was a run's (not a summary or end line)
   // Line 1 was the only line and was cut short: header_text holds it (a study cut inside its
   // header, or a file that is no study). Only with allow_torn_header; otherwise NotAStudy.
   bool torn_header = false;
@@ -179,9 +185,9 @@ std::string process_differences(const std::vector<json>& processes);
 
 // The command that (re)makes shard `index` of a study, from the command line a shard's header
 // recorded: its --shard set to index/count, its -o made the shard's own (the recorded shard's
-// number in the file name replaced by index, else shard-<index>.jsonl), and --resume added.
-// Empty when the header recorded no command line.
-std::string shard_command(const json& header, int64_t index, int64_t count);
+// number in the file name replaced by index, else shard-<index>.jsonl; `output` when given: the
+// file to finish), and --resume added. Empty when the header recorded no command line.
+std::string shard_command(const json& header, int64_t index, int64_t count, const std::string& output = "");
 
 struct Merged {
   HeaderPlan study;                // the whole study's plan (one shard)

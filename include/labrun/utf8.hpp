@@ -14,8 +14,10 @@ namespace labrun {
 // all of `text` is valid.
 std::optional<std::size_t> invalid_utf8_offset(std::string_view text);
 
-// Text safe to put on one line of an error message: printable ASCII as it is, every other byte as
-// \xNN, at most `max` bytes of it, then "...".
+// Text safe to put on one line of an error message or a terminal: printable ASCII and whole UTF-8
+// characters that are not controls as they are ("café"), every other byte as \xNN (control
+// characters, an escape sequence's ESC, bytes that are not UTF-8), at most `max` bytes of the
+// text, then "...".
 std::string printable(std::string_view text, std::size_t max = 40);
 
 }  // namespace labrun

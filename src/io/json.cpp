@@ -255,7 +255,9 @@ json describe(const Dataset& data) {
               {"label_column", data.label_column ? json(*data.label_column) : json(nullptr)},
               {"labels_file", data.labels_source.empty()
                                   ? json(nullptr)
-                                  : json{{"source", data.labels_source}, {"sha256", data.labels_sha256}}},
+                                  : json{{"source", data.labels_source},
+                                         {"path", data.labels_path.empty() ? json(nullptr) : json(data.labels_path)},
+                                         {"sha256", data.labels_sha256}}},
               {"ignored_columns", data.ignored_columns},
               {"index_column", data.index_column ? json(*data.index_column) : json(nullptr)},
               {"format", data.format},

@@ -190,6 +190,32 @@ bool read_line(std::istream& in, std::string& line, const std::string& path, int
 
 }  // namespace
 
+std::optional<json> parse_study_line(std::string_view line) {
+  constexpr int kMaxDepth = 64;
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxDepth) return std::nullopt;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  try {
+    return json::parse(line);
+  } catch (const json::exception&) {  // parse_error, and out_of_range for a number beyond double
+    return std::nullopt;
+  }
+}
+
 StudyFile read_study(std::istream& in, const std::string& path, const std::string* first_line,
                      const std::function<void(const json& header)>& on_header,
                      const std::function<void(const json& run)>& on_run, bool allow_torn_header,
@@ -206,11 +232,7 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
     first_line = nullptr;
     ++number;
     const bool complete = given || !in.eof();  // a last line without its newline was cut short
-    std::optional<json> parsed;
-    try {
-      parsed = json::parse(line);
-    } catch (const json::parse_error&) {
-    }
+    std::optional<json> parsed = parse_study_line(line);
     if (!complete || !parsed || !parsed->is_object()) {
       const bool last = in.peek() == std::char_traits<char>::eof();
       if (number == 1 && (!last || complete || !allow_torn_header)) {
@@ -223,12 +245,14 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
       }
       if (last) {  // the last line: torn by a crash
         file.torn = true;
+        file.torn_run = line.rfind("{\"type\":\"run\"", 0) == 0;
         break;
       }
       throw DataError(
           fmt::format("{}: line {} is not a JSON object: the file is damaged (not a torn last line)", path, number));
     }
-    const std::string type = parsed->value("type", "");
+    const json* type_field = parsed->contains("type") ? &parsed->at("type") : nullptr;
+    const std::string type = type_field != nullptr && type_field->is_string() ? type_field->get<std::string>() : "";
     if (number == 1) {
       if (type != "study") throw NotAStudy(path + ": line 1 is not a labrun study's header (type \"study\")");
       file.header = *parsed;
@@ -264,16 +288,25 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
       ++file.runs;
     } else if (type == "process") {
       if (closing) throw DataError(fmt::format("{}: line {} is a process after the summary", path, number));
+      if (pending_process) {
+        throw DataError(
+            fmt::format("{}: line {} is a process line after another with no run between: the file "
+                        "is damaged (labrun cuts a process line that wrote no run)",
+                        path, number));
+      }
       const json& first = parsed->contains("first_run") ? parsed->at("first_run") : json();
       if (!first.is_number_integer() || (file.runs > 0 && first.get<int64_t>() != file.last_run + 1)) {
         throw DataError(
-            fmt::format("{}: line {} is a process line without the number of the run after it", path, number));
+            fmt::format("{}: line {} is a process line whose first_run is not the number of the run "
+                        "after it ({})",
+                        path, number, file.last_run + 1));
       }
       pending_process = std::move(*parsed);
     } else if (type == "summary" || type == "end") {
       closing = true;
     } else {
-      throw DataError(fmt::format("{}: line {} has type \"{}\", not process, run, summary or end", path, number, type));
+      throw DataError(fmt::format("{}: line {} has type {}, not process, run, summary or end", path, number,
+                                  printable(type_field != nullptr ? type_field->dump() : "(none)", 40)));
     }
     offset += line.size() + 1;
     // Resuming cuts after the last run: a process line with no run after it goes with the rest.
@@ -312,8 +345,12 @@ std::string differing_key(const json& a, const json& b) {
   for (const char* key : {"sha256", "rows", "columns", "feature_columns", "label_column"}) {
     if (a.at("data").at(key) != b.at("data").at(key)) return std::string("data.") + key;
   }
-  // Since 2.5.0; a study's parts of 2.4 have none.
-  if (a.at("data").value("labels_file", json()) != b.at("data").value("labels_file", json())) return "data.labels_file";
+  // Since 2.5.0 (a study's parts of 2.4 have none): the labels' bytes, wherever the file was.
+  const auto labels = [](const json& h) {
+    const json file = h.at("data").value("labels_file", json());
+    return file.is_object() ? file.value("sha256", json()) : json();
+  };
+  if (labels(a) != labels(b)) return "data.labels_file";
   return "";
 }
 

@@ -1,6 +1,7 @@
 #include "labrun/study_file.hpp"
 
 #include "labrun/resources.hpp"
+#include "labrun/utf8.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -116,13 +117,10 @@ std::optional<json> recorded_config(const std::string& path) {
     if (flag == "false") partial["seed_given"] = false;
     return partial;
   }
-  try {
-    const json header = json::parse(first);
-    if (header.is_object() && header.value("type", "") == "study" && header.contains("config") &&
-        header.at("config").is_object()) {
-      return header.at("config");
-    }
-  } catch (const json::exception&) {
+  const std::optional<json> header = parse_study_line(first);
+  if (header && header->is_object() && header->value("type", "") == "study" && header->contains("config") &&
+      header->at("config").is_object()) {
+    return header->at("config");
   }
   return std::nullopt;
 }
@@ -146,7 +144,7 @@ StudyLock::~StudyLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string shard_command(const json& header, int64_t index, int64_t count) {
+std::string shard_command(const json& header, int64_t index, int64_t count, const std::string& output) {
   const json* line = nullptr;
   if (header.contains("provenance") && header.at("provenance").contains("command_line")) {
     line = &header.at("provenance").at("command_line");
@@ -163,6 +161,8 @@ std::string shard_command(const json& header, int64_t index, int64_t count) {
     if (word.rfind("--shard=", 0) == 0 || shard_value) {
       word = (shard_value ? "" : "--shard=") + fmt::format("{}/{}", index, count);
       shard_given = true;
+    } else if (output_value && !output.empty()) {
+      word = output;
     } else if (output_value) {
       const std::size_t at = recorded.empty() ? std::string::npos : word.rfind(recorded);
       word = at == std::string::npos ? fmt::format("shard-{}.jsonl", index)
@@ -235,9 +235,8 @@ Prepared prepare_study_file(const std::string& path, const json& header, const H
     throw DataError("cannot cut " + path + " after its runs: " + std::strerror(errno));
   }
   if (file.torn) {
-    prepared.notes.push_back(path +
-                             ": its last line was cut short (a crash while writing) and is dropped; that run is "
-                             "trained again");
+    prepared.notes.push_back(path + ": its last line was cut short (a crash while writing) and is dropped; " +
+                             (file.torn_run ? "that run is trained again" : "it was not a run: no run is lost"));
   }
   if (!prepared.fresh) prepared.notes.push_back(fmt::format("{}: {} runs were there and are kept", path, file.runs));
   prepared.kept = file.runs;
@@ -257,7 +256,7 @@ std::string process_differences(const std::vector<json>& processes) {
     if (runs_by_value.size() < 2) continue;
     std::string which;
     for (const auto& [value, firsts] : runs_by_value) {
-      which += (which.empty() ? "" : ", ") + value +
+      which += (which.empty() ? "" : ", ") + printable(value, 60) +
                fmt::format(" (from run{} {})", firsts.size() > 1 ? "s" : "", fmt::join(firsts, ", "));
     }
     return fmt::format(
@@ -279,18 +278,24 @@ Merged merge_studies(const std::vector<std::string>& paths, const std::function<
     std::string first_line;
     std::unique_ptr<std::ifstream> in;
   };
+  // The same file twice (a shard named twice, through a link, or a FIFO that would wait forever
+  // for a second writer) is refused before any is opened.
+  std::map<std::pair<dev_t, ino_t>, std::string> seen;
+  for (const std::string& path : paths) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) continue;  // opening it says what is wrong
+    const auto [at, fresh] = seen.emplace(std::make_pair(info.st_dev, info.st_ino), path);
+    if (!fresh) throw StudyMismatch(at->second + " and " + path + " are the same file: give each shard once");
+  }
   std::vector<Part> parts;
   for (const std::string& path : paths) {
     auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
     if (!*in) throw DataError("cannot read " + path + ": " + std::strerror(errno));
     std::string first;
     if (!std::getline(*in, first)) throw DataError("cannot read " + path + ": empty or unreadable");
-    json header;
-    try {
-      header = json::parse(first);
-    } catch (const json::parse_error&) {
-      throw NotAStudy(path + ": line 1 is not JSON: not a labrun study");
-    }
+    const std::optional<json> parsed = parse_study_line(first);
+    if (!parsed) throw NotAStudy(path + ": line 1 is not JSON: not a labrun study");
+    const json& header = *parsed;
     if (!header.is_object() || header.value("type", "") != "study") {
       throw NotAStudy(path + ": line 1 is not a labrun study's header (type \"study\")");
     }
@@ -376,7 +381,7 @@ Merged merge_studies(const std::vector<std::string>& paths, const std::function<
         /*allow_torn_header=*/false, [&](const json& process) { pending += process.dump() + "\n"; });
     write(pending);
     if (file.torn || file.runs != shard.span.end - shard.span.begin) {
-      const std::string rerun = shard_command(part->header, shard.index, count);
+      const std::string rerun = shard_command(part->header, shard.index, count, part->path);
       throw DataError(
           fmt::format("{} (shard {}/{}) holds {} of its {} runs{}: finish it with the same command and "
                       "--resume{}",
