@@ -217,8 +217,13 @@ def draw_pca(axes, pca_results):
     shown = "" if rank == 2 else f" (columns 1-2 of {rank})"
     scatter(axes[0], scores, "Part 1.3: the data on its first\ntwo principal axes" + shown,
             f"PC1 ({100 * ratio[0]:.1f}% of variance)", f"PC2 ({100 * ratio[1]:.1f}% of variance)")
+    # One unit the same length on both axes: a PC holding 0.1% of the variance looks it, where
+    # stretched to the panel's height it would look as spread as PC1.
+    axes[0].set_aspect("equal", adjustable="datalim")
     scatter(axes[1], U, "Part 1.3: rows of the learned U" + shown, "U[:, 0]", "U[:, 1]")
-    axes[0].legend(fontsize=7, markerscale=1.5)
+    # The legend below the panel, where it covers no point.
+    axes[0].legend(fontsize=7, markerscale=1.5, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                   ncol=min(3, len(groups)), frameon=False)
 
     ax = axes[2]
     if comparison is None:
@@ -241,8 +246,9 @@ def draw_pca(axes, pca_results):
     ax.set_xlabel("PC1", fontsize=8)
     ax.set_ylabel("PC2", fontsize=8)
     ax.tick_params(labelsize=7)
-    # What the marks are: circles the PCA scores, crosses the rows of U M.
-    ax.legend(fontsize=6, markerscale=1.2, loc="best")
+    # What the marks are: circles the PCA scores, crosses the rows of U M; below the panel, where
+    # it covers no point.
+    ax.legend(fontsize=6, markerscale=1.2, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def finite(value):

@@ -74,12 +74,28 @@ def draw_profiles(ax, keys, profiles, metric, last):
             xs.append(v)
             ys.append(beyond / total)
         ax.step(xs, ys, where="post", lw=1.2, color=f"C{i % 10}", label=key)
+    scale, options = value_scale([v for key in profiles.counts for v in profiles.counts[key]], metric)
+    ax.set_xscale(scale, **options)
     ax.set_xlabel(f"{metric} at {last} epochs", fontsize=8)
     ax.set_ylabel(f"fraction of runs {'above' if higher else 'below'}", fontsize=8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("Score distribution over the seeds (performance profile)", fontsize=8)
     ax.legend(fontsize=6)
     ax.tick_params(labelsize=7)
+
+
+def value_scale(values, metric):
+    """A loss or gap spread over orders of magnitude (most settings of a factorisation sit near 0)
+    on a log axis, symlog when some are 0; an accuracy, or a narrow spread, on a linear one."""
+    if "accuracy" in metric:
+        return "linear", {}
+    finite_values = [v for v in values if finite(v)]
+    positive = [v for v in finite_values if v > 0]
+    if not positive or min(finite_values) < 0 or max(positive) / min(positive) < 100:
+        return "linear", {}
+    if len(positive) < len(finite_values):
+        return "symlog", {"linthresh": min(positive)}
+    return "log", {}
 
 
 def draw(plt, header, summaries, metric, profiles=None):
@@ -93,9 +109,15 @@ def draw(plt, header, summaries, metric, profiles=None):
     axes = [a for a in plan["axes"] if a["name"] != "epochs"]
     grid_axes = axes + ([{"name": "epochs", "values": epochs}] if len(epochs) > 1 else [])
     heatmap = len(grid_axes) == 2
-    # Distribution and profile above; learning curves and the heatmap below.
-    fig, grid = plt.subplots(2, 2, figsize=(11, 9.2), squeeze=False)
-    ax = [grid[0][0], grid[1][0], grid[1][1], grid[0][1]]
+    # The panels the study has: the distribution, the profile, learning curves (two epochs values or
+    # more) and a heatmap (two axes): two to a row, none left empty.
+    panels = ["distribution"] + (["profile"] if profiles is not None else []) + \
+        (["curves"] if len(epochs) > 1 else []) + (["heatmap"] if heatmap else [])
+    columns = 2 if len(panels) in (2, 4) else len(panels)
+    rows = math.ceil(len(panels) / columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.6 * rows + 0.6), squeeze=False)
+    placed = dict(zip(panels, [a for row in grid for a in row]))
+    ax = [placed.get("distribution"), placed.get("curves"), placed.get("heatmap"), placed.get("profile")]
     title = (f"labrun {header['command']}: {plan['runs']} runs ({plan['repeats']} repeats x {plan['settings']} "
              f"settings), seed {plan['seed']}, data {header['data']['source']}")
     fig.suptitle(title, fontsize=10)
@@ -110,6 +132,9 @@ def draw(plt, header, summaries, metric, profiles=None):
             boxes.append(stats_box(cell[name], key if offset == 0 else ""))
             positions.append(i + offset)
             colours.append(colour)
+    scale, options = value_scale([v for b in boxes for v in (b["whislo"], b["q1"], b["med"], b["q3"], b["whishi"])],
+                                 metric)
+    ax[0].set_xscale(scale, **options)
     if boxes:
         art = ax[0].bxp(boxes, positions=positions, widths=0.25, showmeans=True, patch_artist=True, vert=False)
         for patch, colour in zip(art["boxes"], colours):
@@ -141,24 +166,29 @@ def draw(plt, header, summaries, metric, profiles=None):
             ax[1].fill_between(xs, [p[1]["q1"] for p in points], [p[1]["q3"] for p in points], color=f"C{i % 10}",
                                alpha=0.2)
         ax[1].set_xscale("log" if epochs[0] > 0 and epochs[-1] / epochs[0] >= 20 else "linear")
+        # Every band whole: the limits from the lowest quartile to the highest, on the figure's scale.
+        shown = []
+        for setting, _ in keys:
+            for e in epochs:
+                cell = by_cell.get((setting, e))
+                if cell is not None and usable(cell[metric]):
+                    shown += [cell[metric][k] for k in ("q1", "median", "q3")]
+        scale, options = value_scale(shown, metric)
+        ax[1].set_yscale(scale, **options)
+        if shown and scale == "linear":
+            low, high = min(shown), max(shown)
+            margin = 0.05 * (high - low) or 0.05 * max(abs(high), 1e-12)
+            ax[1].set_ylim(low - margin, high + margin)
         ax[1].set_xlabel("epochs", fontsize=8)
         ax[1].set_ylabel(f"{metric} (median; band: quartiles over the seeds)", fontsize=8)
         ax[1].legend(fontsize=6)
         ax[1].set_title("Learning curves", fontsize=8)
         ax[1].tick_params(labelsize=7)
-    else:
-        ax[1].set_axis_off()
-        ax[1].text(0.5, 0.5, "one epochs value: no learning curve\n(--epochs 10,100,1000 gives one)", ha="center",
-                   va="center", fontsize=8, color="0.4", transform=ax[1].transAxes)
 
     if profiles is not None:
         draw_profiles(ax[3], keys, profiles, metric, last)
-    else:
-        ax[3].set_axis_off()
 
     # 3. A heatmap of the mean over the two axes of the grid.
-    if not heatmap:
-        ax[2].set_axis_off()
     if heatmap:
         rows, cols = grid_axes
         table = [[math.nan] * len(cols["values"]) for _ in rows["values"]]

@@ -269,6 +269,12 @@ def fit_on_page(fig, text):
             return
 
 
+def singular_values(values, shown=4):
+    """Two cells: the largest `shown` singular values (what a cell holds), and how many more."""
+    more = len(values) - shown
+    return [", ".join(f"{v:.4g}" for v in values[:shown]), f"and {more} more ({len(values)} in all)" if more > 0 else ""]
+
+
 def draw_factorisation(fig, grid, factorise, rank):
     gd, svd, gap = factorise["gd"], factorise["svd"], factorise["gap"]
     ax = fig.add_subplot(grid[0, :2])
@@ -277,7 +283,7 @@ def draw_factorisation(fig, grid, factorise, rank):
             [f"rank-{rank} SVD (1.2)", fmt(svd["loss"], ".6f"), "optimum: Eckart-Young"],
             ["gap", fmt(gap["absolute"], ".6f"),
              f"{fmt(100 * gap['relative'], '.4f')}% relative" if finite(gap["relative"]) else "n/a"],
-            ["singular values", ", ".join(f"{v:.4g}" for v in svd["singular_values"][:5]), ""]]
+            ["singular values"] + singular_values(svd["singular_values"])]
     table = ax.table(cellText=rows, colLabels=["Parts 1.1-1.2", "||A - U V^T||^2", ""], loc="center",
                      cellLoc="left", colWidths=[0.31, 0.36, 0.33])
     table.auto_set_font_size(False)
@@ -339,11 +345,15 @@ def draw_mlp(fig, grid, mlp, mlp_config, study=None):
     for key, name in (("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy"),
                       ("final_loss", "final loss")):
         s = mlp["summary"][key]
-        cells.append([name] + [fmt(s[k], ".3f") for k in ("mean", "std", "min", "median", "max")])
-    table = ax.table(cellText=cells, colLabels=["Part 2.2", "mean", "std", "min", "median", "max"], loc="center",
-                     cellLoc="center")
+        interval = (s.get("bootstrap95") or {}).get("mean") or s.get("ci95") or [None, None]
+        cells.append([name, fmt(s["mean"], ".3f"), f"{fmt(interval[0], '.3f')}-{fmt(interval[1], '.3f')}"] +
+                     [fmt(s.get(k), ".3f") for k in ("std", "min", "q1", "median", "q3", "max", "iqm")])
+    bootstrap = (mlp["summary"]["val_accuracy"].get("bootstrap95") or {}).get("mean")
+    table = ax.table(cellText=cells, colLabels=["Part 2.2", "mean", "95% CI" + (" (bootstrap)" if bootstrap else ""),
+                                                "std", "min", "q1", "median", "q3", "max", "IQM"],
+                     loc="center", cellLoc="center", colWidths=[0.16, 0.08, 0.14] + [0.08] * 7)
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
+    table.set_fontsize(7.5)
     table.scale(1, 1.25)
     ax.text(0.5, -0.18, f"MLP: {mlp_config['hidden']} hidden units, {mlp_config['epochs']} epochs, lr {mlp_config['lr']}, "
             f"normalise {mlp_config['normalise']}, shuffle {mlp_config['shuffle']}, {mlp_config['engine']} engine, "

@@ -40,6 +40,27 @@ def main():
                               capture_output=True, text=True)
     check("reads stdin", done.returncode == 0, done.stderr.strip())
 
+    # The scores at equal scale (a PC of 2% of the variance looks it), and no legend over a point.
+    sys.path.insert(0, args.scripts)
+    import labrunplot  # noqa: E402
+    import plot_pca  # noqa: E402
+    plt = labrunplot.import_pyplot("plot_test.py")
+    with open(doc_path) as f:
+        figure = plot_pca.figure(plt, json.load(f))
+    figure.canvas.draw()
+    scores = figure.axes[0]
+    check("the scores' axes at one scale", scores.get_aspect() == 1.0, str(scores.get_aspect()))
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        box = legend.get_window_extent(renderer)
+        inside = ax.get_window_extent(renderer)
+        check(f"{ax.get_title()[:30]!r}: its legend covers no point (it is below the panel)", box.y1 <= inside.y0,
+              f"legend top {box.y1:.0f}, panel bottom {inside.y0:.0f}")
+    plt.close(figure)
+
     def expect_error(name, document_text, message, output="x.png"):
         checks.expect_error(name, document_text, message, output)
 

@@ -84,8 +84,14 @@ def main():
     for wanted in ("Part 1.1: factorisation loss", "||A - U V^T||^2 (log)", "gradient descent", "SVD optimum",
                    "PCA scores", "U M, Iris-setosa", "Part 1.3", "Part 2.1", "Part 2.2", "(columns 1-2 of 3)",
                    "optimum: Eckart-Young", ", ".join(f"{v:.4g}" for v in rank3["results"]["factorise"]["svd"]
-                                                       ["singular_values"])):
+                                                       ["singular_values"]),
+                   # Part 2.2's table: the summary's interval and quartiles, as the JSON has them.
+                   "95% CI (bootstrap)", "q1", "q3", "IQM"):
         check(f"the page shows {wanted!r}", wanted in texts, texts[:300])
+
+    # More singular values than a cell holds: the largest four, and how many more (13 columns).
+    check("singular values beyond a cell's four are counted",
+          report.singular_values([float(v) for v in range(13, 0, -1)]) == ["13, 12, 11, 10", "and 9 more (13 in all)"])
 
     # The report matrix (issue 24): every sentence is derived from the document, never from the
     # defaults, and all text lies on the page.

@@ -65,6 +65,24 @@ def main():
         check(f"{name}: every run in the profile", sum(runs.values()) == header["plan"]["runs"], str(runs))
         check(f"{name}: profiles fall to 0", all(line.get_ydata()[-1] == 0 and line.get_ydata()[0] <= 1
                                                  for line in curves))
+        # No panel left empty (one epochs value has no learning curve: the figure has no room for one).
+        check(f"{name}: every panel drawn", all(ax.axison for ax in figure.axes),
+              str([ax.get_title()[:30] for ax in figure.axes if not ax.axison]))
+        distribution = figure.axes[0]
+        metric = plot_study.chosen_metric(header, None)
+        last = header["plan"]["epochs"][-1]
+        # A factorisation's gap spans orders of magnitude (a rank at the optimum sits near 0): log.
+        logarithmic = distribution.get_xscale() in ("log", "symlog")
+        check(f"{name}: the distribution's scale", logarithmic == (name == "factorisation"), distribution.get_xscale())
+        curves_panel = next((ax for ax in figure.axes if ax.get_title() == "Learning curves"), None)
+        if curves_panel is not None:
+            lowest = min(s[metric]["q1"] for s in summaries if plot_study.usable(s[metric]))
+            highest = max(s[metric]["q3"] for s in summaries if plot_study.usable(s[metric]))
+            low, high = curves_panel.get_ylim()
+            check(f"{name}: the learning curves show every quartile band", low <= lowest and high >= highest,
+                  f"{low}..{high} against {lowest}..{highest}")
+        check(f"{name}: a learning curve exactly when there are epochs values", (curves_panel is not None) ==
+              (len(header["plan"]["epochs"]) > 1))
         plt.close(figure)
 
     # The one-page report with a study: A4 still, and the study is in its observations.
