@@ -68,7 +68,8 @@ def draw_profiles(ax, keys, profiles, metric, last):
             continue
         total = sum(counts.values())
         values = sorted(counts, reverse=not higher)
-        xs, ys, beyond = [], [], total
+        # From every run (1 just short of the first value) down to none past the last.
+        xs, ys, beyond = [values[0]], [1.0], total
         for v in values:
             beyond -= counts[v]
             xs.append(v)

@@ -60,7 +60,9 @@ def factorisation_notes(factorise, config, rank):
     else:
         verdict = (f"{how} stop far from the optimum ({relative + 1:.3g} times its loss): more epochs or another "
                    f"learning rate are needed before U V^T approximates the SVD.")
-    return [f"Gradient descent reached a reconstruction loss of {fmt(gd['loss'], '.4f')}, "
+    scaled = config.get("normalise", "none") != "none"
+    matrix = f" of the {config['preprocessing']}" if scaled else ""
+    return [f"Gradient descent reached a reconstruction loss{matrix} of {fmt(gd['loss'], '.4f')}, "
             f"{fmt(100 * relative, '.3g')}% above the rank-{rank} truncated SVD's {fmt(svd['loss'], '.4f')}, which no "
             f"rank-{rank} matrix can beat (Eckart-Young): " + verdict]
 

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace labrun {
 namespace {
@@ -80,18 +81,31 @@ const char* to_string(Normalise normalise) {
   return "var";
 }
 
-MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
-                       int64_t train_size) {
-  const int64_t rows = data.rows();
+void require_labels(const Dataset& data) {
   if (data.labels.empty()) {
     if (data.looks_like_labels) {
       const std::string column = std::to_string(*data.looks_like_labels);
       throw DataError(data.source + ": the MLP needs labels, and the data has none named; column " + column +
                       " holds a few distinct whole numbers: if they are the classes, say --label " + column);
     }
+    if (data.format == "npy") {
+      throw DataError(data.source + ": the MLP needs labels, and a .npy file holds none: give them in a file of " +
+                      "their own (--labels FILE: a .npy of whole numbers or a CSV column)");
+    }
     throw DataError(data.source + ": the MLP needs labels, and the data has none: name its label column (--label), " +
                     "or give them in a file of their own (--labels FILE: a .npy of whole numbers or a CSV column)");
   }
+  const std::unordered_set<std::string> classes(data.labels.begin(), data.labels.end());
+  if (classes.size() < 2) {
+    throw DataError(data.source + ": the label column holds " + std::to_string(classes.size()) +
+                    " class; the MLP needs at least 2");
+  }
+}
+
+MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
+                       int64_t train_size) {
+  const int64_t rows = data.rows();
+  require_labels(data);
   if (static_cast<int64_t>(row_order.size()) != rows) {
     throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) + " entries for " +
                                 std::to_string(rows) + " rows");

@@ -177,6 +177,7 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& given) {
   plan.seed = sweep.base.seed;
   plan.metrics = {"train_accuracy", "val_accuracy", "loss"};
   plan.resamples = sweep.base.resamples;
+  require_labels(data);  // before anything is written
   detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
   check_resamples(plan.resamples);
   add_axis(plan, "lr", sweep.lr, kReal);

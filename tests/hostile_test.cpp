@@ -653,6 +653,44 @@ TEST(CliHostile, ScalingsAndLabelsRefusedBeforeAnythingIsWritten) {
       << leak.err;
 }
 
+// The new-user walk (issue 26's done-when): what the messages and tables say where they misled.
+TEST(CliHostile, WhatANewUserReadsIsTrueAndInOrder) {
+  const std::string dir = temp_dir();
+  // A note on the data comes before the work and its warnings, not after them.
+  write_file(dir + "/index.csv", ",a,b,c\n0,1,2,x\n1,2,3,y\n2,4,1,x\n3,5,7,y\n4,1,1,x\n");
+  const Outcome ordered = labrun({"factorise", "--data", dir + "/index.csv", "--rank", "1", "--lr", "100"}, dir);
+  EXPECT_EQ(ordered.exit_code, 3) << ordered.err;
+  EXPECT_LT(ordered.err.find("column 0 is pandas' index"), ordered.err.find("training diverged")) << ordered.err;
+  // A scaled factorisation says so in its text, where its numbers are read.
+  const Outcome scaled = labrun({"factorise", "--normalise", "std", "--seed", "0", "--format", "text"}, dir);
+  EXPECT_NE(scaled.out.find("the factorisation's matrix: mean-centred columns divided by their standard deviations"),
+            std::string::npos)
+      << scaled.out;
+  // A list where one value is taken: the sweeps take lists.
+  const Outcome list = labrun({"mlp", "--lr", "0.1,0.2"}, dir);
+  EXPECT_EQ(list.exit_code, 2);
+  EXPECT_NE(list.err.find("one value is taken here; a list of values is an axis of labrun sweep"), std::string::npos)
+      << list.err;
+  // compare: a setting whose every run diverged has no figures (n/a, never -nan), and losses of
+  // matrices scaled otherwise are said not to compare.
+  ASSERT_EQ(labrun({"sweep", "mlp", "--lr", "0.1,30", "--repeats", "3", "--epochs", "50", "--seed", "1", "-o",
+                    dir + "/diverged.jsonl"},
+                   dir)
+                .exit_code,
+            0);
+  const Outcome none = labrun({"compare", dir + "/diverged.jsonl", "--format", "text"}, dir);
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out.find("nan"), std::string::npos) << none.out;
+  EXPECT_NE(none.out.find("n/a"), std::string::npos) << none.out;
+  ASSERT_EQ(labrun({"sweep", "factorise", "--normalise", "none,std", "--repeats", "3", "--epochs", "20", "--seed", "1",
+                    "-o", dir + "/scaled.jsonl"},
+                   dir)
+                .exit_code,
+            0);
+  const Outcome across = labrun({"compare", dir + "/scaled.jsonl", "--format", "text"}, dir);
+  EXPECT_NE(across.err.find("their loss does not compare across them"), std::string::npos) << across.err;
+}
+
 // Shards of one study made with the same labels from different folders merge: the labels'
 // bytes are compared, not the path as typed.
 TEST(CliHostile, ShardsWithOneLabelsFileFromTwoFoldersMerge) {

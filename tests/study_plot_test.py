@@ -63,8 +63,8 @@ def main():
         check(f"{name}: one profile curve per setting", len(curves) == settings, str(len(curves)))
         runs = {key: sum(c.values()) for key, c in profiles.counts.items()}
         check(f"{name}: every run in the profile", sum(runs.values()) == header["plan"]["runs"], str(runs))
-        check(f"{name}: profiles fall to 0", all(line.get_ydata()[-1] == 0 and line.get_ydata()[0] <= 1
-                                                 for line in curves))
+        check(f"{name}: profiles fall from 1 to 0", all(line.get_ydata()[-1] == 0 and line.get_ydata()[0] == 1
+                                                        for line in curves))
         # No panel left empty (one epochs value has no learning curve: the figure has no room for one).
         check(f"{name}: every panel drawn", all(ax.axison for ax in figure.axes),
               str([ax.get_title()[:30] for ax in figure.axes if not ax.axison]))

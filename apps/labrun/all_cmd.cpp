@@ -41,6 +41,7 @@ int run_all(const AllCommand& command) {
   check_rank_fits("--rank", command.exercise.factorise.gd.rank, data);
   check_streamable("--streaming", command.exercise.factorise, data);
   check_train_size_fits("--train-size", command.exercise.mlp.train_size, data);
+  require_labels(data);
   ExerciseOptions options = command.exercise;
   if (command.loss_every) {
     require_at_least("--loss-every", *command.loss_every, 0);

@@ -29,7 +29,9 @@ void use_best_blas_kernel(double work_flops, const CommonOptions& inputs) {
   const BlasDecision decision = decide_blas_kernel(situation);
   g_kernel = blas_kernel_info(situation, decision);
   char** argv = remembered_argv();
-  if (!decision.restart || argv == nullptr) return;
+  // The work starts here (every refusal that needs no work is behind): the notes so far are said
+  // now, before it, not after it (a restart says them in the new process).
+  if (!decision.restart || argv == nullptr) return print_notes();
 
   const std::string from = situation.assume_loaded.value_or(situation.loaded);
   ::setenv("OPENBLAS_CORETYPE", decision.kernel.c_str(), 1);
@@ -44,6 +46,7 @@ void use_best_blas_kernel(double work_flops, const CommonOptions& inputs) {
   g_kernel->decision =
       decision.reason + ", but the restart failed (" + std::strerror(error) + "): going on with " + situation.loaded;
   std::cerr << "labrun: warning: " << g_kernel->decision << "\n";
+  print_notes();
 }
 
 }  // namespace labrun::cli

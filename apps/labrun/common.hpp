@@ -157,7 +157,9 @@ void require_memory_for(double study_bytes, double numbers, const std::string& w
 double curve_numbers(int64_t epochs, int64_t record_every);
 
 // A note for the user ("column 0 holds text and is left out"), printed on stderr by print_notes
-// once the run has written its output, so that a failing run still says one line only.
+// when the work starts (use_best_blas_kernel, once every check that needs no work has passed) or,
+// for commands without training, once the output is written: a run refused before it starts
+// still says one line only.
 void note(std::string text);
 void print_notes();
 

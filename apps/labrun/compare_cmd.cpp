@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,14 +58,22 @@ std::string table(const StudyPlan& plan, const std::vector<SettingComparison>& c
   }
   text += fmt::format("{:<{}} {:<{}} {:>6} {:>10} {:>21} {:>9} {:>15} {:>9} {:>9}\n", "setting", width, "baseline",
                       width, "pairs", "difference", "95% bootstrap CI", "P(better)", "95% CI", "p", "p (Holm)");
+  // Undefined figures (a setting whose every run diverged) as n/a, as the other tables write them.
+  const auto figure = [](double value, const char* spec) {
+    return std::isfinite(value) ? fmt::format(fmt::runtime(spec), value) : std::string("n/a");
+  };
+  const auto interval = [&](const Interval& i, const char* spec) {
+    return std::isfinite(i.low) && std::isfinite(i.high) ? figure(i.low, spec) + " - " + figure(i.high, spec)
+                                                         : std::string("n/a");
+  };
   for (const SettingComparison& c : comparisons) {
     const Comparison& r = c.result;
     const std::string a = plan.key(c.setting), b = plan.key(c.baseline);
-    text += fmt::format(
-        "{:<{}} {:<{}} {:>6} {:>10.4g} {:>21} {:>9.3f} {:>15} {:>9.2g} {:>9.2g}\n", a, width, b, width,
-        r.paired ? std::to_string(r.n_x) : "-", r.difference,
-        fmt::format("{:.4f} - {:.4f}", r.difference_bootstrap.low, r.difference_bootstrap.high), r.improvement,
-        fmt::format("{:.3f} - {:.3f}", r.improvement_bootstrap.low, r.improvement_bootstrap.high), r.p_value, r.p_holm);
+    text += fmt::format("{:<{}} {:<{}} {:>6} {:>10} {:>21} {:>9} {:>15} {:>9} {:>9}\n", a, width, b, width,
+                        r.paired ? std::to_string(r.n_x) : "-", figure(r.difference, "{:.4g}"),
+                        interval(r.difference_bootstrap, "{:.4f}"), figure(r.improvement, "{:.3f}"),
+                        interval(r.improvement_bootstrap, "{:.3f}"), figure(r.p_value, "{:.2g}"),
+                        figure(r.p_holm, "{:.2g}"));
   }
   return text;
 }
@@ -117,6 +126,16 @@ int run_compare(const CompareCommand& command) {
     throw UsageError("--" + message);
   }
   const int64_t epochs = options.epochs.value_or(plan.epochs.back());
+  // A factorisation's loss and gap are of its matrix: settings that scale the columns otherwise
+  // factorise other matrices, and their difference says nothing of the settings.
+  const bool normalise_axis =
+      std::any_of(plan.axes.begin(), plan.axes.end(), [](const Axis& axis) { return axis.name == "normalise"; });
+  if (normalise_axis && (options.metric == "loss" || options.metric == "gap")) {
+    note(
+        fmt::format("{}: settings of another normalise factorise another matrix: their {} does not compare "
+                    "across them (relative_gap does)",
+                    command.input, options.metric));
+  }
   std::string text;
   if (command.format == Format::text) {
     text = table(plan, comparisons, options.metric, epochs);

@@ -175,6 +175,13 @@ int run(int argc, char** argv) {
                 "writes it)";
       unexpected = {"--" + key.substr(key.rfind('.') + 1)};
     }
+    // "Could not convert: --lr = 0.1,0.2": a list (on the command line or in a config file) where
+    // one value is taken; the sweeps take lists.
+    constexpr std::string_view kConvert = "Could not convert: ";
+    if (message.rfind(kConvert, 0) == 0 && message.find(',') != std::string::npos) {
+      message = message.substr(kConvert.size()) + ": one value is taken here; a list of values is an axis of " +
+                "labrun sweep mlp|factorise";
+    }
     // CLI11 lists the unexpected arguments last first ("2 --rnak"): in the command line's order.
     if (message.rfind("The following argument", 0) == 0 && !unexpected.empty()) {
       std::vector<std::string> ordered = unexpected;

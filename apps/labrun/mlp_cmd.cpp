@@ -139,6 +139,7 @@ int run_mlp(const MlpCommand& command) {
   command.checks.run();
   apply_threads(command.common);
   const Dataset data = load_data(command.common, /*min_rows=*/2);
+  require_labels(data);
   check_train_size_fits("--train-size", command.study.train_size, data);
   MlpStudyOptions options = command.study;
   // The runs are written as they finish, not kept: the document's memory is a run's.

@@ -53,6 +53,9 @@ struct MlpSplit {
 // train_size leaves no training or no validation rows.
 MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
                        int64_t train_size);
+// What prepare_split first checks of the data, for a caller to refuse it before any work: labels,
+// of at least 2 classes (DataError saying how to give them: --label, --labels).
+void require_labels(const Dataset& data);
 
 struct MlpParams {
   torch::Tensor W1;  // D x H

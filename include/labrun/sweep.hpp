@@ -2,7 +2,9 @@
 // Studies over a grid of settings, each repeated over seeds: the options of one part crossed,
 // every setting trained `repeats` times, each run evaluated at several epoch counts.
 //
-//   axes      the swept options, in the order given; the grid is their product with the first
+//   axes      the swept options, in one order per part (plan_sweep's: mlp lr, epochs, hidden,
+//             train_size, normalise, engine, shuffle; factorise rank, lr, epochs, reduction,
+//             loss_form, dtype, engine, normalise); the grid is their product with the first
 //             axis varying slowest. The epochs axis costs one training, not one per value: each
 //             run trains to the largest count and is evaluated at every count on the way
 //             (MlpOptions::checkpoints, FactoriseOptions::checkpoints).

@@ -133,6 +133,13 @@ std::string text_summary(const json& doc) {
   std::string out = fmt::format("labrun {} (seed {}) on {}: {} rows x {} columns\n", command,
                                 doc.at("config").at("seed").dump(), data.at("source").get<std::string>(),
                                 data.at("rows").get<int64_t>(), data.at("columns").get<int64_t>());
+  // The factorisation's scaling, when it is not the exercise's: its numbers are of another matrix.
+  const json& config = doc.at("config");
+  const json& part = command == "all" && config.contains("factorise") ? config.at("factorise") : config;
+  const std::string normalise = part.is_object() ? part.value("normalise", "none") : "none";
+  if ((command == "factorise" || command == "pca" || command == "all") && normalise != "none") {
+    out += "the factorisation's matrix: " + part.value("preprocessing", "normalise " + normalise) + "\n";
+  }
   if (command == "factorise") out += factorise_text(r);
   if (command == "pca") out += pca_text(r);
   if (command == "mlp") out += mlp_text(r);
