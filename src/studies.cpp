@@ -477,9 +477,14 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
   result.train_rows = options.train_size;
   result.val_rows = data.rows() - options.train_size;
   if (options.training.epochs > 0 && first == 0) {
-    // Repeat 0's model from a generator of its own, so that the study's draws are untouched.
-    at::Generator probe =
-        options.generator ? options.generator->clone() : at::make_generator<at::CPUGeneratorImpl>(options.seed);
+    // Repeat 0's model from a generator of its own, so that the study's draws are untouched: a copy
+    // of the study's state (libtorch 1.13's Generator::clone leaks its copy, LeakSanitizer says).
+    at::Generator probe = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+    if (options.generator) {
+      at::Generator study_draws = *options.generator;  // a handle on the same state
+      std::lock_guard<std::mutex> lock(study_draws.mutex());
+      probe.set_state(study_draws.get_state());
+    }
     result.lost_update_share =
         lost_update_share(shared, init_params(data.columns(), options.hidden, classes, probe), options.training.lr);
   }
