@@ -74,6 +74,12 @@ void check_rank_fits(const std::string& option, int64_t rank, const Dataset& dat
 }
 
 void check_streamable(const std::string& option, const FactoriseStudyOptions& options, const Dataset& data) {
+  if (options.streaming == Streaming::always && options.normalise != Normalise::none) {
+    throw UsageError(
+        fmt::format("{} always does not scale the columns: normalise {} holds the matrix in memory "
+                    "(give {} auto or never)",
+                    option, to_string(options.normalise), option));
+  }
   if (options.streaming != Streaming::always || can_stream(data.rows(), data.columns())) return;
   throw UsageError(fmt::format("{} always needs at least as many rows as columns and at most {} columns; {} is {} x {}",
                                option, kMaxStreamedColumns, data.source, data.rows(), data.columns()));
