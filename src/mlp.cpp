@@ -105,7 +105,9 @@ void require_labels(const Dataset& data) {
 MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_order, Normalise normalise,
                        int64_t train_size) {
   const int64_t rows = data.rows();
-  require_labels(data);
+  // The classes are counted below, as they are numbered: only the missing labels are
+  // require_labels' here (prepare_split runs once a repeat with a shuffle per repeat).
+  if (data.labels.empty()) require_labels(data);
   if (static_cast<int64_t>(row_order.size()) != rows) {
     throw std::invalid_argument("prepare_split: row_order has " + std::to_string(row_order.size()) + " entries for " +
                                 std::to_string(rows) + " rows");
