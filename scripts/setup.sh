@@ -17,7 +17,7 @@ fi
 
 packages=(
   g++ cmake make ccache
-  libtorch-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  libtorch-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   # Without it Debian's libtorch runs its matmuls on the reference BLAS, 16x slower.
   libopenblas0-pthread
 )

@@ -11,24 +11,8 @@
 #include <stdexcept>
 #include <string>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define LABRUN_X86 1
-#endif
-
 namespace labrun {
 namespace {
-
-constexpr bool bit(unsigned value, int n) { return ((value >> n) & 1u) != 0; }
-
-#ifdef LABRUN_X86
-// XGETBV(0): the state components the OS enables (XCR0). Only valid when CPUID says OSXSAVE.
-uint64_t xcr0() {
-  uint32_t eax = 0, edx = 0;
-  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-  return (static_cast<uint64_t>(edx) << 32) | eax;
-}
-#endif
 
 std::optional<std::string> environment(const char* name) {
   const char* value = std::getenv(name);
@@ -65,41 +49,31 @@ std::string_view to_string(SimdLevel level) {
 
 CpuFeatures cpu_features() {
   CpuFeatures f;
-#ifdef LABRUN_X86
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
-  f.sse3 = bit(ecx, 0);
-  f.ssse3 = bit(ecx, 9);
-  f.fma = bit(ecx, 12);
-  f.sse4_1 = bit(ecx, 19);
-  f.sse4_2 = bit(ecx, 20);
-  f.avx = bit(ecx, 28);
-  const bool osxsave = bit(ecx, 27);
-  if (osxsave) {
-    const uint64_t state = xcr0();
-    f.os_saves_ymm = (state & 0x6) == 0x6;    // XMM and YMM
-    f.os_saves_zmm = (state & 0xe6) == 0xe6;  // and opmask, ZMM_Hi256, Hi16_ZMM
-  }
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) {
-    f.avx2 = bit(ebx, 5);
-    f.avx512f = bit(ebx, 16);
-    f.avx512dq = bit(ebx, 17);
-    f.avx512cd = bit(ebx, 28);
-    f.avx512bw = bit(ebx, 30);
-    f.avx512vl = bit(ebx, 31);
-  }
+#if defined(__x86_64__) || defined(__i386__)
+  // GCC's and Clang's CPUID probe, which counts AVX and AVX-512 only where the OS saves their
+  // registers (XGETBV).
+  __builtin_cpu_init();
+  f.sse3 = __builtin_cpu_supports("sse3");
+  f.ssse3 = __builtin_cpu_supports("ssse3");
+  f.sse4_1 = __builtin_cpu_supports("sse4.1");
+  f.sse4_2 = __builtin_cpu_supports("sse4.2");
+  f.avx = __builtin_cpu_supports("avx");
+  f.avx2 = __builtin_cpu_supports("avx2");
+  f.fma = __builtin_cpu_supports("fma");
+  f.avx512f = __builtin_cpu_supports("avx512f");
+  f.avx512dq = __builtin_cpu_supports("avx512dq");
+  f.avx512cd = __builtin_cpu_supports("avx512cd");
+  f.avx512bw = __builtin_cpu_supports("avx512bw");
+  f.avx512vl = __builtin_cpu_supports("avx512vl");
 #endif
   return f;
 }
 
 SimdLevel cpu_level(const CpuFeatures& c) {
-  const bool avx = c.avx && c.os_saves_ymm;
-  const bool avx2 = avx && c.avx2 && c.fma;
-  if (avx2 && c.os_saves_zmm && c.avx512f && c.avx512cd && c.avx512bw && c.avx512dq && c.avx512vl) {
-    return SimdLevel::avx512;
-  }
+  const bool avx2 = c.avx && c.avx2 && c.fma;
+  if (avx2 && c.avx512f && c.avx512cd && c.avx512bw && c.avx512dq && c.avx512vl) return SimdLevel::avx512;
   if (avx2) return SimdLevel::avx2;
-  if (avx) return SimdLevel::avx;
+  if (c.avx) return SimdLevel::avx;
   if (c.sse4_2 && c.sse4_1 && c.ssse3 && c.sse3) return SimdLevel::sse4_2;
   if (c.sse3) return SimdLevel::sse3;
   return SimdLevel::unknown;

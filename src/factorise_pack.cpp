@@ -1,18 +1,10 @@
 #include "factorise_pack.hpp"
 
 // Lane vectors as in mlp_pack.cpp: GCC's and Clang's vector extension, lowered to AVX-512, AVX2 or
-// SSE2 by the clones below; -ffp-contract=off keeps every build's numbers the same.
+// SSE2 by the clones (lanes.hpp); -ffp-contract=off keeps every build's numbers the same.
 
 namespace labrun::detail {
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(LABRUN_KERNELS_V3)
-#define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
-#define LABRUN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LABRUN_VECTOR_CLONES
-#endif
 
 template <typename T>
 struct Lanes;
@@ -28,7 +20,7 @@ struct Lanes<double> {
 };
 
 template <typename T>
-inline __attribute__((always_inline)) typename Lanes<T>::V splat(T value) {
+LABRUN_INLINE typename Lanes<T>::V splat(T value) {
   typename Lanes<T>::V v;
   for (int l = 0; l < FactorisePack<T>::kLanes; ++l) v[l] = value;
   return v;

@@ -11,7 +11,7 @@
 // never mix and the file is compiled without FMA contraction: a seed's numbers depend neither on its
 // lane or pack nor on the CPU's vector width.
 
-#include "mlp_pack.hpp"  // CacheAligned
+#include "lanes.hpp"
 
 #include <cstdint>
 #include <type_traits>

@@ -26,17 +26,6 @@ constexpr int kMlpRowBlock = 4;
 using V = float __attribute__((vector_size(kPackLanes * sizeof(float)), aligned(4), may_alias));
 using Mask = int32_t __attribute__((vector_size(kPackLanes * sizeof(int32_t)), aligned(4), may_alias));
 
-// LABRUN_KERNELS (CMake): all, v3 (AVX2 and the baseline: an AVX-512 machine runs the AVX2 build)
-// or baseline (LABRUN_BASELINE_ONLY: SSE2 alone), so that scripts/kernels.sh can compare them.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(LABRUN_KERNELS_V3)
-#define LABRUN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LABRUN_BASELINE_ONLY)
-#define LABRUN_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LABRUN_VECTOR_CLONES
-#endif
-#define LABRUN_INLINE inline __attribute__((always_inline))
-
 LABRUN_INLINE V splat(float value) {
   V v;
   for (int l = 0; l < kPackLanes; ++l) v[l] = value;

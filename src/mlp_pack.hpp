@@ -17,29 +17,17 @@
 // mix: a model's numbers do not depend on its lane, its pack or the other models, nor on the CPU's
 // vector width among CPUs with AVX2 and FMA (src/mlp_pack.cpp: an older CPU rounds apart).
 
+#include "lanes.hpp"
+
 #include <torch/types.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <vector>
 
 namespace labrun::detail {
 
 constexpr int kPackLanes = 16;
-
-// 64-byte aligned storage: a lane vector never straddles two cache lines.
-template <typename T>
-struct CacheAligned {
-  using value_type = T;
-  CacheAligned() = default;
-  template <typename U>
-  explicit CacheAligned(const CacheAligned<U>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})); }
-  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
-  friend bool operator==(const CacheAligned&, const CacheAligned&) { return true; }
-  friend bool operator!=(const CacheAligned&, const CacheAligned&) { return false; }
-};
 
 // Arrays of lane vectors: element [i * kPackLanes + l] is entry i of model l.
 using PackArray = std::vector<float, CacheAligned<float>>;

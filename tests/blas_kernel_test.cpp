@@ -12,7 +12,6 @@ CpuFeatures avx512_cpu() {
   CpuFeatures c;
   c.sse3 = c.ssse3 = c.sse4_1 = c.sse4_2 = c.avx = c.avx2 = c.fma = true;
   c.avx512f = c.avx512dq = c.avx512cd = c.avx512bw = c.avx512vl = true;
-  c.os_saves_ymm = c.os_saves_zmm = true;
   return c;
 }
 
@@ -26,17 +25,14 @@ BlasSituation prescott_on_avx512(double work_flops = 1e12) {
   return s;
 }
 
-TEST(BlasKernel, CpuLevelNeedsTheInstructionsAndTheOsState) {
+TEST(BlasKernel, CpuLevelNeedsEveryInstructionSetOfTheLevel) {
   CpuFeatures c = avx512_cpu();
   EXPECT_EQ(cpu_level(c), SimdLevel::avx512);
-  c.os_saves_zmm = false;  // e.g. a kernel booted with AVX-512 state off
-  EXPECT_EQ(cpu_level(c), SimdLevel::avx2);
-  c = avx512_cpu();
   c.avx512bw = false;  // Knights Landing has F and CD but not BW, DQ, VL: SkylakeX kernels need them
   EXPECT_EQ(cpu_level(c), SimdLevel::avx2);
   c.fma = false;
   EXPECT_EQ(cpu_level(c), SimdLevel::avx);
-  c.os_saves_ymm = false;  // AVX without the OS saving YMM registers is not usable
+  c.avx = false;  // e.g. an OS that does not save the YMM registers: __builtin_cpu_supports says no
   EXPECT_EQ(cpu_level(c), SimdLevel::sse4_2);
   c.sse4_2 = false;
   EXPECT_EQ(cpu_level(c), SimdLevel::sse3);

@@ -3,7 +3,6 @@
 #include "labrun/sha256.hpp"
 #include "labrun/utf8.hpp"
 
-#include "../src/sha256_blocks.hpp"
 #include "tensor_check.hpp"
 #include "test_files.hpp"
 
@@ -243,19 +242,6 @@ TEST(Sha256, MatchesTheStandardsTestVectors) {
   EXPECT_EQ(sha256_hex(std::string(56, 'a')), "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
   EXPECT_EQ(sha256_hex(std::string(64, 'a')), "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
   EXPECT_EQ(sha256_hex(std::string(1000000, 'a')), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-}
-
-TEST(Sha256, ThePortableLoopMatchesTheStandardsTestVectorsToo) {
-  // Sha256 uses the CPU's SHA instructions where it has them: the other path, checked everywhere.
-  std::cout << "SHA instructions " << (detail::sha256_uses_cpu_instructions() ? "used" : "not available") << "\n";
-  EXPECT_EQ(detail::sha256_hex_portable("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(detail::sha256_hex_portable(std::string(56, 'a')),
-            "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
-  EXPECT_EQ(detail::sha256_hex_portable(std::string(1000000, 'a')),
-            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  std::string text;
-  for (int i = 0; i < 100000; ++i) text += static_cast<char>(i * 131 % 251);
-  EXPECT_EQ(detail::sha256_hex_portable(text), sha256_hex(text));
 }
 
 TEST(Sha256, GivesTheSameDigestForAnySplitOfTheBytes) {

@@ -8,7 +8,7 @@
 // CPU, GEMMs run 3-4x slower than the CPU allows. It has no call to change the kernel afterwards,
 // so the only remedy is to start again with OPENBLAS_CORETYPE set. The decision is a pure function
 // (decide_blas_kernel) so that it can be tested on any machine; blas_situation() fills its inputs
-// from this process (CPUID and XGETBV, openblas_get_corename, the environment).
+// from this process (__builtin_cpu_supports, openblas_get_corename, the environment).
 
 #include <optional>
 #include <string>
@@ -21,20 +21,19 @@ enum class SimdLevel { unknown, sse3, sse4_2, avx, avx2, avx512 };
 
 std::string_view to_string(SimdLevel level);
 
-// What CPUID reports and XGETBV says the OS saves on a context switch.
+// The instruction sets a program may use here: what CPUID reports, the AVX and AVX-512 ones only
+// where the OS saves their registers on a context switch (__builtin_cpu_supports checks XGETBV).
 struct CpuFeatures {
   bool sse3 = false, ssse3 = false, sse4_1 = false, sse4_2 = false;
   bool avx = false, avx2 = false, fma = false;
   bool avx512f = false, avx512dq = false, avx512cd = false, avx512bw = false, avx512vl = false;
-  bool os_saves_ymm = false;  // XCR0 bits 1-2: SSE and AVX state
-  bool os_saves_zmm = false;  // XCR0 bits 5-7: opmask and the upper ZMM state
 };
 
 // This CPU's features (all false off x86-64).
 CpuFeatures cpu_features();
 
-// The widest level both the CPU and the OS support: AVX-512 needs F, CD, BW, DQ and VL (what
-// OpenBLAS's SkylakeX kernels use) and the ZMM state; AVX2 needs FMA too and the YMM state.
+// The widest level a program may use: AVX-512 needs F, CD, BW, DQ and VL (what OpenBLAS's SkylakeX
+// kernels use); AVX2 needs FMA too.
 SimdLevel cpu_level(const CpuFeatures& cpu);
 
 // The level of an OpenBLAS kernel by the name openblas_get_corename() gives; unknown for a name
