@@ -1,9 +1,10 @@
 #pragma once
-// The library's argument checks, in one place and one message format:
-//   "<function>: <what> <value> must be <condition>"   (std::invalid_argument)
+// The library's checks of its arguments beyond the options' rules (labrun/options.hpp): shapes and
+// invariants (std::invalid_argument, "<function>: <what>"), and the data's scale (DataError).
 
 #include "labrun/dataset.hpp"
 #include "labrun/factorise.hpp"
+#include "labrun/options.hpp"
 
 #include <torch/types.h>
 
@@ -40,26 +41,14 @@ inline void require_matrix(const char* function, const char* name, const torch::
   invalid(function, what.str());
 }
 
-inline void require_at_least(const char* function, const char* name, int64_t value, int64_t minimum) {
-  if (value < minimum) {
-    invalid(function, std::string(name) + " " + std::to_string(value) + " must be >= " + std::to_string(minimum));
-  }
-}
-
-inline void require_finite_positive(const char* function, const char* name, double value) {
-  if (std::isfinite(value) && value > 0.0) return;
-  std::ostringstream what;
-  what << name << " " << value << " must be finite and > 0";
-  invalid(function, what.str());
-}
-
 // Epoch counts ascending within [0, epochs].
 inline void require_checkpoints(const char* function, const std::vector<int64_t>& checkpoints, int64_t epochs) {
   for (std::size_t i = 0; i < checkpoints.size(); ++i) {
     const int64_t e = checkpoints[i];
     if (e < 0 || e > epochs || (i > 0 && e <= checkpoints[i - 1])) {
-      invalid(function, "checkpoints must ascend within [0, epochs = " + std::to_string(epochs) + "]; " +
-                            std::to_string(e) + " does not");
+      throw OptionError(
+          function, "checkpoints",
+          "must ascend within [0, epochs = " + std::to_string(epochs) + "]; " + std::to_string(e) + " does not");
     }
   }
 }

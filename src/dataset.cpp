@@ -3,6 +3,7 @@
 #include "input_file.hpp"
 #include "npy.hpp"
 
+#include "labrun/options.hpp"
 #include "labrun/resources.hpp"
 #include "labrun/sha256.hpp"
 #include "labrun/utf8.hpp"
@@ -315,10 +316,10 @@ TextFacts scan_text(std::string_view whole, std::size_t body, const std::string&
 Dataset parse_rows(std::string_view text, const std::string& source, const CsvOptions& options, const TextFacts& facts,
                    std::size_t text_offset, const Release& release) {
   if (options.delimiter != 0 && options.delimiter != ',' && options.delimiter != ';' && options.delimiter != '\t') {
-    throw std::invalid_argument("parse_csv: the delimiter must be ',', ';', '\\t' or 0 (detect)");
+    throw OptionError("parse_csv", "delimiter", "must be ',', ';', '\\t' or 0 (detect)");
   }
   if (options.no_label && options.label) {
-    throw std::invalid_argument("parse_csv: a label column is given together with no_label");
+    throw OptionError("parse_csv", "label", "is given together with no_label");
   }
   const char delimiter = options.delimiter != 0 ? options.delimiter : detect_delimiter(text);
   Rows reader(text, source, delimiter);

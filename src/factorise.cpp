@@ -23,16 +23,9 @@ namespace {
 void check_arguments(const torch::Tensor& A, int64_t rank, int64_t epochs, double lr) {
   constexpr const char* kFunction = "gd_factorise_ad";
   detail::require_matrix(kFunction, "A", A);
-  const int64_t limit = std::min(A.size(0), A.size(1));
-  detail::require_at_least(kFunction, "rank", rank, 1);
-  if (rank >= limit) {
-    detail::invalid(kFunction, "rank " + std::to_string(rank) + " must be < min(m, n) = " + std::to_string(limit));
-  }
-  detail::require_at_least(kFunction, "num_epochs", epochs, 0);
-  detail::require_finite_positive(kFunction, "lr", lr);
-  if (A.scalar_type() == torch::kFloat32 && lr > std::numeric_limits<float>::max()) {
-    detail::invalid(kFunction, "lr " + std::to_string(lr) + " must be <= 3.4e38 for a float32 A");
-  }
+  require_rank(kFunction, rank, A.size(0), A.size(1), "A");
+  require_at_least(kFunction, "epochs", epochs, 0);
+  require_lr(kFunction, "lr", lr, A.scalar_type() == torch::kFloat32 ? Dtype::float32 : Dtype::float64);
 }
 
 // ||A - U V^T||_F^2 expanded, ||A||^2 - 2 <U, A V> + <U^T U, V^T V>, in the training reduction:
@@ -91,7 +84,7 @@ std::pair<torch::Tensor, torch::Tensor> initial_factors(int64_t m, int64_t n, co
 
 FactoriseResult gd_factorise_ad(const torch::Tensor& A, const FactoriseOptions& options) {
   check_arguments(A, options.rank, options.epochs, options.lr);
-  detail::require_at_least("gd_factorise_ad", "record_every", options.record_every, 0);
+  require_at_least("gd_factorise_ad", "record_every", options.record_every, 0);
   detail::require_checkpoints("gd_factorise_ad", options.checkpoints, options.epochs);
   const auto reduction = options.reduction == Reduction::sum ? at::Reduction::Sum : at::Reduction::Mean;
   // One pass, no m x n temporary: dot of A with itself.
@@ -278,7 +271,7 @@ void train_in_packs(const torch::Tensor& A, const FactoriseOptions& options, tor
 std::vector<FactoriseResult> gd_factorise_batched(const torch::Tensor& A, const FactoriseOptions& options,
                                                   const std::vector<uint64_t>& seeds) {
   check_arguments(A, options.rank, options.epochs, options.lr);
-  detail::require_at_least("gd_factorise_batched", "record_every", options.record_every, 0);
+  require_at_least("gd_factorise_batched", "record_every", options.record_every, 0);
   detail::require_checkpoints("gd_factorise_batched", options.checkpoints, options.epochs);
   const auto S = static_cast<int64_t>(seeds.size());
   if (S == 0) return {};

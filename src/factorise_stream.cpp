@@ -174,13 +174,10 @@ std::pair<TruncatedSvd, std::optional<Pca>> StreamedMatrix::decompose(int64_t ra
 
 FactoriseResult StreamedMatrix::gd_factorise(const FactoriseOptions& options) const {
   constexpr const char* kFunction = "factorise_study";
-  require_at_least(kFunction, "epochs", options.epochs, 0);
-  require_finite_positive(kFunction, "lr", options.lr);
-  require_at_least(kFunction, "record_every", options.record_every, 0);
+  labrun::require_at_least(kFunction, "epochs", options.epochs, 0);
+  require_lr(kFunction, "lr", options.lr, dtype_ == torch::kFloat32 ? Dtype::float32 : Dtype::float64);
+  labrun::require_at_least(kFunction, "record_every", options.record_every, 0);
   require_checkpoints(kFunction, options.checkpoints, options.epochs);
-  if (dtype_ == torch::kFloat32 && options.lr > std::numeric_limits<float>::max()) {
-    invalid(kFunction, "lr " + std::to_string(options.lr) + " must be <= 3.4e38 in float32");
-  }
   torch::NoGradGuard no_grad;
   const int64_t m = data_.rows(), n = data_.columns();
   // The sum's gradients are 2 x the products below; the mean's are that / (m n).

@@ -32,13 +32,9 @@ uint32_t random_interval(std::mt19937& engine, uint32_t max) {
 }
 
 void check_options(const MlpOptions& options) {
-  detail::require_at_least("train_mlp", "epochs", options.epochs, 0);
-  detail::require_finite_positive("train_mlp", "lr", options.lr);
-  if (options.lr > std::numeric_limits<float>::max()) {
-    detail::invalid("train_mlp", "lr " + std::to_string(options.lr) +
-                                     " must be <= 3.4e38, float32's largest number: the MLP trains in float32");
-  }
-  detail::require_at_least("train_mlp", "record_every", options.record_every, 0);
+  require_at_least("train_mlp", "epochs", options.epochs, 0);
+  require_lr("train_mlp", "lr", options.lr, Dtype::float32);
+  require_at_least("train_mlp", "record_every", options.record_every, 0);
   detail::require_checkpoints("train_mlp", options.checkpoints, options.epochs);
 }
 
@@ -67,6 +63,20 @@ std::vector<int64_t> RowShuffler::permutation(int64_t n) {
     std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
   }
   return order;
+}
+
+const char* to_string(Engine engine) { return engine == Engine::sequential ? "sequential" : "batched"; }
+
+const char* to_string(Shuffle shuffle) {
+  switch (shuffle) {
+    case Shuffle::per_repeat:
+      return "per-repeat";
+    case Shuffle::none:
+      return "none";
+    case Shuffle::once:
+      break;
+  }
+  return "once";
 }
 
 const char* to_string(Normalise normalise) {

@@ -1,5 +1,7 @@
 #include "labrun/statistics.hpp"
 
+#include "labrun/options.hpp"
+
 #include "check.hpp"
 
 #include <algorithm>
@@ -181,10 +183,7 @@ std::pair<std::vector<double>, double> ranks(const std::vector<double>& values) 
 }
 
 void check_bootstrap(const char* function, const Bootstrap& bootstrap) {
-  if (bootstrap.resamples < 0 || bootstrap.resamples > kMaxResamples) {
-    detail::invalid(function, "resamples must be 0 to " + std::to_string(kMaxResamples) + ", got " +
-                                  std::to_string(bootstrap.resamples));
-  }
+  require_resamples(function, "resamples", bootstrap.resamples);
 }
 
 }  // namespace

@@ -64,13 +64,6 @@ namespace {
 
 constexpr const char* kPlan = "plan_sweep";
 
-void check_resamples(int64_t resamples) {
-  if (resamples < 0 || resamples > kMaxResamples) {
-    detail::invalid(kPlan, "bootstrap " + std::to_string(resamples) + " must be 0 (no bootstrap) to " +
-                               std::to_string(kMaxResamples) + " resamples");
-  }
-}
-
 // An axis of the values given, or none for an empty list; refuses repeated values.
 template <class T, class Convert>
 void add_axis(StudyPlan& plan, const std::string& name, const std::vector<T>& values, Convert convert) {
@@ -80,7 +73,7 @@ void add_axis(StudyPlan& plan, const std::string& name, const std::vector<T>& va
   for (const T& v : values) {
     const AxisValue value = convert(v);
     if (!seen.insert(to_string(value)).second) {
-      detail::invalid(kPlan, name + " lists " + to_string(value) + " twice: each value of an axis once");
+      throw OptionError(kPlan, name, "lists " + to_string(value) + " twice: each value of an axis once");
     }
     axis.values.push_back(value);
   }
@@ -101,19 +94,8 @@ std::vector<T> values_or(const std::vector<T>& swept, T base) {
 std::vector<int64_t> checkpoints(const std::vector<int64_t>& swept, int64_t base) {
   std::vector<int64_t> epochs = values_or(swept, base);
   std::sort(epochs.begin(), epochs.end());
-  for (const int64_t e : epochs) detail::require_at_least(kPlan, "epochs", e, 0);
+  for (const int64_t e : epochs) require_at_least(kPlan, "epochs", e, 0);
   return epochs;
-}
-
-void check_lr(double lr, bool float32) {
-  detail::require_finite_positive(kPlan, "lr", lr);
-  if (float32 && lr > std::numeric_limits<float>::max()) {
-    detail::invalid(kPlan, "lr " + to_string(AxisValue(lr)) + " must be <= 3.4e38 where training is in float32");
-  }
-  if (float32 && static_cast<float>(lr) == 0.0f) {
-    detail::invalid(kPlan, "lr " + to_string(AxisValue(lr)) +
-                               " is 0 in float32 (below 1.4e-45), where training is: no update would change a weight");
-  }
 }
 
 template <class Enum>
@@ -178,8 +160,8 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& given) {
   plan.metrics = {"train_accuracy", "val_accuracy", "loss"};
   plan.resamples = sweep.base.resamples;
   require_labels(data);  // before anything is written
-  detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
-  check_resamples(plan.resamples);
+  require_at_least(kPlan, "repeats", plan.repeats, 1);
+  require_resamples(kPlan, "resamples", plan.resamples);
   add_axis(plan, "lr", sweep.lr, kReal);
   add_axis(plan, "epochs", sweep.epochs, kInteger);
   add_axis(plan, "hidden", sweep.hidden, kInteger);
@@ -188,16 +170,10 @@ StudyPlan plan_sweep(const Dataset& data, const MlpSweep& given) {
   add_axis(plan, "engine", sweep.engine, kName);
   add_axis(plan, "shuffle", sweep.shuffle, kName);
   plan.epochs = checkpoints(sweep.epochs, sweep.base.training.epochs);
-  for (const double lr : values_or(sweep.lr, sweep.base.training.lr)) check_lr(lr, true);
-  for (const int64_t h : values_or(sweep.hidden, sweep.base.hidden)) {
-    detail::require_at_least(kPlan, "hidden", h, 1);
-  }
+  for (const double lr : values_or(sweep.lr, sweep.base.training.lr)) require_lr(kPlan, "lr", lr, Dtype::float32);
+  for (const int64_t h : values_or(sweep.hidden, sweep.base.hidden)) require_at_least(kPlan, "hidden", h, 1);
   for (const int64_t t : values_or(sweep.train_size, sweep.base.train_size)) {
-    if (t < 1 || t >= data.rows()) {
-      detail::invalid(kPlan, "train_size " + std::to_string(t) +
-                                 " must leave rows to train on and to validate: 1 <= it < " +
-                                 std::to_string(data.rows()) + ", the rows of " + data.source);
-    }
+    require_train_size(kPlan, t, data.rows(), data.source);
   }
   return plan;
 }
@@ -210,11 +186,11 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& given) {
   plan.seed = sweep.seed;
   plan.metrics = {"loss", "gap", "relative_gap"};
   plan.resamples = sweep.resamples;
-  detail::require_at_least(kPlan, "repeats", plan.repeats, 1);
-  check_resamples(plan.resamples);
+  require_at_least(kPlan, "repeats", plan.repeats, 1);
+  require_resamples(kPlan, "resamples", plan.resamples);
   // Seeds seed .. seed + repeats - 1 must stay below 2^53 (the seeds labrun takes and reports).
   if (sweep.seed + static_cast<uint64_t>(plan.repeats) - 1 >= (uint64_t{1} << 53)) {
-    detail::invalid(kPlan, "seeds " + std::to_string(sweep.seed) + " + repeats must stay below 2^53");
+    throw OptionError(kPlan, "seed", std::to_string(sweep.seed) + " + repeats must stay below 2^53");
   }
   add_axis(plan, "rank", sweep.rank, kInteger);
   add_axis(plan, "lr", sweep.lr, kReal);
@@ -224,25 +200,23 @@ StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& given) {
   add_axis(plan, "dtype", sweep.dtype, kName);
   add_axis(plan, "engine", sweep.engines, kName);
   add_axis(plan, "normalise", sweep.normalise, kName);
-  detail::require_at_least(kPlan, "chunk", sweep.chunk, 1);
+  require_at_least(kPlan, "chunk", sweep.chunk, 1);
   plan.epochs = checkpoints(sweep.epochs, sweep.base.gd.epochs);
   const bool float32 = sweep.dtype.empty() ? sweep.base.dtype == Dtype::float32
                                            : std::count(sweep.dtype.begin(), sweep.dtype.end(), Dtype::float32) > 0;
-  for (const double lr : values_or(sweep.lr, sweep.base.gd.lr)) check_lr(lr, float32);
+  for (const double lr : values_or(sweep.lr, sweep.base.gd.lr)) {
+    require_lr(kPlan, "lr", lr, float32 ? Dtype::float32 : Dtype::float64);
+  }
   // A scaling the data cannot take is refused now, not after the settings before it have run.
   for (const Normalise n : values_or(sweep.normalise, sweep.base.normalise)) {
     try {
       normalised_columns(data, n);
     } catch (const DataError& e) {
-      detail::invalid(kPlan, std::string("normalise ") + to_string(n) + " cannot scale " + e.what());
+      throw OptionError(kPlan, "normalise", std::string(to_string(n)) + " cannot scale " + e.what());
     }
   }
-  const int64_t limit = std::min(data.rows(), data.columns());
   for (const int64_t r : values_or(sweep.rank, sweep.base.gd.rank)) {
-    if (r < 1 || r >= limit) {
-      detail::invalid(kPlan, "rank " + std::to_string(r) + " must be in [1, min(rows, columns)) = [1, " +
-                                 std::to_string(limit) + ") for " + data.source);
-    }
+    require_rank(kPlan, r, data.rows(), data.columns(), data.source);
   }
   return plan;
 }
@@ -405,7 +379,7 @@ void run_sweep(const Dataset& data, const FactoriseSweep& sweep, const StudyPlan
 double sweep_memory(const Dataset& data, const MlpSweep& sweep, const StudyPlan& plan) {
   double most = 0.0;
   for (int64_t s = 0; s < plan.settings(); ++s) {
-    most = std::max(most, mlp_study_memory(data, setting_options(sweep, plan, s), /*keeps_runs=*/false));
+    most = std::max(most, estimate(data, setting_options(sweep, plan, s), /*keeps_runs=*/false).bytes);
   }
   return most;
 }
@@ -420,7 +394,7 @@ double sweep_memory(const Dataset& data, const FactoriseSweep& sweep, const Stud
                                 static_cast<double>(options.gd.rank) * element * 8.0 +
                             static_cast<double>(data.rows()) * static_cast<double>(data.columns()) * element * 4.0;
     const double seeds = static_cast<double>(std::min(sweep.chunk, plan.repeats));
-    most = std::max(most, factorise_study_memory(data.rows(), data.columns(), options) + seeds * per_seed);
+    most = std::max(most, estimate(data.rows(), data.columns(), options).bytes + seeds * per_seed);
   }
   return most;
 }
@@ -438,10 +412,10 @@ double sweep_flops_per_run(const Dataset& data, const Sweep& sweep, const StudyP
   double flops = 0.0;
   for (int64_t setting = 0; setting < plan.settings(); ++setting) {
     if (const auto* mlp = std::get_if<MlpSweep>(&sweep)) {
-      flops += mlp_study_flops(data, setting_options(*mlp, plan, setting)) / static_cast<double>(plan.repeats);
+      flops += estimate(data, setting_options(*mlp, plan, setting)).flops / static_cast<double>(plan.repeats);
     } else {
-      flops += factorise_study_flops(data.rows(), data.columns(),
-                                     setting_options(std::get<FactoriseSweep>(sweep), plan, setting));
+      flops +=
+          estimate(data.rows(), data.columns(), setting_options(std::get<FactoriseSweep>(sweep), plan, setting)).flops;
     }
   }
   return flops / static_cast<double>(plan.settings());
@@ -559,23 +533,20 @@ std::vector<SettingComparison> compare_settings(const StudyPlan& plan, const Stu
   if (metric == plan.metrics.end()) {
     std::string known;
     for (const std::string& m : plan.metrics) known += (known.empty() ? "" : ", ") + m;
-    detail::invalid(kFunction, "metric " + options.metric + " is not the study's: it has " + known);
+    throw OptionError(kFunction, "metric", options.metric + " is not the study's: it has " + known);
   }
   const int64_t epochs = options.epochs.value_or(plan.epochs.back());
   const auto checkpoint = std::find(plan.epochs.begin(), plan.epochs.end(), epochs);
   if (checkpoint == plan.epochs.end()) {
     std::string known;
     for (const int64_t e : plan.epochs) known += (known.empty() ? "" : ", ") + std::to_string(e);
-    detail::invalid(kFunction,
-                    "epochs " + std::to_string(epochs) + " is not a checkpoint of the study: it has " + known);
+    throw OptionError(kFunction, "epochs",
+                      std::to_string(epochs) + " is not a checkpoint of the study: it has " + known);
   }
   if (options.baseline && (*options.baseline < 0 || *options.baseline >= plan.settings())) {
-    detail::invalid(kFunction, "baseline " + std::to_string(*options.baseline) + " is not a setting of the study");
+    throw OptionError(kFunction, "baseline", std::to_string(*options.baseline) + " is not a setting of the study");
   }
-  if (options.resamples < 0 || options.resamples > kMaxResamples) {
-    detail::invalid(kFunction, "bootstrap " + std::to_string(options.resamples) + " must be 0 to " +
-                                   std::to_string(kMaxResamples) + " resamples");
-  }
+  require_resamples(kFunction, "resamples", options.resamples);
   const auto m = static_cast<std::size_t>(metric - plan.metrics.begin());
   const auto c = static_cast<std::size_t>(checkpoint - plan.epochs.begin());
   const bool higher = options.metric.find("accuracy") != std::string::npos;

@@ -1,4 +1,5 @@
 #include "labrun/factorise.hpp"
+#include "labrun/options.hpp"
 
 #include "labrun/dataset.hpp"
 #include "labrun/decomposition.hpp"
@@ -205,11 +206,19 @@ TEST(Factorise, FinalLossOfALargeMatrixIsSummedInBlocksToTheSameValue) {
   EXPECT_NEAR(gd.loss, whole, 1e-12 * whole);
 }
 
-void expect_invalid(const torch::Tensor& A, FactoriseOptions options, const std::string& part) {
+// An OptionError naming `field` (empty: a plain invalid_argument, a broken invariant) whose message
+// holds `part`.
+void expect_invalid(const torch::Tensor& A, FactoriseOptions options, const std::string& part,
+                    const std::string& field = "") {
   try {
     gd_factorise_ad(A, options);
     ADD_FAILURE() << "no error, expected one with: " << part;
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.option(), field) << e.what();
+    EXPECT_EQ(e.function(), "gd_factorise_ad");
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
   } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(field, "") << "a plain invalid_argument: " << e.what();
     EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
   }
 }
@@ -218,17 +227,20 @@ TEST(Factorise, RejectsBadArgumentsNamingValueAndLimit) {
   const torch::Tensor A = centred_iris();
   FactoriseOptions o;
   o.rank = 4;
-  expect_invalid(A, o, "gd_factorise_ad: rank 4 must be < min(m, n) = 4");
+  expect_invalid(A, o, "gd_factorise_ad: rank 4 must be < min(rows, columns) = 4 of A (150 x 4)", "rank");
   o.rank = 0;
-  expect_invalid(A, o, "rank 0 must be >= 1");
+  expect_invalid(A, o, "rank 0 must be >= 1", "rank");
   o = {};
   o.epochs = -1;
-  expect_invalid(A, o, "num_epochs -1 must be >= 0");
+  expect_invalid(A, o, "epochs -1 must be >= 0", "epochs");
   o = {};
   o.lr = 0.0;
-  expect_invalid(A, o, "lr 0 must be finite and > 0");
+  expect_invalid(A, o, "lr 0 must be a finite number > 0", "lr");
   o.lr = std::nan("");
-  expect_invalid(A, o, "must be finite");
+  expect_invalid(A, o, "lr nan must be a finite number > 0", "lr");
+  o = {};
+  o.checkpoints = {10, 5};
+  expect_invalid(A, o, "checkpoints must ascend within [0, epochs = 1000]; 5 does not", "checkpoints");
   expect_invalid(torch::ones({3, 4, 5}, torch::kFloat64), {}, "3-D");
   expect_invalid(torch::ones({4, 4}, torch::kLong), {}, "floating-point");
   EXPECT_THROW(gd_factorise_ad(A, 9), std::invalid_argument);

@@ -191,11 +191,65 @@ TEST(Studies, FactoriseStudyRefusesARankTheDataCannotHave) {
   try {
     factorise_study(load_embedded_iris(), options);
     FAIL() << "no exception";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("factorise_study: rank 4 must be in [1, min(rows, columns)) = [1, 4)"),
-              std::string::npos)
-        << e.what();
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.option(), "rank");
+    EXPECT_EQ(std::string(e.what()),
+              "factorise_study: rank 4 must be < min(rows, columns) = 4 of embedded:iris.data (150 x 4)");
   }
+}
+
+// Each rule is one function (labrun/options.hpp), and each study names the field it refuses, so
+// that a caller can say it in its own words (the command: its option's name).
+TEST(Studies, EachStudyNamesTheFieldOfTheOptionItRefuses) {
+  const Dataset iris = load_embedded_iris();
+  const auto field_of = [](const std::function<void()>& call) -> std::string {
+    try {
+      call();
+    } catch (const OptionError& e) {
+      return e.function() + " " + e.option();
+    }
+    return "nothing refused";
+  };
+  FactoriseStudyOptions factorise;
+  EXPECT_EQ(field_of([&] { check_options(iris, factorise); }), "nothing refused");
+  factorise.gd.record_every = -1;
+  EXPECT_EQ(field_of([&] { check_options(iris, factorise); }), "factorise_study record_every");
+  factorise = {};
+  factorise.dtype = Dtype::float32;
+  factorise.gd.lr = 1e39;  // beyond float32, fine in float64
+  EXPECT_EQ(field_of([&] { check_options(iris, factorise); }), "factorise_study lr");
+  factorise.dtype = Dtype::float64;
+  EXPECT_EQ(field_of([&] { check_options(iris, factorise); }), "nothing refused");
+  factorise.streaming = Streaming::always;
+  factorise.normalise = Normalise::std;
+  EXPECT_EQ(field_of([&] { check_options(iris, factorise); }), "factorise_study streaming");
+
+  MlpStudyOptions mlp;
+  EXPECT_EQ(field_of([&] { check_options(iris, mlp); }), "nothing refused");
+  mlp.train_size = 150;
+  EXPECT_EQ(field_of([&] { check_options(iris, mlp); }), "mlp_study train_size");
+  mlp = {};
+  mlp.resamples = kMaxResamples + 1;
+  EXPECT_EQ(field_of([&] { check_options(iris, mlp); }), "mlp_study resamples");
+  mlp = {};
+  mlp.training.lr = 1e-50;  // 0 in float32, where the MLP trains
+  EXPECT_EQ(field_of([&] { mlp_study(iris, mlp); }), "mlp_study lr");
+
+  // The exercise checks both parts before either starts, and says which refused.
+  ExerciseOptions exercise;
+  exercise.mlp.hidden = 0;
+  bool factorised = false;
+  ExerciseHooks hooks;
+  hooks.on_factorised = [&](const FactoriseStudyResult&) { factorised = true; };
+  EXPECT_EQ(field_of([&] { labrun::exercise(iris, exercise, hooks); }), "mlp_study hidden");
+  EXPECT_FALSE(factorised);
+  exercise = {};
+  exercise.factorise.gd.rank = 4;
+  EXPECT_EQ(field_of([&] { labrun::exercise(iris, exercise, hooks); }), "factorise_study rank");
+
+  EXPECT_EQ(shortest(0.1), "0.1");
+  EXPECT_EQ(shortest(1e39), "1e+39");
+  EXPECT_EQ(shortest(1.0 / 3.0), "0.3333333333333333");
 }
 
 TEST(Studies, MlpStudyRunsEitherEngineOnTheSameDraws) {
@@ -467,25 +521,34 @@ TEST(Studies, MemoryEstimatesGrowWithTheWork) {
   MlpStudyOptions small;
   MlpStudyOptions more = small;
   more.repeats = 10 * small.repeats;
-  EXPECT_GT(mlp_study_memory(iris, more), 5.0 * mlp_study_memory(iris, small));
+  EXPECT_GT(estimate(iris, more).bytes, 5.0 * estimate(iris, small).bytes);
   more = small;
   more.training.record_every = 1;
-  EXPECT_GT(mlp_study_memory(iris, more), mlp_study_memory(iris, small));
-  // The batched engine holds every model's activations; the sequential one a model's at a time.
+  EXPECT_GT(estimate(iris, more).bytes, estimate(iris, small).bytes);
+  // The batched engine holds a chunk of models at once, the sequential one a few (32 a thread):
+  // beyond a chunk, the repeats add only the three figures each run leaves for the summary.
   MlpStudyOptions batched = small, sequential = small;
   batched.repeats = sequential.repeats = 1000;
   sequential.engine = Engine::sequential;
-  EXPECT_GT(mlp_study_memory(iris, batched), 2.0 * mlp_study_memory(iris, sequential));
+  EXPECT_GT(estimate(iris, batched).bytes, 2.0 * estimate(iris, sequential).bytes);
+  MlpStudyOptions chunk = batched, many = batched;
+  chunk.repeats = 2000;  // two chunks
+  many.repeats = 100000;
+  const double per_run = (estimate(iris, many, false).bytes - estimate(iris, chunk, false).bytes) / 98000.0;
+  EXPECT_NEAR(per_run, 3.0 * 8.0, 1e-9);
+  MlpStudyOptions small_chunk = batched;
+  small_chunk.chunk = 64;
+  EXPECT_LT(estimate(iris, small_chunk).bytes, 0.5 * estimate(iris, batched).bytes);
 
   FactoriseStudyOptions factorise;
   FactoriseStudyOptions with_pca = factorise;
   with_pca.pca = true;
-  EXPECT_GT(factorise_study_memory(150, 4, with_pca), factorise_study_memory(150, 4, factorise));
+  EXPECT_GT(estimate(150, 4, with_pca).bytes, estimate(150, 4, factorise).bytes);
   // In memory a matrix costs copies of itself; streamed, its Gram matrix, blocks and factors.
   factorise.streaming = Streaming::never;
-  EXPECT_GT(factorise_study_memory(50000, 2000, factorise), 50000.0 * 2000.0 * 8.0);
+  EXPECT_GT(estimate(50000, 2000, factorise).bytes, 50000.0 * 2000.0 * 8.0);
   factorise.streaming = Streaming::automatic;
-  EXPECT_LT(factorise_study_memory(50000, 2000, factorise), 0.5 * 50000.0 * 2000.0 * 4.0);
+  EXPECT_LT(estimate(50000, 2000, factorise).bytes, 0.5 * 50000.0 * 2000.0 * 4.0);
 }
 
 TEST(Studies, DataBeyondTheTrainingDtypeIsADataError) {
@@ -540,7 +603,7 @@ TEST(Studies, TheExerciseDrawsBothPartsFromOneStream) {
   EXPECT_EQ(losses, (std::vector<double>{whole.mlp.runs[0].final_loss, whole.mlp.runs[1].final_loss}));
   EXPECT_TRUE(streamed.mlp.runs.empty());
   EXPECT_EQ(streamed.mlp.val_accuracy.mean, whole.mlp.val_accuracy.mean);
-  EXPECT_LT(exercise_memory(iris, options, /*keeps_runs=*/false), exercise_memory(iris, options) + 1.0);
+  EXPECT_LT(estimate(iris, options, /*keeps_runs=*/false).bytes, estimate(iris, options).bytes + 1.0);
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "all_cmd.hpp"
 
-#include "blas_restart.hpp"
 #include "document.hpp"
 #include "factorise_cmd.hpp"
 #include "labrun/output_file.hpp"
@@ -22,8 +21,8 @@ CLI::App* setup_all(CLI::App& app, AllCommand& command) {
   command.exercise.factorise.gd.record_every = 10;
   command.exercise.mlp.training.record_every = 10;
   command.exercise.mlp.repeats = 200;
-  add_factorise_options(*sub, command.exercise.factorise, command.checks, OptionNames{"factorise-"});
-  add_mlp_options(*sub, command.exercise.mlp, command.checks, OptionNames{"mlp-"});
+  add_factorise_options(*sub, command.exercise.factorise, command.checks, command.factorise_names);
+  add_mlp_options(*sub, command.exercise.mlp, command.checks, command.mlp_names);
   // One option for both loss curves, as the report draws them side by side.
   sub->add_option("--loss-every", command.loss_every,
                   "Record both parts' losses every K epochs (0: none); overrides --factorise-loss-every and "
@@ -35,28 +34,28 @@ CLI::App* setup_all(CLI::App& app, AllCommand& command) {
 }
 
 int run_all(const AllCommand& command) {
-  command.checks.run();
-  apply_threads(command.common);
-  const Dataset data = load_data(command.common, /*min_rows=*/2);
-  check_rank_fits("--rank", command.exercise.factorise.gd.rank, data);
-  check_streamable("--streaming", command.exercise.factorise, data);
-  check_train_size_fits("--train-size", command.exercise.mlp.train_size, data);
-  require_labels(data);
+  const Dataset data = start_command(command.common, command.checks);
   ExerciseOptions options = command.exercise;
   if (command.loss_every) {
     require_at_least("--loss-every", *command.loss_every, 0);
     options.factorise.gd.record_every = *command.loss_every;
     options.mlp.training.record_every = *command.loss_every;
   }
+  // Each part's options by its own names: the OptionError says which part refused.
+  try {
+    check_options(data, options);
+  } catch (const OptionError& e) {
+    const OptionNames& names = e.function() == "mlp_study" ? command.mlp_names : command.factorise_names;
+    throw UsageError(names.flag(e.option()) + " " + e.rest());
+  }
+  require_labels(data);
   // The MLP's runs are written as they finish, not kept: the document's memory is a run's.
   ExerciseOptions one_run = options;
   one_run.mlp.repeats = 1;
-  require_memory_for(exercise_memory(data, options, /*keeps_runs=*/false),
-                     factorise_document_numbers(data, options.factorise) + mlp_document_numbers(one_run.mlp),
-                     factorise_size(data, options.factorise) + " and " + mlp_size(options.mlp),
-                     "use fewer --repeats, a smaller --hidden or a larger --loss-every");
-  use_best_blas_kernel(exercise_flops(data, options), command.common);
-  options.seed = resolve_seed(command.common);
+  options.seed = admit_work(command.common, estimate(data, options, /*keeps_runs=*/false),
+                            factorise_document_numbers(data, options.factorise) + mlp_document_numbers(one_run.mlp),
+                            factorise_size(data, options.factorise) + " and " + mlp_size(options.mlp),
+                            "use fewer --repeats, a smaller --hidden or a larger --loss-every");
 
   // As mlp writes its document: JSON as the runs come (the factorisation's results first, known
   // before the MLP starts), the text summary from the first runs and the summary of all.
@@ -75,7 +74,7 @@ int run_all(const AllCommand& command) {
   };
   hooks.mlp.on_start = [&](const MlpStudyResult& start) {
     warn_unseen_classes(start, options.mlp.shuffle);
-    warn_lost_updates(start, "--mlp-lr", options.mlp.training.lr);
+    warn_lost_updates(start, command.mlp_names.flag("lr"), options.mlp.training.lr);
     head["results"]["mlp"] = mlp_results_head(start);
     if (json_out) stream.emplace(head, std::vector<std::string>{"results", "mlp"}, "runs", *output);
   };
@@ -98,8 +97,8 @@ int run_all(const AllCommand& command) {
     if (!json_out) write_output(text_summary(head), command.common.output);
     if (command.common.summary) std::cerr << text_summary(head);
   }
-  const int factorise_code = factorise_exit_code(data, result.factorise, options.factorise, OptionNames{"factorise-"});
-  const int mlp_code = mlp_exit_code(result.mlp, "--mlp-lr", options.mlp.training.lr);
+  const int factorise_code = factorise_exit_code(data, result.factorise, options.factorise, command.factorise_names);
+  const int mlp_code = mlp_exit_code(result.mlp, command.mlp_names.flag("lr"), options.mlp.training.lr);
   return factorise_code != kExitOk ? factorise_code : mlp_code;
 }
 

@@ -19,6 +19,7 @@ struct AllCommand {
   ExerciseOptions exercise;
   std::optional<int64_t> loss_every;  // both parts' record_every
   Checks checks;
+  OptionNames factorise_names{"factorise-"}, mlp_names{"mlp-"};
 };
 
 CLI::App* setup_all(CLI::App& app, AllCommand& command);

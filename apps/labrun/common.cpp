@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include "blas_restart.hpp"
 #include "environment.hpp"
 
 #include "labrun/resources.hpp"
@@ -20,31 +21,38 @@ namespace labrun::cli {
 
 const char* to_string(Format format) { return format == Format::text ? "text" : "json"; }
 
-void require_at_least(const std::string& option, int64_t value, int64_t minimum) {
-  if (value < minimum) throw UsageError(fmt::format("{} {} must be >= {}", option, value, minimum));
+std::string OptionNames::operator()(std::string_view name, bool clashes) const {
+  std::string flag = "--" + (clashes ? clash_prefix_ : std::string()) + std::string(name);
+  (*declared_)[std::string(name)] = flag;
+  return flag;
 }
 
-void require_finite_positive(const std::string& option, double value) {
-  if (!std::isfinite(value) || value <= 0.0) {
-    throw UsageError(fmt::format("{} {} must be a finite number > 0", option, value));
+std::string OptionNames::flag(std::string_view field) const {
+  // The fields whose options are named otherwise; the rest are the field with - for _.
+  static const std::map<std::string_view, std::string_view> kRenamed = {
+      {"record_every", "loss-every"}, {"resamples", "bootstrap"}, {"form", "loss-form"}};
+  const auto renamed = kRenamed.find(field);
+  std::string name(renamed != kRenamed.end() ? renamed->second : field);
+  std::replace(name.begin(), name.end(), '_', '-');
+  const auto declared = declared_->find(name);
+  return declared != declared_->end() ? declared->second : "--" + name;
+}
+
+namespace {
+
+// Runs `rule`, one of the library's (labrun/options.hpp): its OptionError becomes a UsageError
+// naming `option`.
+template <class Rule>
+void check_by_rule(const std::string& option, Rule&& rule) {
+  try {
+    rule();
+  } catch (const OptionError& e) {
+    throw UsageError(option + " " + e.rest());
   }
 }
 
-void require_float32(const std::string& option, double value, const std::string& why) {
-  if (std::abs(value) > std::numeric_limits<float>::max()) {
-    throw UsageError(fmt::format("{} {} must be <= 3.4e38, float32's largest number: {}", option, value, why));
-  }
-  // Below float32's smallest number a learning rate rounds to 0: every update would change nothing.
-  if (value != 0.0 && static_cast<float>(value) == 0.0f) {
-    throw UsageError(fmt::format("{} {} is 0 in float32 (below 1.4e-45): {}, so no update would change a weight",
-                                 option, value, why));
-  }
-}
-
-CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
-                          const std::string& help) {
-  checks.add([name, &value, minimum] { require_at_least(name, value, minimum); });
-  // A whole number beyond 64 bits is refused as written, never clamped to 2^63 - 1.
+// A whole-number option; one beyond 64 bits is refused as written, never clamped to 2^63 - 1.
+CLI::Option* add_whole(CLI::App& command, const std::string& name, int64_t& value, const std::string& help) {
   const CLI::Validator within_64_bits(
       [](std::string& text) -> std::string {
         errno = 0;
@@ -56,9 +64,28 @@ CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& 
   return command.add_option(name, value, help)->check(within_64_bits)->capture_default_str();
 }
 
-CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,
+}  // namespace
+
+void require_at_least(const std::string& option, int64_t value, int64_t minimum) {
+  check_by_rule(option, [&] { labrun::require_at_least("labrun", "value", value, minimum); });
+}
+
+CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
                           const std::string& help) {
-  checks.add([name, &value] { require_finite_positive(name, value); });
+  checks.add([name, &value, minimum] { require_at_least(name, value, minimum); });
+  return add_whole(command, name, value, help);
+}
+
+CLI::Option* add_resamples(CLI::App& command, Checks& checks, const std::string& name, int64_t& value,
+                           const std::string& help) {
+  checks.add([name, &value] { check_by_rule(name, [&] { labrun::require_resamples("labrun", "resamples", value); }); });
+  return add_whole(command, name, value, help)->type_name("B");
+}
+
+CLI::Option* add_lr(CLI::App& command, Checks& checks, const std::string& name, double& value,
+                    std::function<Dtype()> dtype, const std::string& help) {
+  checks.add(
+      [name, &value, dtype] { check_by_rule(name, [&] { labrun::require_lr("labrun", "lr", value, dtype()); }); });
   return command.add_option(name, value, help)->capture_default_str();
 }
 
@@ -216,6 +243,19 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
                     data.ignored_columns.size() > 1 ? "" : "s", data.ignored_columns.size() > 1 ? "are" : "is"));
   }
   return data;
+}
+
+Dataset start_command(const CommonOptions& common, const Checks& checks) {
+  checks.run();
+  apply_threads(common);
+  return load_data(common, /*min_rows=*/2);
+}
+
+uint64_t admit_work(const CommonOptions& common, const Cost& cost, double numbers, const std::string& what,
+                    const std::string& advice) {
+  require_memory_for(cost.bytes, numbers, what, advice);
+  use_best_blas_kernel(cost.flops, common);
+  return resolve_seed(common);
 }
 
 void require_memory_for(double study_bytes, double numbers, const std::string& what, const std::string& advice) {

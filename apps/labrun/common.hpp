@@ -3,6 +3,9 @@
 // the data and output options, loading the data.
 
 #include "labrun/dataset.hpp"
+#include "labrun/factorise.hpp"
+#include "labrun/options.hpp"
+#include "labrun/resources.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +13,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -48,27 +52,50 @@ class Checks {
 };
 
 // How a part's options are named where it is declared: as they are in the part's own command,
-// or, under `labrun all`, with a prefix on those whose names the other part uses too.
-struct OptionNames {
-  std::string clash_prefix;  // "" in the part's own command; "factorise-" or "mlp-" in all
-  std::string operator()(std::string_view name, bool clashes = false) const {
-    return "--" + (clashes ? clash_prefix : std::string()) + std::string(name);
-  }
+// or, under `labrun all`, with a prefix on those whose names the other part uses too. It remembers
+// the names it gave, so that the library's OptionError, which names a field of the options struct,
+// can be told with the option as declared (flag).
+class OptionNames {
+ public:
+  explicit OptionNames(std::string clash_prefix = "") : clash_prefix_(std::move(clash_prefix)) {}
+  // "--rank"; "--factorise-lr" where `clashes` in all.
+  std::string operator()(std::string_view name, bool clashes = false) const;
+  // The option of a library field: "train_size" -> "--train-size", "record_every" -> "--loss-every",
+  // "resamples" -> "--bootstrap"; with the prefix it was declared with.
+  std::string flag(std::string_view field) const;
+
+ private:
+  std::string clash_prefix_;  // "" in the part's own command; "factorise-" or "mlp-" in all
+  std::shared_ptr<std::map<std::string, std::string, std::less<>>> declared_ =
+      std::make_shared<std::map<std::string, std::string, std::less<>>>();
 };
 
-// Throw UsageError naming the option, its value and the limit: "--rank 0 must be >= 1".
-void require_at_least(const std::string& option, int64_t value, int64_t minimum);
-void require_finite_positive(const std::string& option, double value);
+// Runs `call`, which checks options by the library's rules: an OptionError becomes a UsageError
+// that names the option as `names` declared it ("train_size 150 must ..." -> "--train-size 150 must
+// ...").
+template <class Call>
+decltype(auto) with_option_names(const OptionNames& names, Call&& call) {
+  try {
+    return call();
+  } catch (const OptionError& e) {
+    throw UsageError(names.flag(e.option()) + " " + e.rest());
+  }
+}
 
-// Throw UsageError when `value` is beyond float32's largest number (3.4e38), saying `why` it must fit.
-void require_float32(const std::string& option, double value, const std::string& why);
+// Throw UsageError naming the option, its value and the limit: "--rank 0 must be >= 1" (the
+// library's rule, labrun/options.hpp).
+void require_at_least(const std::string& option, int64_t value, int64_t minimum);
 
 // An integer option of at least `minimum`, checked by `checks`.
 CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
                           const std::string& help);
-// A finite number > 0, checked by `checks`.
-CLI::Option* add_positive(CLI::App& command, Checks& checks, const std::string& name, double& value,
-                          const std::string& help);
+// Bootstrap resamples, checked by `checks` with the library's rule (0 to kMaxResamples).
+CLI::Option* add_resamples(CLI::App& command, Checks& checks, const std::string& name, int64_t& value,
+                           const std::string& help);
+// A learning rate, checked by `checks` with the library's rule for the dtype `dtype()` gives when
+// the checks run.
+CLI::Option* add_lr(CLI::App& command, Checks& checks, const std::string& name, double& value,
+                    std::function<Dtype()> dtype, const std::string& help);
 
 // The library's names of `values` (to_string) and the enum each names; `listed` gets them joined
 // by `separator` for help and error text.
@@ -132,12 +159,12 @@ void add_common_options(CLI::App& command, CommonOptions& options, Checks& check
 void refuse_empty_values(CLI::App& command);
 
 // A subcommand of `app` for one of the library's studies: the study's options (added by
-// add_options(command, study, checks)), then the common ones.
+// add_options(command, study, checks, names)), then the common ones.
 template <class Command, class AddOptions>
 CLI::App* add_study_command(CLI::App& app, const std::string& name, const std::string& description, Command& command,
                             AddOptions add_options) {
   CLI::App* sub = app.add_subcommand(name, description);
-  add_options(*sub, command.study, command.checks);
+  add_options(*sub, command.study, command.checks, command.names);
   add_common_options(*sub, command.common, command.checks);
   refuse_empty_values(*sub);
   return sub;
@@ -146,6 +173,16 @@ CLI::App* add_study_command(CLI::App& app, const std::string& name, const std::s
 // Reads --data (or the embedded Iris file) with --features and --label; throws DataError or
 // UsageError.
 Dataset load_data(const CommonOptions& options, int64_t min_rows);
+
+// The steps every study command takes, in this order:
+//   start_command   its options' checks, --threads, the data (or the embedded Iris file);
+//   (the command checks the study's options against the data: check_options)
+//   admit_work      refuses work that cannot fit in memory, moves to the BLAS kernel that pays for
+//                   its flops (use_best_blas_kernel, blas_restart.hpp), and returns the seed.
+Dataset start_command(const CommonOptions& common, const Checks& checks);
+// `cost`: the study's estimate; `numbers`, `what`, `advice`: as require_memory_for takes them.
+uint64_t admit_work(const CommonOptions& common, const Cost& cost, double numbers, const std::string& what,
+                    const std::string& advice);
 
 // Refuses (labrun::ResourceError, exit 1) a run whose study needs `study_bytes` and whose document
 // holds `numbers` numbers when that does not fit in the memory available, before it starts.

@@ -81,10 +81,7 @@ std::string table(const StudyPlan& plan, const std::vector<SettingComparison>& c
 }  // namespace
 
 int run_compare(const CompareCommand& command) {
-  if (command.resamples < 0 || command.resamples > kMaxResamples) {
-    throw UsageError(
-        fmt::format("--bootstrap {} must be 0 (no bootstrap) to {} resamples", command.resamples, kMaxResamples));
-  }
+  with_option_names(OptionNames(), [&] { require_resamples("compare", "resamples", command.resamples); });
   refuse_output_onto_input(command.output, command.input, "the study");
   const ReadStudy study = read_whole_study(command.input);
   const HeaderPlan& header = study.header;
@@ -116,15 +113,8 @@ int run_compare(const CompareCommand& command) {
                                    command.input, keys, plan.settings() > 12 ? ", ..." : ""));
     }
   }
-  std::vector<SettingComparison> comparisons;
-  try {
-    comparisons = compare_settings(plan, runs, options);
-  } catch (const std::invalid_argument& e) {
-    // "compare_settings: metric x is not ..." -> "--metric x is not ..."
-    std::string message = e.what();
-    message = message.substr(message.find(": ") + 2);
-    throw UsageError("--" + message);
-  }
+  const std::vector<SettingComparison> comparisons =
+      with_option_names(OptionNames(), [&] { return compare_settings(plan, runs, options); });
   const int64_t epochs = options.epochs.value_or(plan.epochs.back());
   // A factorisation's loss and gap are of its matrix: settings that scale the columns otherwise
   // factorise other matrices, and their difference says nothing of the settings.

@@ -1,6 +1,5 @@
 #include "factorise_cmd.hpp"
 
-#include "blas_restart.hpp"
 #include "document.hpp"
 #include "labrun/output_file.hpp"
 #include "labrun/render.hpp"
@@ -18,11 +17,9 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
   FactoriseOptions& gd = options.gd;
   add_at_least(command, checks, names("rank"), gd.rank, 1, "Rank r of the factors, 1 <= r < min(rows, columns)");
   add_at_least(command, checks, names("epochs", true), gd.epochs, 0, "Gradient-descent epochs, >= 0");
-  const std::string lr = names("lr", true);
-  add_positive(command, checks, lr, gd.lr, "Learning rate, > 0");
-  checks.add([lr, names, &options] {
-    if (options.dtype == Dtype::float32) require_float32(lr, options.gd.lr, names("dtype") + " float32 trains in it");
-  });
+  add_lr(
+      command, checks, names("lr", true), gd.lr, [&options] { return options.dtype; },
+      "Learning rate, > 0 (and <= 3.4e38 in float32)");
   add_choice(command, names("reduction"), gd.reduction, {Reduction::sum, Reduction::mean},
              "Loss reduction: sum (the exercise's) or mean");
   add_choice(command, names("loss-form"), gd.form, {LossForm::residual, LossForm::gram},
@@ -42,47 +39,18 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
              "streams a tall matrix of 2^24 entries or more; always needs rows >= columns and columns <= 4096");
 }
 
-namespace {
-
-// The part's options under their own names.
-void add_factorise_part_options(CLI::App& command, FactoriseStudyOptions& options, Checks& checks) {
-  add_factorise_options(command, options, checks);
-}
-
-}  // namespace
-
 CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& command) {
   return add_study_command(app, "factorise",
                            "Factorise the mean-centred data as U V^T by gradient descent (part 1.1) and compare with "
                            "the truncated SVD (part 1.2)",
-                           command, add_factorise_part_options);
+                           command, add_factorise_options);
 }
 
 CLI::App* setup_pca(CLI::App& app, FactoriseCommand& command) {
   return add_study_command(app, "pca",
                            "Factorise as part 1.1 does, run PCA on the same data, and compare the learned U with the "
                            "principal component scores (part 1.3)",
-                           command, add_factorise_part_options);
-}
-
-void check_rank_fits(const std::string& option, int64_t rank, const Dataset& data) {
-  const int64_t limit = std::min(data.rows(), data.columns());
-  if (rank >= limit) {
-    throw UsageError(fmt::format("{} {} must be < min(rows, columns) = {} of {} ({} x {})", option, rank, limit,
-                                 data.source, data.rows(), data.columns()));
-  }
-}
-
-void check_streamable(const std::string& option, const FactoriseStudyOptions& options, const Dataset& data) {
-  if (options.streaming == Streaming::always && options.normalise != Normalise::none) {
-    throw UsageError(
-        fmt::format("{} always does not scale the columns: normalise {} holds the matrix in memory "
-                    "(give {} auto or never)",
-                    option, to_string(options.normalise), option));
-  }
-  if (options.streaming != Streaming::always || can_stream(data.rows(), data.columns())) return;
-  throw UsageError(fmt::format("{} always needs at least as many rows as columns and at most {} columns; {} is {} x {}",
-                               option, kMaxStreamedColumns, data.source, data.rows(), data.columns()));
+                           command, add_factorise_options);
 }
 
 int factorise_exit_code(const Dataset& data, const FactoriseStudyResult& result, const FactoriseStudyOptions& options,
@@ -135,18 +103,13 @@ std::string factorise_size(const Dataset& data, const FactoriseStudyOptions& opt
 }
 
 int run_factorise(const FactoriseCommand& command, bool with_pca) {
-  command.checks.run();
-  apply_threads(command.common);
-  const Dataset data = load_data(command.common, /*min_rows=*/2);
-  check_rank_fits("--rank", command.study.gd.rank, data);
-  check_streamable("--streaming", command.study, data);
+  const Dataset data = start_command(command.common, command.checks);
   FactoriseStudyOptions options = command.study;
   options.pca = with_pca;
-  require_memory_for(factorise_study_memory(data.rows(), data.columns(), options),
-                     factorise_document_numbers(data, options), factorise_size(data, options),
-                     "use a larger --loss-every or smaller data");
-  use_best_blas_kernel(factorise_study_flops(data.rows(), data.columns(), options), command.common);
-  const uint64_t seed = resolve_seed(command.common);
+  with_option_names(command.names, [&] { check_options(data, options); });
+  const uint64_t seed = admit_work(command.common, estimate(data.rows(), data.columns(), options),
+                                   factorise_document_numbers(data, options), factorise_size(data, options),
+                                   "use a larger --loss-every or smaller data");
   options.gd.seed = seed;
   // Progress by epochs, for large data (the observer sees each epoch's loss).
   ProgressLine progress(command.common.progress, "epochs");
@@ -165,7 +128,7 @@ int run_factorise(const FactoriseCommand& command, bool with_pca) {
            ? document("pca", factorise_config(options, &provenance), describe(data), pca_results(result, data))
            : document("factorise", factorise_config(options, &provenance), describe(data), factorise_results(result)),
        command.common);
-  return factorise_exit_code(data, result, options, OptionNames{});
+  return factorise_exit_code(data, result, options, command.names);
 }
 
 }  // namespace labrun::cli

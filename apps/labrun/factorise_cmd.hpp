@@ -16,19 +16,15 @@ struct FactoriseCommand {
   CommonOptions common;
   FactoriseStudyOptions study;
   Checks checks;
+  OptionNames names;
 };
 
 // --rank, --epochs, --lr, --reduction, --loss-form, --loss-every, --dtype, --streaming, named by
 // `names`.
-void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Checks& checks,
-                           const OptionNames& names = {});
+void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Checks& checks, const OptionNames& names);
 CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& command);
 CLI::App* setup_pca(CLI::App& app, FactoriseCommand& command);
 
-// UsageError unless 1 <= rank < min(rows, columns) of `data`, naming `option`.
-void check_rank_fits(const std::string& option, int64_t rank, const Dataset& data);
-// UsageError when `option` asks to stream a matrix that cannot be (Streaming::always).
-void check_streamable(const std::string& option, const FactoriseStudyOptions& options, const Dataset& data);
 // Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
 // or returns kExitOk.
 // The numbers the study puts in its document, and its size in words, for require_memory_for.

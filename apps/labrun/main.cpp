@@ -24,10 +24,12 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -93,6 +95,22 @@ void refuse_output_onto_config(const CLI::App& app) {
   }
 }
 
+// A subcommand: its CLI11 app, how it runs, and, for those with --print-config, the options it
+// writes and their checks.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+  const labrun::cli::CommonOptions* common = nullptr;
+  const labrun::cli::Checks* checks = nullptr;
+};
+
+// "factorise", "sweep mlp".
+std::string full_name(const CLI::App& command) {
+  const CLI::App* parent = command.get_parent();
+  return parent != nullptr && parent->get_parent() != nullptr ? parent->get_name() + " " + command.get_name()
+                                                              : command.get_name();
+}
+
 int run(int argc, char** argv) {
   using namespace labrun::cli;
   remember_command_line(argc, argv);
@@ -107,22 +125,29 @@ int run(int argc, char** argv) {
   bool version = false;
   app.add_flag("--version", version, "Print labrun's and libtorch's versions, the BLAS and the thread count");
 
-  FactoriseCommand factorise;
-  CLI::App* factorise_command = setup_factorise(app, factorise);
-  FactoriseCommand pca;
-  CLI::App* pca_command = setup_pca(app, pca);
+  // The subcommands, in the order --help lists them. Adding one: its options and run_* function in
+  // a file of its own, and a line here.
+  FactoriseCommand factorise, pca;
   MlpCommand mlp;
-  CLI::App* mlp_command = setup_mlp(app, mlp);
   AllCommand all;
-  CLI::App* all_command = setup_all(app, all);
   SweepCommand sweep_mlp, sweep_factorise;
-  const auto [sweep_mlp_command, sweep_factorise_command] = setup_sweep(app, sweep_mlp, sweep_factorise);
   MergeCommand merge;
-  CLI::App* merge_command = setup_merge(app, merge);
   CompareCommand compare;
-  CLI::App* compare_command = setup_compare(app, compare);
   SummaryCommand summary;
-  CLI::App* summary_command = setup_summary(app, summary);
+  std::vector<Command> commands;
+  commands.push_back({setup_factorise(app, factorise), [&] { return run_factorise(factorise, /*with_pca=*/false); },
+                      &factorise.common, &factorise.checks});
+  commands.push_back(
+      {setup_pca(app, pca), [&] { return run_factorise(pca, /*with_pca=*/true); }, &pca.common, &pca.checks});
+  commands.push_back({setup_mlp(app, mlp), [&] { return run_mlp(mlp); }, &mlp.common, &mlp.checks});
+  commands.push_back({setup_all(app, all), [&] { return run_all(all); }, &all.common, &all.checks});
+  const auto [sweep_mlp_command, sweep_factorise_command] = setup_sweep(app, sweep_mlp, sweep_factorise);
+  commands.push_back({sweep_mlp_command, [&] { return run_sweep(sweep_mlp); }, &sweep_mlp.common, &sweep_mlp.checks});
+  commands.push_back({sweep_factorise_command, [&] { return run_sweep(sweep_factorise); }, &sweep_factorise.common,
+                      &sweep_factorise.checks});
+  commands.push_back({setup_merge(app, merge), [&] { return run_merge(merge); }});
+  commands.push_back({setup_compare(app, compare), [&] { return run_compare(compare); }});
+  commands.push_back({setup_summary(app, summary), [&] { return run_summary(summary); }});
   // --config FILE belongs to labrun and reads the subcommand's [section]; a subcommand passes it up.
   app.set_config("--config", "", "Read a subcommand's options from FILE, as --print-config writes it")
       ->type_name("FILE")
@@ -130,12 +155,10 @@ int run(int argc, char** argv) {
   app.allow_config_extras(CLI::config_extras_mode::error);
   const auto config_reader = std::make_shared<ConfigReader>(app);
   app.config_formatter(config_reader);
-  for (CLI::App* command : {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command,
-                            sweep_factorise_command, merge_command, compare_command, summary_command}) {
-    const std::string name = command->get_parent() != &app
-                                 ? command->get_parent()->get_name() + " " + command->get_name()
-                                 : command->get_name();
-    const bool printable = command->get_option_no_throw("--print-config") != nullptr;
+  for (const Command& c : commands) {
+    CLI::App* command = c.app;
+    const std::string name = full_name(*command);
+    const bool printable = c.common != nullptr;
     command->footer("Options may also come from a file: labrun --config FILE " + name +
                     (printable ? " (write one with --print-config).\n" : " (its [" + name + "] section).\n") +
                     kExitCodes);
@@ -154,16 +177,12 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Name the subcommand's own help, and what the user may have meant.
     const CLI::App* command = &app;
-    for (const CLI::App* sub :
-         {factorise_command, pca_command, mlp_command, all_command, sweep_mlp_command->get_parent(), sweep_mlp_command,
-          sweep_factorise_command, merge_command, compare_command, summary_command}) {
-      if (sub->parsed()) command = sub;
+    for (const Command& c : commands) {
+      const CLI::App* parent = c.app->get_parent();
+      if (parent != &app && parent->parsed() && command == &app) command = parent;  // `labrun sweep` alone
+      if (c.app->parsed()) command = c.app;
     }
-    std::string name = command->get_name();
-    if (command->get_parent() != nullptr && command->get_parent() != &app) {
-      name = command->get_parent()->get_name() + " " + name;
-    }
-    const std::string help = command == &app ? "labrun --help" : "labrun " + name + " --help";
+    const std::string help = command == &app ? "labrun --help" : "labrun " + full_name(*command) + " --help";
     std::string message = e.what();
     std::vector<std::string> unexpected = app.remaining(/*recurse=*/true);
     // A key of the config file that no option has: "INI was not able to parse factorise.rnak".
@@ -217,29 +236,15 @@ int run(int argc, char** argv) {
       std::cout << config_text(*command, resolve_seed(common));
       return kExitOk;
     };
-    if (factorise_command->parsed() && factorise.common.print_config) {
-      return print_config(factorise_command, factorise.common, factorise.checks);
+    for (const Command& c : commands) {
+      if (c.app->parsed() && c.common != nullptr && c.common->print_config) {
+        return print_config(c.app, *c.common, *c.checks);
+      }
     }
-    if (pca_command->parsed() && pca.common.print_config) return print_config(pca_command, pca.common, pca.checks);
-    if (mlp_command->parsed() && mlp.common.print_config) return print_config(mlp_command, mlp.common, mlp.checks);
-    if (all_command->parsed() && all.common.print_config) return print_config(all_command, all.common, all.checks);
-    if (sweep_mlp_command->parsed() && sweep_mlp.common.print_config) {
-      return print_config(sweep_mlp_command, sweep_mlp.common, sweep_mlp.checks);
-    }
-    if (sweep_factorise_command->parsed() && sweep_factorise.common.print_config) {
-      return print_config(sweep_factorise_command, sweep_factorise.common, sweep_factorise.checks);
-    }
-
     int code = -1;
-    if (factorise_command->parsed()) code = run_factorise(factorise, /*with_pca=*/false);
-    if (pca_command->parsed()) code = run_factorise(pca, /*with_pca=*/true);
-    if (mlp_command->parsed()) code = run_mlp(mlp);
-    if (all_command->parsed()) code = run_all(all);
-    if (sweep_mlp_command->parsed()) code = run_sweep(sweep_mlp);
-    if (sweep_factorise_command->parsed()) code = run_sweep(sweep_factorise);
-    if (merge_command->parsed()) code = run_merge(merge);
-    if (compare_command->parsed()) code = run_compare(compare);
-    if (summary_command->parsed()) code = run_summary(summary);
+    for (const Command& c : commands) {
+      if (c.app->parsed()) code = c.run();
+    }
     if (code < 0) {  // bare `labrun`: what it can do
       std::cout << app.help();
       return kExitOk;
@@ -252,8 +257,10 @@ int run(int argc, char** argv) {
     return fail(kExitDataError, e.what());
   } catch (const labrun::ResourceError& e) {
     return fail(kExitDataError, e.what());
-  } catch (const std::invalid_argument& e) {
+  } catch (const labrun::OptionError& e) {  // a library option the command did not name
     return fail(kExitUsageError, e.what());
+  } catch (const std::invalid_argument& e) {  // an invariant of the library's: a bug
+    return fail(kExitInternalError, e.what());
   } catch (const c10::Error& e) {
     return fail(kExitInternalError, first_line(std::string("libtorch: ") + e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {  // the documented code for not enough memory

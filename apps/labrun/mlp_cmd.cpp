@@ -1,6 +1,5 @@
 #include "mlp_cmd.hpp"
 
-#include "blas_restart.hpp"
 #include "document.hpp"
 #include "labrun/output_file.hpp"
 #include "labrun/render.hpp"
@@ -43,10 +42,9 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
   add_at_least(command, checks, names("hidden"), options.hidden, 1, "Hidden units H, >= 1");
   add_at_least(command, checks, names("epochs", true), options.training.epochs, 0,
                "Full-batch gradient-descent epochs, >= 0");
-  const std::string lr = names("lr", true);
-  add_positive(command, checks, lr, options.training.lr,
-               "Learning rate, > 0 (and <= 3.4e38: the MLP trains in float32)");
-  checks.add([lr, &options] { require_float32(lr, options.training.lr, "the MLP trains in float32"); });
+  add_lr(
+      command, checks, names("lr", true), options.training.lr, [] { return Dtype::float32; },
+      "Learning rate, > 0 (and <= 3.4e38: the MLP trains in float32)");
   add_at_least(command, checks, names("repeats"), options.repeats, 1,
                "Models trained from fresh initialisations, >= 1");
   command.add_option(names("train-size"), options.train_size, "The first rows that train; the rest validate")
@@ -78,40 +76,16 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
   add_at_least(command, checks, names("loss-every", true), options.training.record_every, 0,
                "Record each run's loss every K epochs (0: none)")
       ->type_name("K");
-  const std::string bootstrap = names("bootstrap");
-  add_at_least(command, checks, bootstrap, options.resamples, 0,
-               "Bootstrap resamples of the summary's 95% intervals of the mean, median and IQM, 0 to 1000000 (0: "
-               "none)")
-      ->type_name("B");
-  checks.add([bootstrap, &options] {
-    if (options.resamples > kMaxResamples) {
-      throw UsageError(bootstrap + " " + std::to_string(options.resamples) + " must be at most " +
-                       std::to_string(kMaxResamples) + " resamples");
-    }
-  });
+  add_resamples(command, checks, names("bootstrap"), options.resamples,
+                "Bootstrap resamples of the summary's 95% intervals of the mean, median and IQM, 0 to 1000000 (0: "
+                "none)");
 }
-
-namespace {
-
-// The part's options under their own names.
-void add_mlp_part_options(CLI::App& command, MlpStudyOptions& options, Checks& checks) {
-  add_mlp_options(command, options, checks);
-}
-
-}  // namespace
 
 CLI::App* setup_mlp(CLI::App& app, MlpCommand& command) {
   return add_study_command(
       app, "mlp",
       "Train the shared-bias MLP from raw tensors (part 2.1) several times and report the accuracies (part 2.2)",
-      command, add_mlp_part_options);
-}
-
-void check_train_size_fits(const std::string& option, int64_t train_size, const Dataset& data) {
-  if (train_size < 1 || train_size >= data.rows()) {
-    throw UsageError(fmt::format("{} {} must leave rows to train on and to validate: 1 <= it < {}, the rows of {}",
-                                 option, train_size, data.rows(), data.source));
-  }
+      command, add_mlp_options);
 }
 
 int mlp_exit_code(const MlpStudyResult& result, const std::string& lr_option, double lr) {
@@ -136,19 +110,16 @@ std::string mlp_size(const MlpStudyOptions& options) {
 }
 
 int run_mlp(const MlpCommand& command) {
-  command.checks.run();
-  apply_threads(command.common);
-  const Dataset data = load_data(command.common, /*min_rows=*/2);
-  require_labels(data);
-  check_train_size_fits("--train-size", command.study.train_size, data);
+  const Dataset data = start_command(command.common, command.checks);
   MlpStudyOptions options = command.study;
+  with_option_names(command.names, [&] { check_options(data, options); });
+  require_labels(data);
   // The runs are written as they finish, not kept: the document's memory is a run's.
   MlpStudyOptions one_run = options;
   one_run.repeats = 1;
-  require_memory_for(mlp_study_memory(data, options, /*keeps_runs=*/false), mlp_document_numbers(one_run),
-                     mlp_size(options), "use fewer --repeats or a smaller --hidden");
-  use_best_blas_kernel(mlp_study_flops(data, options), command.common);
-  options.seed = resolve_seed(command.common);
+  options.seed =
+      admit_work(command.common, estimate(data, options, /*keeps_runs=*/false), mlp_document_numbers(one_run),
+                 mlp_size(options), "use fewer --repeats or a smaller --hidden");
 
   // JSON goes out as the runs come (into a temporary file for -o, renamed when whole); the text
   // summary, and --summary, show the first runs and the summary of all.
@@ -164,7 +135,7 @@ int run_mlp(const MlpCommand& command) {
   MlpStudyHooks hooks;
   hooks.on_start = [&](const MlpStudyResult& start) {
     warn_unseen_classes(start, options.shuffle);
-    warn_lost_updates(start, "--lr", options.training.lr);
+    warn_lost_updates(start, command.names.flag("lr"), options.training.lr);
     head["results"] = mlp_results_head(start);
     if (json_out) stream.emplace(head, std::vector<std::string>{"results"}, "runs", *output);
   };
@@ -187,7 +158,7 @@ int run_mlp(const MlpCommand& command) {
     if (!json_out) write_output(text_summary(head), command.common.output);
     if (command.common.summary) std::cerr << text_summary(head);
   }
-  return mlp_exit_code(result, "--lr", options.training.lr);
+  return mlp_exit_code(result, command.names.flag("lr"), options.training.lr);
 }
 
 }  // namespace labrun::cli

@@ -16,15 +16,14 @@ struct MlpCommand {
   CommonOptions common;
   MlpStudyOptions study;
   Checks checks;
+  OptionNames names;
 };
 
 // --hidden, --epochs, --lr, --repeats, --train-size, --normalise, --engine, --reshuffle,
 // --no-shuffle, --loss-every, named by `names`.
-void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks, const OptionNames& names = {});
+void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks, const OptionNames& names);
 CLI::App* setup_mlp(CLI::App& app, MlpCommand& command);
 
-// UsageError unless the training rows leave rows to validate, naming `option`.
-void check_train_size_fits(const std::string& option, int64_t train_size, const Dataset& data);
 // Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
 // or returns kExitOk.
 // The numbers the study puts in its document, and its size in words, for require_memory_for.

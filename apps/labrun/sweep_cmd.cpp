@@ -140,20 +140,6 @@ std::string counted(int64_t n, const std::string& one, const std::string& many =
   return std::to_string(n) + " " + (n == 1 ? one : many.empty() ? one + "s" : many);
 }
 
-// "plan_sweep: train_size 150 must ..." -> "--train-size 150 must ...".
-[[noreturn]] void rethrow_as_usage(const std::invalid_argument& e) {
-  std::string message = e.what();
-  const std::string prefix = "plan_sweep: ";
-  if (message.rfind(prefix, 0) == 0) {
-    message = message.substr(prefix.size());
-    const std::size_t space = message.find(' ');
-    std::string option = message.substr(0, space);
-    for (char& c : option) c = c == '_' ? '-' : c;
-    message = "--" + option + message.substr(space);
-  }
-  throw UsageError(message);
-}
-
 std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   const std::size_t slash = text.find('/');
   const auto whole = [](const std::string& s) {
@@ -198,7 +184,7 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
               "Shuffles: once (the exercise's), per-repeat, none (default once)");
   add_at_least(*m, mlp.checks, "--repeats", s.base.repeats, 1, "Runs of each setting, >= 1");
   add_at_least(*m, mlp.checks, "--chunk", s.base.chunk, 1, "Models the batched engine trains at once, >= 1");
-  add_at_least(*m, mlp.checks, "--bootstrap", s.base.resamples, 0, kBootstrapHelp);
+  add_resamples(*m, mlp.checks, "--bootstrap", s.base.resamples, kBootstrapHelp);
   add_sweep_common(*m, mlp);
   add_common_options(*m, mlp.common, mlp.checks);
   // A study is JSON Lines written in place (so that --resume can continue it), in one format.
@@ -225,7 +211,7 @@ std::pair<CLI::App*, CLI::App*> setup_sweep(CLI::App& app, SweepCommand& mlp, Sw
   add_choices(*f, factorise.checks, "--engine", g.engines, {Engine::sequential, Engine::batched},
               "batched: a setting's seeds trained together (default); sequential: one after another");
   add_at_least(*f, factorise.checks, "--chunk", g.chunk, 1, "Seeds the batched engine trains at once, >= 1");
-  add_at_least(*f, factorise.checks, "--bootstrap", g.resamples, 0, kBootstrapHelp);
+  add_resamples(*f, factorise.checks, "--bootstrap", g.resamples, kBootstrapHelp);
   add_at_least(*f, factorise.checks, "--repeats", g.repeats, 1, "Runs of each setting, >= 1: repeat r uses seed + r");
   add_sweep_common(*f, factorise);
   add_common_options(*f, factorise.common, factorise.checks);
@@ -267,12 +253,7 @@ int run_sweep(const SweepCommand& command) {
       },
       sweep);
 
-  StudyPlan plan;
-  try {
-    plan = plan_sweep(data, sweep);
-  } catch (const std::invalid_argument& e) {
-    rethrow_as_usage(e);
-  }
+  const StudyPlan plan = with_option_names(OptionNames(), [&] { return plan_sweep(data, sweep); });
   const auto [shard, shards] = command.shard.empty() ? std::pair<int64_t, int64_t>{1, 1} : parse_shard(command.shard);
   if (shards > 1 && !command.common.seed) {
     throw UsageError("--shard " + command.shard + " needs --seed: every shard of a study must draw from one seed");

@@ -90,7 +90,8 @@ struct FactoriseResult {
 // The exercise's function: U, V uniform in [0, 1) (torch::rand in A's dtype, U drawn before V) from
 // libtorch's default generator, then `num_epochs` epochs of
 //   loss = ||A - U V^T||_F^2;  loss.backward();  U <- U - lr dU;  V <- V - lr dV;  clear grads.
-// Throws std::invalid_argument for a bad A, rank, epoch count or learning rate.
+// Throws OptionError (labrun/options.hpp) for a rank, epoch count or learning rate out of range,
+// std::invalid_argument for an A that is not a 2-D floating-point matrix.
 // Many seeds of the same training as one computation: for each seed the U and V gd_factorise_ad
 // draws from it (options.seed and options.generator are ignored), trained side by side with
 // seeds in the lanes of vector operations (8 in float64, 16 in float32; the residual form on

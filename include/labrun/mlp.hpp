@@ -39,6 +39,16 @@ class RowShuffler {
 enum class Normalise { var, std, none };
 const char* to_string(Normalise normalise);
 
+// How a study trains its models: sequential, one after another (train_mlp, the exercise's loop);
+// batched, side by side (train_mlp_batched).
+enum class Engine { sequential, batched };
+const char* to_string(Engine engine);
+
+// A study's row orders: once, the exercise's df.sample(frac=1, random_state=seed); per_repeat, a
+// new one each repeat (one RandomState stream); none, the data's order.
+enum class Shuffle { once, per_repeat, none };
+const char* to_string(Shuffle shuffle);
+
 struct MlpSplit {
   torch::Tensor train_x;  // train_size x D, float32
   torch::Tensor train_y;  // train_size, int64

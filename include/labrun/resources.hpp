@@ -14,6 +14,14 @@ class ResourceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a piece of work costs, estimated from its shapes before it starts: floating-point operations
+// on the BLAS (which decide whether a better BLAS kernel pays for a restart, labrun/blas_kernel.hpp)
+// and peak memory in bytes, on the high side (which require_memory compares with what is available).
+struct Cost {
+  double flops = 0.0;
+  double bytes = 0.0;
+};
+
 struct MemoryBudget {
   double bytes = 0.0;      // what this process may still allocate
   std::string limited_by;  // "available memory", "the cgroup's memory.max", "ulimit -v", "ulimit -d"

@@ -119,8 +119,8 @@ MlpSweep fold_single_values(MlpSweep sweep);
 FactoriseSweep fold_single_values(FactoriseSweep sweep);
 Sweep fold_single_values(Sweep sweep);
 
-// The plan of a sweep on `data`, every setting checked first: throws std::invalid_argument naming
-// the axis and the value for a repeated value, or a value the data or the part cannot take (a
+// The plan of a sweep on `data`, every setting checked first: throws OptionError naming the axis
+// (as the options struct names its field) and the value for a repeated value, or a value the data or the part cannot take (a
 // rank >= the columns, a train size >= the rows, lr <= 0, ...). A list of two or more values is an
 // axis; a list of one is not (fold_single_values).
 StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep);
@@ -221,8 +221,8 @@ struct CompareOptions {
   std::optional<int64_t> baseline;  // each setting against it; default every pair
   int64_t resamples = kDefaultResamples;
 };
-// Every comparison, with Holm's correction over all of them (p_holm). Throws std::invalid_argument
-// for a metric or epochs value the plan does not have, or a baseline outside it. Each pair's
+// Every comparison, with Holm's correction over all of them (p_holm). Throws OptionError for a
+// metric or epochs value the plan does not have, a baseline outside it or resamples out of range. Each pair's
 // bootstrap draws from a seed derived from the study's, so a study gives the same intervals.
 std::vector<SettingComparison> compare_settings(const StudyPlan& plan, const StudySummary& runs,
                                                 const CompareOptions& options);
