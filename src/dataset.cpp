@@ -311,6 +311,254 @@ TextFacts scan_text(std::string_view whole, std::size_t body, const std::string&
   return facts;
 }
 
+class RowParser {
+ public:
+  RowParser(std::string_view text, const std::string& source, const CsvOptions& options, const TextFacts& facts,
+            std::size_t text_offset, const Release& release)
+      : text_(text),
+        source_(source),
+        options_(options),
+        facts_(facts),
+        text_offset_(text_offset),
+        release_(release),
+        delimiter_(options.delimiter != 0 ? options.delimiter : detect_delimiter(text)),
+        reader_(text, source, delimiter_) {}
+
+  Dataset parse() {
+    read_head();
+    data_.source = source_;
+    data_.sha256 = facts_.sha256;
+    data_.has_header = has_header_;
+    data_.delimiter = delimiter_;
+    choose_columns();
+    torch::Tensor features = read_values();
+    settle_columns(std::move(features));
+    return std::move(data_);
+  }
+
+ private:
+  // The first two rows: a header when every cell of the first is text and the second holds a
+  // number. The first data row decides the columns' kinds.
+  void read_head() {
+    if (!reader_.next(first_)) throw DataError(source_ + ": the file holds only blank lines");
+    first_line_ = reader_.line_number();
+    has_second_ = reader_.next(second_);
+    second_line_ = reader_.line_number();
+    width_ = static_cast<int64_t>(first_.size());
+    if (has_second_) {
+      bool first_all_text = true;
+      bool second_has_number = false;
+      for (std::size_t c = 0; c < first_.size(); ++c) {
+        first_all_text = first_all_text && !is_number(first_[c]);
+        second_has_number = second_has_number || is_number(second_[c]);
+      }
+      has_header_ = first_all_text && second_has_number;
+    }
+    data_row_ = has_header_ ? second_ : first_;
+    data_line_ = has_header_ ? second_line_ : first_line_;
+    if (!has_header_ && !has_second_ && needed_rows() > 1) {
+      throw DataError(source_ + ": 1 data rows, at least " + std::to_string(needed_rows()) + " needed");
+    }
+  }
+
+  int64_t needed_rows() const { return std::max<int64_t>(options_.min_rows, 1); }
+  std::string_view cell(const std::vector<std::string_view>& row, int64_t c) const {
+    return row[static_cast<std::size_t>(c)];
+  }
+
+  // A column by index or by header name; `what` is "label" or "feature".
+  int64_t resolve(const ColumnRef& ref, const char* what) const {
+    if (ref.index) {
+      if (*ref.index < 0 || *ref.index >= width_) {
+        throw DataError(source_ + ": " + what + " column " + std::to_string(*ref.index) +
+                        " is out of range: the file has " + std::to_string(width_) + " columns, numbered 0 to " +
+                        std::to_string(width_ - 1));
+      }
+      return *ref.index;
+    }
+    std::string names;
+    std::vector<std::string> all;
+    for (int64_t c = 0; has_header_ && c < width_; ++c) {
+      const std::string name = unquote(cell(first_, c));
+      if (name == ref.name) return c;
+      names += (names.empty() ? "" : ", ") + name;
+      all.push_back(name);
+    }
+    const std::string close = closest_name(ref.name, all);
+    throw DataError(source_ + ": no " + what + " column named '" + printable(ref.name) + "'" +
+                    (close.empty() ? "" : "; did you mean '" + printable(close) + "'?") + " " +
+                    (has_header_ ? "(the header names " + printable(names, 2000) + ")"
+                                 : "(the file has no header row: give column indices, from 0)"));
+  }
+
+  // The label column (given, or the last when its first data cell is text), the feature columns
+  // (given, or every column whose first data cell is a number) and the text columns left out.
+  void choose_columns() {
+    if (options_.label) {
+      data_.label_column = resolve(*options_.label, "label");
+    } else if (!options_.no_label && !is_number(cell(data_row_, width_ - 1))) {
+      data_.label_column = width_ - 1;
+    }
+    if (options_.features.empty()) {
+      // pandas' DataFrame.to_csv() writes its index first, under an empty header cell: a column of
+      // distinct whole numbers, known only when every row has been read. Read as a feature until then.
+      index_candidate_ = has_header_ && width_ > 1 && data_.label_column != 0 &&
+                         (trim(unquote(first_[0])).empty() || unquote(first_[0]) == "Unnamed: 0") &&
+                         index_number(data_row_[0]).has_value();
+      for (int64_t c = 0; c < width_; ++c) {
+        if (c == data_.label_column) continue;
+        if (is_number(cell(data_row_, c))) {
+          data_.feature_columns.push_back(c);
+        } else {
+          data_.ignored_columns.push_back(c);  // text on the first data row: checked on every row below
+        }
+      }
+    } else {
+      for (const ColumnRef& ref : options_.features) {
+        const int64_t c = resolve(ref, "feature");
+        if (c == data_.label_column) {
+          throw DataError(source_ + ": column " + std::to_string(c) + " cannot be both a feature and the label");
+        }
+        if (std::count(data_.feature_columns.begin(), data_.feature_columns.end(), c) > 0) {
+          throw DataError(source_ + ": feature column " + std::to_string(c) + " is listed twice");
+        }
+        data_.feature_columns.push_back(c);
+      }
+    }
+    if (data_.feature_columns.empty() && !options_.features_optional) throw no_features();
+  }
+
+  DataError no_features() const {
+    // A delimiter given that splits no line, where another does: that is what is wrong.
+    const char found = detect_delimiter(text_);
+    const auto name = [](char d) { return d == '\t' ? std::string("tab") : "'" + std::string(1, d) + "'"; };
+    if (options_.delimiter != 0 && width_ == 1 && found != options_.delimiter &&
+        count_outside_quotes(text_.substr(0, text_.find('\n')), found) > 0) {
+      return DataError(source_ + ": --delimiter " + name(options_.delimiter) + " splits no line into cells; its " +
+                       "lines are split by " + name(found) + ": --delimiter " + (found == '\t' ? "tab" : name(found)) +
+                       " (or auto, the default)");
+    }
+    return DataError(source_ + ": no numeric column to read features from (line " + std::to_string(data_line_) +
+                     " holds only text)");
+  }
+
+  // Every data row, from the first on, a line at a time: its feature values (rows x features, in
+  // float64), its label, and the text columns checked to hold no number.
+  torch::Tensor read_values() {
+    // Every data row: at most the text's line ends (and one unended line), less the header.
+    const auto columns = static_cast<int64_t>(data_.feature_columns.size());
+    const int64_t most_rows = facts_.line_ends + 1 - (has_header_ ? 1 : 0);
+    // What parsing holds, known now from the line count: the values, and a string for each label.
+    require_memory(
+        static_cast<double>(most_rows) * (8.0 * static_cast<double>(columns) + (data_.label_column ? 48.0 : 0.0)),
+        "reading " + source_);
+    torch::Tensor features = torch::empty({most_rows, columns}, torch::kFloat64);
+    double* out = features.data_ptr<double>();
+    int64_t rows = 0;
+    std::size_t released = 0;
+    std::vector<std::string_view> row = data_row_;
+    int64_t line = data_line_;
+    bool second_pending = !has_header_ && has_second_;  // read while looking for a header
+    for (;;) {
+      for (const int64_t c : data_.feature_columns) {
+        const std::string_view value_cell = cell(row, c);
+        const auto value = parse_number(value_cell);
+        if (!value) {
+          throw DataError(where(source_, line, c) + (trim(value_cell).empty()
+                                                         ? std::string("empty cell")
+                                                         : "non-numeric cell '" + printable(value_cell) + "'"));
+        }
+        if (!std::isfinite(*value)) {
+          throw DataError(where(source_, line, c) + "non-finite value '" + printable(trim(value_cell)) + "'");
+        }
+        *out++ = *value;
+      }
+      // A column of text whose first data cell is not a number but which holds numbers below it is
+      // an error, never a silently dropped feature.
+      for (const int64_t c : data_.ignored_columns) {
+        if (line != data_line_ && is_number(cell(row, c))) {
+          throw DataError(where(source_, data_line_, c) + "'" + printable(trim(cell(data_row_, c))) +
+                          "' is not a number, but line " + std::to_string(line) +
+                          " holds one in this column: fix the cell, or choose the feature columns with --features");
+        }
+      }
+      if (index_candidate_) {
+        const auto value = index_number(row[0]);
+        index_candidate_ = value.has_value();
+        if (value) index_values_.push_back(*value);
+      }
+      if (data_.label_column) {
+        std::string label = unquote(cell(row, *data_.label_column));
+        if (label.empty()) throw DataError(where(source_, line, *data_.label_column) + "empty label");
+        data_.labels.push_back(std::move(label));
+      }
+      ++rows;
+      if (release_ && reader_.consumed() - released >= kPieceBytes) {
+        release_(text_offset_ + released, reader_.consumed() - released);
+        released = reader_.consumed();
+      }
+      if (second_pending) {
+        row = second_;
+        line = second_line_;
+        second_pending = false;
+        continue;
+      }
+      if (!reader_.next(row)) break;
+      line = reader_.line_number();
+    }
+    if (release_) release_(text_offset_ + released, text_.size() - released);
+    if (rows < needed_rows()) {
+      throw DataError(source_ + ": " + std::to_string(rows) + " data rows, at least " + std::to_string(needed_rows()) +
+                      " needed");
+    }
+    // Blank lines leave rows unused; many of them, and the rest are given back.
+    features = features.narrow(0, 0, rows);
+    if (rows < most_rows / 2) features = features.clone();
+    return features;
+  }
+
+  // Once every row is read: pandas' index column left out, a last column of class codes flagged,
+  // the features named.
+  void settle_columns(torch::Tensor features) {
+    std::sort(index_values_.begin(), index_values_.end());
+    if (index_candidate_ && std::adjacent_find(index_values_.begin(), index_values_.end()) == index_values_.end()) {
+      data_.index_column = 0;
+      data_.feature_columns.erase(data_.feature_columns.begin());
+      if (data_.feature_columns.empty() && !options_.features_optional) throw no_features();
+      features = features.narrow(1, 1, features.size(1) - 1).contiguous();
+    }
+    data_.features = features;
+    // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
+    const int64_t last = data_.feature_columns.empty() ? -1 : data_.feature_columns.back();
+    if (!options_.label && !data_.label_column && last == width_ - 1 && data_.feature_columns.size() > 1) {
+      const torch::Tensor values = features.select(1, features.size(1) - 1);
+      const bool whole = (values.floor() == values).all().item<bool>() && values.abs().max().item<double>() <= 9.0e15;
+      if (whole) {
+        const auto distinct = std::get<0>(torch::_unique(values)).numel();
+        if (distinct >= 2 && distinct <= 10 && 2 * distinct <= features.size(0)) data_.looks_like_labels = last;
+      }
+    }
+    for (const int64_t c : data_.feature_columns) {
+      data_.feature_names.push_back(has_header_ ? unquote(cell(first_, c)) : "column " + std::to_string(c));
+    }
+  }
+
+  std::string_view text_;
+  const std::string& source_;
+  const CsvOptions& options_;
+  const TextFacts& facts_;
+  std::size_t text_offset_;  // of text_ in what release_ counts
+  const Release& release_;
+  char delimiter_;
+  Rows reader_;
+  std::vector<std::string_view> first_, second_, data_row_;
+  int64_t first_line_ = 0, second_line_ = 0, data_line_ = 0, width_ = 0;
+  bool has_second_ = false, has_header_ = false;
+  bool index_candidate_ = false;  // column 0 may be pandas' index: whole numbers so far
+  std::vector<int64_t> index_values_;
+  Dataset data_;
+};
+
 // The text after its scan: rows split and read a line at a time straight into the features, so
 // that what is held is the values (and labels), never a view of every cell.
 Dataset parse_rows(std::string_view text, const std::string& source, const CsvOptions& options, const TextFacts& facts,
@@ -321,210 +569,7 @@ Dataset parse_rows(std::string_view text, const std::string& source, const CsvOp
   if (options.no_label && options.label) {
     throw OptionError("parse_csv", "label", "is given together with no_label");
   }
-  const char delimiter = options.delimiter != 0 ? options.delimiter : detect_delimiter(text);
-  Rows reader(text, source, delimiter);
-  std::vector<std::string_view> first, second;
-  if (!reader.next(first)) throw DataError(source + ": the file holds only blank lines");
-  const int64_t first_line = reader.line_number();
-  const bool has_second = reader.next(second);
-  const int64_t second_line = reader.line_number();
-  const std::size_t width_cells = first.size();
-  const auto width = static_cast<int64_t>(width_cells);
-
-  // A header: every cell of the first row is text, and the second row holds a number.
-  bool has_header = false;
-  if (has_second) {
-    bool first_all_text = true;
-    bool second_has_number = false;
-    for (std::size_t c = 0; c < width_cells; ++c) {
-      first_all_text = first_all_text && !is_number(first[c]);
-      second_has_number = second_has_number || is_number(second[c]);
-    }
-    has_header = first_all_text && second_has_number;
-  }
-  const std::vector<std::string_view>& header = first;
-  // The first data row, kept: it decides the columns' kinds.
-  const std::vector<std::string_view> data_row = has_header ? second : first;
-  const int64_t data_line = has_header ? second_line : first_line;
-  const int64_t needed_rows = std::max<int64_t>(options.min_rows, 1);
-  if (!has_header && !has_second && needed_rows > 1) {
-    throw DataError(source + ": 1 data rows, at least " + std::to_string(needed_rows) + " needed");
-  }
-
-  const auto check_column = [&](int64_t column, const char* what) {
-    if (column < 0 || column >= width) {
-      throw DataError(source + ": " + what + " column " + std::to_string(column) + " is out of range: the file has " +
-                      std::to_string(width) + " columns, numbered 0 to " + std::to_string(width - 1));
-    }
-  };
-  // A column by index or by header name.
-  const auto resolve = [&](const ColumnRef& ref, const char* what) {
-    if (ref.index) {
-      check_column(*ref.index, what);
-      return *ref.index;
-    }
-    std::string names;
-    std::vector<std::string> all;
-    for (std::size_t c = 0; has_header && c < width_cells; ++c) {
-      const std::string name = unquote(header[c]);
-      if (name == ref.name) return static_cast<int64_t>(c);
-      names += (names.empty() ? "" : ", ") + name;
-      all.push_back(name);
-    }
-    const std::string close = closest_name(ref.name, all);
-    throw DataError(source + ": no " + what + " column named '" + printable(ref.name) + "'" +
-                    (close.empty() ? "" : "; did you mean '" + printable(close) + "'?") + " " +
-                    (has_header ? "(the header names " + printable(names, 2000) + ")"
-                                : "(the file has no header row: give column indices, from 0)"));
-  };
-
-  Dataset data;
-  data.source = source;
-  data.sha256 = facts.sha256;
-  data.has_header = has_header;
-  data.delimiter = delimiter;
-  if (options.label) {
-    data.label_column = resolve(*options.label, "label");
-  } else if (!options.no_label && !is_number(data_row[width_cells - 1])) {
-    data.label_column = width - 1;
-  }
-
-  // pandas' DataFrame.to_csv() writes its index first, under an empty header cell: a column of
-  // distinct whole numbers, known only when every row has been read. Read as a feature until then.
-  bool index_candidate = false;
-  if (options.features.empty()) {
-    index_candidate = has_header && width > 1 && data.label_column != 0 &&
-                      (trim(unquote(header[0])).empty() || unquote(header[0]) == "Unnamed: 0") &&
-                      index_number(data_row[0]).has_value();
-    for (int64_t c = 0; c < width; ++c) {
-      if (c == data.label_column) continue;
-      if (is_number(data_row[static_cast<std::size_t>(c)])) {
-        data.feature_columns.push_back(c);
-      } else {
-        data.ignored_columns.push_back(c);  // text on the first data row: checked on every row below
-      }
-    }
-  } else {
-    for (const ColumnRef& ref : options.features) {
-      const int64_t c = resolve(ref, "feature");
-      if (c == data.label_column) {
-        throw DataError(source + ": column " + std::to_string(c) + " cannot be both a feature and the label");
-      }
-      if (std::count(data.feature_columns.begin(), data.feature_columns.end(), c) > 0) {
-        throw DataError(source + ": feature column " + std::to_string(c) + " is listed twice");
-      }
-      data.feature_columns.push_back(c);
-    }
-  }
-  const auto no_features = [&] {
-    // A delimiter given that splits no line, where another does: that is what is wrong.
-    const char found = detect_delimiter(text);
-    const auto name = [](char d) { return d == '\t' ? std::string("tab") : "'" + std::string(1, d) + "'"; };
-    if (options.delimiter != 0 && width_cells == 1 && found != options.delimiter &&
-        count_outside_quotes(text.substr(0, text.find('\n')), found) > 0) {
-      return DataError(source + ": --delimiter " + name(options.delimiter) + " splits no line into cells; its lines " +
-                       "are split by " + name(found) + ": --delimiter " + (found == '\t' ? "tab" : name(found)) +
-                       " (or auto, the default)");
-    }
-    return DataError(source + ": no numeric column to read features from (line " + std::to_string(data_line) +
-                     " holds only text)");
-  };
-  if (data.feature_columns.empty() && !options.features_optional) throw no_features();
-
-  // Every data row: at most the text's line ends (and one unended line), less the header.
-  const auto columns = static_cast<int64_t>(data.feature_columns.size());
-  const int64_t most_rows = facts.line_ends + 1 - (has_header ? 1 : 0);
-  // What parsing holds, known now from the line count: the values, and a string for each label.
-  require_memory(
-      static_cast<double>(most_rows) * (8.0 * static_cast<double>(columns) + (data.label_column ? 48.0 : 0.0)),
-      "reading " + source);
-  torch::Tensor features = torch::empty({most_rows, columns}, torch::kFloat64);
-  double* out = features.data_ptr<double>();
-  std::vector<int64_t> index_values;
-  int64_t rows = 0;
-  std::size_t released = 0;
-  std::vector<std::string_view> row = data_row;
-  int64_t line = data_line;
-  bool second_pending = !has_header && has_second;  // read while looking for a header
-  for (;;) {
-    for (const int64_t c : data.feature_columns) {
-      const std::string_view cell = row[static_cast<std::size_t>(c)];
-      const auto value = parse_number(cell);
-      if (!value) {
-        throw DataError(where(source, line, c) + (trim(cell).empty() ? std::string("empty cell")
-                                                                     : "non-numeric cell '" + printable(cell) + "'"));
-      }
-      if (!std::isfinite(*value)) {
-        throw DataError(where(source, line, c) + "non-finite value '" + printable(trim(cell)) + "'");
-      }
-      *out++ = *value;
-    }
-    // A column of text whose first data cell is not a number but which holds numbers below it is
-    // an error, never a silently dropped feature.
-    for (const int64_t c : data.ignored_columns) {
-      if (line != data_line && is_number(row[static_cast<std::size_t>(c)])) {
-        throw DataError(where(source, data_line, c) + "'" + printable(trim(data_row[static_cast<std::size_t>(c)])) +
-                        "' is not a number, but line " + std::to_string(line) +
-                        " holds one in this column: fix the cell, or choose the feature columns with --features");
-      }
-    }
-    if (index_candidate) {
-      const auto value = index_number(row[0]);
-      index_candidate = value.has_value();
-      if (value) index_values.push_back(*value);
-    }
-    if (data.label_column) {
-      std::string label = unquote(row[static_cast<std::size_t>(*data.label_column)]);
-      if (label.empty()) throw DataError(where(source, line, *data.label_column) + "empty label");
-      data.labels.push_back(std::move(label));
-    }
-    ++rows;
-    if (release && reader.consumed() - released >= kPieceBytes) {
-      release(text_offset + released, reader.consumed() - released);
-      released = reader.consumed();
-    }
-    if (second_pending) {
-      row = second;
-      line = second_line;
-      second_pending = false;
-      continue;
-    }
-    if (!reader.next(row)) break;
-    line = reader.line_number();
-  }
-  if (release) release(text_offset + released, text.size() - released);
-  if (rows < needed_rows) {
-    throw DataError(source + ": " + std::to_string(rows) + " data rows, at least " + std::to_string(needed_rows) +
-                    " needed");
-  }
-  // Blank lines leave rows unused; many of them, and the rest are given back.
-  features = features.narrow(0, 0, rows);
-  if (rows < most_rows / 2) features = features.clone();
-
-  std::sort(index_values.begin(), index_values.end());
-  if (index_candidate && std::adjacent_find(index_values.begin(), index_values.end()) == index_values.end()) {
-    data.index_column = 0;
-    data.feature_columns.erase(data.feature_columns.begin());
-    if (data.feature_columns.empty() && !options.features_optional) throw no_features();
-    features = features.narrow(1, 1, columns - 1).contiguous();
-  }
-  data.features = features;
-
-  // No label asked for, and the last feature holds a few distinct whole numbers: class codes?
-  const int64_t last = data.feature_columns.empty() ? -1 : data.feature_columns.back();
-  if (!options.label && !data.label_column && last == width - 1 && data.feature_columns.size() > 1) {
-    const torch::Tensor values = features.select(1, features.size(1) - 1);
-    const bool whole = (values.floor() == values).all().item<bool>() && values.abs().max().item<double>() <= 9.0e15;
-    if (whole) {
-      const auto distinct = std::get<0>(torch::_unique(values)).numel();
-      if (distinct >= 2 && distinct <= 10 && 2 * distinct <= rows) data.looks_like_labels = last;
-    }
-  }
-  for (const int64_t c : data.feature_columns) {
-    data.feature_names.push_back(has_header ? unquote(header[static_cast<std::size_t>(c)])
-                                            : "column " + std::to_string(c));
-  }
-  return data;
+  return RowParser(text, source, options, facts, text_offset, release).parse();
 }
 
 Dataset parse_text(std::string_view whole, const std::string& source, const CsvOptions& options,
