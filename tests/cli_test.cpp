@@ -959,6 +959,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"AllBadMlpEpochs", {"all", "--mlp-epochs", "-1"}, "", 2, "--mlp-epochs -1 must be >= 0"},
         BadInput{"AllZeroRepeats", {"all", "--repeats", "0"}, "", 2, "--repeats 0 must be >= 1"},
         BadInput{"AllRankTooLarge", {"all", "--rank", "5"}, "", 2, "--rank 5 must be <"},
+        // The library's OptionError names a field; `all` says it with the part's option.
+        BadInput{"AllTrainSizeTooLarge",
+                 {"all", "--train-size", "150"},
+                 "",
+                 2,
+                 "--train-size 150 must leave rows to train on and to validate: 1 <= it < 150, the rows of "
+                 "embedded:iris.data"},
+        BadInput{"AllMlpLrZeroInFloat32", {"all", "--mlp-lr", "1e-50"}, "", 2, "--mlp-lr 1e-50 is 0 in float32"},
+        BadInput{"AllStreamingScaled",
+                 {"all", "--streaming", "always", "--factorise-normalise", "std"},
+                 "",
+                 2,
+                 "--streaming always does not scale the columns: normalise std holds the matrix in memory"},
         // An empty value is refused, never read as 0 or the default (issue 16, kind 9).
         BadInput{"EmptyEpochs", {"factorise", "--epochs", ""}, "", 2, "--epochs: the value is empty"},
         BadInput{"EmptyData", {"factorise", "--data", ""}, "", 2, "--data: the value is empty"},
