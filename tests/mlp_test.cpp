@@ -283,22 +283,6 @@ TEST(Mlp, AccuraciesAreSharesAndRunsRepeat) {
   EXPECT_TRUE(torch::equal(models[0].W1, draw_models(1, 2).front().W1));
 }
 
-TEST(Mlp, BatchedGivesTheSameNumbersOnAnyThreadCount) {
-  // The kernels split the models between libtorch's threads; each model's sums stay in one thread.
-  const MlpSplit split = iris_split(true, 4);
-  const std::vector<MlpParams> models = draw_models(40, 4);
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
-  const auto one = train_mlp_batched(split, models, {});
-  torch::set_num_threads(3);
-  const auto three = train_mlp_batched(split, models, {});
-  torch::set_num_threads(threads);
-  for (std::size_t r = 0; r < models.size(); ++r) {
-    EXPECT_EQ(one[r].final_loss, three[r].final_loss) << "repeat " << r;
-    EXPECT_EQ(one[r].val_accuracy, three[r].val_accuracy) << "repeat " << r;
-  }
-}
-
 TEST(Mlp, DivergenceIsRecordedPerModel) {
   const MlpSplit split = iris_split(false, 0);
   MlpOptions options;
