@@ -206,7 +206,6 @@ FactoriseStudyResult factorise_study(const Dataset& data, const FactoriseStudyOp
   return result;
 }
 
-
 std::optional<double> FactoriseStudyResult::relative_gap() const {
   double norm2 = 0.0;
   for (const double s : svd.singular_values) norm2 += s * s;

@@ -189,7 +189,7 @@ MlpStudyResult mlp_study(const Dataset& data, const MlpStudyOptions& options, co
     if (begin + chunk < end) beside.emplace_back([&] { next = draw(begin + chunk); });
     if (!previous.empty()) beside.emplace_back([&] { hand_on(previous_begin, previous); });
     trained = detail::train_in_pieces(current.splits, current.models, options.training, options.engine,
-                              workers ? &*workers : nullptr, threads, beside);
+                                      workers ? &*workers : nullptr, threads, beside);
     trained_begin = begin;
   }
   hand_on(trained_begin, trained);

@@ -32,16 +32,18 @@ void require_at_least(const char* function, const char* option, int64_t value, i
 }
 
 void require_lr(const char* function, const char* option, double lr, Dtype dtype) {
-  if (!std::isfinite(lr) || lr <= 0.0) throw OptionError(function, option, shortest(lr) + " must be a finite number > 0");
+  if (!std::isfinite(lr) || lr <= 0.0) {
+    throw OptionError(function, option, shortest(lr) + " must be a finite number > 0");
+  }
   if (dtype != Dtype::float32) return;
   if (lr > std::numeric_limits<float>::max()) {
     throw OptionError(function, option,
                       shortest(lr) + " must be <= 3.4e38, float32's largest number, where training is in float32");
   }
   if (static_cast<float>(lr) == 0.0f) {
-    throw OptionError(function, option,
-                      shortest(lr) + " is 0 in float32 (below 1.4e-45), where training is: no update would change a " +
-                          "weight");
+    throw OptionError(
+        function, option,
+        shortest(lr) + " is 0 in float32 (below 1.4e-45), where training is: no update would change a " + "weight");
   }
 }
 
@@ -64,9 +66,9 @@ void require_train_size(const char* function, int64_t train_size, int64_t rows, 
 
 void require_resamples(const char* function, const char* option, int64_t resamples) {
   if (resamples >= 0 && resamples <= kMaxResamples) return;
-  throw OptionError(function, option,
-                    std::to_string(resamples) + " must be 0 (no bootstrap) to " + std::to_string(kMaxResamples) +
-                        " resamples");
+  throw OptionError(
+      function, option,
+      std::to_string(resamples) + " must be 0 (no bootstrap) to " + std::to_string(kMaxResamples) + " resamples");
 }
 
 }  // namespace labrun

@@ -127,5 +127,4 @@ std::vector<MlpResult> train_in_pieces(const std::vector<MlpSplit>& splits, cons
                                        const MlpOptions& training, Engine engine, Workers* workers, int threads,
                                        const std::vector<std::function<void()>>& beside);
 
-
 }  // namespace labrun::detail

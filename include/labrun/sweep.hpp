@@ -120,9 +120,9 @@ FactoriseSweep fold_single_values(FactoriseSweep sweep);
 Sweep fold_single_values(Sweep sweep);
 
 // The plan of a sweep on `data`, every setting checked first: throws OptionError naming the axis
-// (as the options struct names its field) and the value for a repeated value, or a value the data or the part cannot take (a
-// rank >= the columns, a train size >= the rows, lr <= 0, ...). A list of two or more values is an
-// axis; a list of one is not (fold_single_values).
+// (as the options struct names its field) and the value for a repeated value, or a value the data
+// or the part cannot take (a rank >= the columns, a train size >= the rows, lr <= 0, ...). A list
+// of two or more values is an axis; a list of one is not (fold_single_values).
 StudyPlan plan_sweep(const Dataset& data, const MlpSweep& sweep);
 StudyPlan plan_sweep(const Dataset& data, const FactoriseSweep& sweep);
 StudyPlan plan_sweep(const Dataset& data, const Sweep& sweep);
