@@ -1,7 +1,7 @@
 # labrun_unity_build(TARGET): with LABRUN_UNITY_BUILD on, TARGET's sources are compiled in batches
 # of up to 8 files, each batch one translation unit that parses libtorch's headers once (they take
-# 10-16 s a file to parse; labrun's own code a few seconds). Eight splits the library and the tool
-# into two batches each, one for each core of a 2-core machine. A file with flags of its own (the
+# 10-16 s a file to parse; labrun's own code a few seconds). Eight splits the library into three
+# batches and the tool into two, which a 2-core machine compiles two at a time. A file with flags of its own (the
 # lane kernels) is compiled alone, as SKIP_UNITY_BUILD_INCLUSION marks it. Names in anonymous
 # namespaces share a batch: they must differ between the files of a target.
 function(labrun_unity_build target)

@@ -16,7 +16,7 @@ if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then  # the comment above is 
 fi
 
 packages=(
-  g++ cmake make ccache
+  g++ cmake make ninja-build ccache
   libtorch-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   # Without it Debian's libtorch runs its matmuls on the reference BLAS, 16x slower.
   libopenblas0-pthread

@@ -1,5 +1,7 @@
 #include "labrun/blas_kernel.hpp"
 
+#include "labrun/options.hpp"
+
 #include <dlfcn.h>
 
 #include <strings.h>
@@ -214,7 +216,7 @@ BlasSituation blas_situation(double work_flops) {
   const std::string correction = environment("LABRUN_BLAS_CORRECTION").value_or("");
   const auto parsed = parse_blas_correction(correction);
   if (!parsed) {
-    throw std::invalid_argument("LABRUN_BLAS_CORRECTION='" + correction + "' must be auto, off or always");
+    throw OptionError("blas_situation", "LABRUN_BLAS_CORRECTION", "'" + correction + "' must be auto, off or always");
   }
   s.correction = *parsed;
   s.work_flops = work_flops;

@@ -221,8 +221,8 @@ Cost estimate(const Dataset& data, const MlpStudyOptions& options, bool keeps_ru
   // its parameters (initial, trained, gradients, packed copies) and tensor
   // overheads, and a bound on what a pass over its batch holds (the autograd activations of the
   // sequential engine: relu's input and output, the logits, their softmax and gradients).
-  // Measured: 33 KiB a model at H = 12, 117 KiB at H = 120 (peak RSS of 2000 repeats in chunks of
-  // 1024, docs/performance.md); this says 29 and 183. Per run kept: its result and loss curve; per
+  // Measured: 21.6 KiB a model at H = 12, 120 KiB at H = 120 (docs/performance.md); this says 29
+  // and 183. Per run kept: its result and loss curve; per
   // run handed over, the three figures summarised at the end.
   const double parameters = (D * H + H * C + 2.0) * 4.0 * 8.0 + 5.0 * 1024.0;
   const double activations = 4.0 * B * (3.0 * H + 6.0 * C);

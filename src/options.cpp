@@ -3,10 +3,12 @@
 #include "labrun/factorise.hpp"
 #include "labrun/statistics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <utility>
 
 namespace labrun {
 

@@ -246,10 +246,6 @@ TEST(Studies, EachStudyNamesTheFieldOfTheOptionItRefuses) {
   exercise = {};
   exercise.factorise.gd.rank = 4;
   EXPECT_EQ(field_of([&] { labrun::exercise(iris, exercise, hooks); }), "factorise_study rank");
-
-  EXPECT_EQ(shortest(0.1), "0.1");
-  EXPECT_EQ(shortest(1e39), "1e+39");
-  EXPECT_EQ(shortest(1.0 / 3.0), "0.3333333333333333");
 }
 
 TEST(Studies, MlpStudyRunsEitherEngineOnTheSameDraws) {

@@ -41,13 +41,11 @@ int run_all(const AllCommand& command) {
     options.factorise.gd.record_every = *command.loss_every;
     options.mlp.training.record_every = *command.loss_every;
   }
-  // Each part's options by its own names: the OptionError says which part refused.
-  try {
-    check_options(data, options);
-  } catch (const OptionError& e) {
-    const OptionNames& names = e.function() == "mlp_study" ? command.mlp_names : command.factorise_names;
-    throw UsageError(names.flag(e.option()) + " " + e.rest());
-  }
+  // Each part's options checked as exercise() checks them, and named as the part declared them.
+  FactoriseStudyOptions factorise = options.factorise;
+  factorise.pca = true;
+  with_option_names(command.factorise_names, [&] { check_options(data, factorise); });
+  with_option_names(command.mlp_names, [&] { check_options(data, options.mlp); });
   require_labels(data);
   // The MLP's runs are written as they finish, not kept: the document's memory is a run's.
   ExerciseOptions one_run = options;

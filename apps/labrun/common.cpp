@@ -29,8 +29,8 @@ std::string OptionNames::operator()(std::string_view name, bool clashes) const {
 
 std::string OptionNames::flag(std::string_view field) const {
   // The fields whose options are named otherwise; the rest are the field with - for _.
-  static const std::map<std::string_view, std::string_view> kRenamed = {
-      {"record_every", "loss-every"}, {"resamples", "bootstrap"}, {"form", "loss-form"}};
+  static const std::map<std::string_view, std::string_view> kRenamed = {{"record_every", "loss-every"},
+                                                                        {"resamples", "bootstrap"}};
   const auto renamed = kRenamed.find(field);
   std::string name(renamed != kRenamed.end() ? renamed->second : field);
   std::replace(name.begin(), name.end(), '_', '-');

@@ -58,7 +58,8 @@ class Checks {
 class OptionNames {
  public:
   explicit OptionNames(std::string clash_prefix = "") : clash_prefix_(std::move(clash_prefix)) {}
-  // "--rank"; "--factorise-lr" where `clashes` in all.
+  // "--rank"; "--factorise-lr" where `clashes` in all. Remembers the name in a map that every copy
+  // shares (the declarations' lambdas hold copies), so it is const.
   std::string operator()(std::string_view name, bool clashes = false) const;
   // The option of a library field: "train_size" -> "--train-size", "record_every" -> "--loss-every",
   // "resamples" -> "--bootstrap"; with the prefix it was declared with.

@@ -1,7 +1,5 @@
 #include "environment.hpp"
 
-#include "labrun/blas_kernel.hpp"
-
 #include "common.hpp"
 
 #include "labrun/utf8.hpp"
@@ -106,11 +104,6 @@ void check_process_inputs(int argc, char** argv) {
   }
   check_thread_variable("OMP_NUM_THREADS");
   check_thread_variable("MKL_NUM_THREADS");
-  // The library reads it when it decides on the BLAS kernel; refused here, before any work.
-  const char* correction = std::getenv("LABRUN_BLAS_CORRECTION");
-  if (correction != nullptr && !parse_blas_correction(correction)) {
-    throw UsageError(fmt::format("LABRUN_BLAS_CORRECTION='{}' must be auto, off or always", printable(correction, 60)));
-  }
 }
 
 }  // namespace labrun::cli

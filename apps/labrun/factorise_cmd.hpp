@@ -25,8 +25,6 @@ void add_factorise_options(CLI::App& command, FactoriseStudyOptions& options, Ch
 CLI::App* setup_factorise(CLI::App& app, FactoriseCommand& command);
 CLI::App* setup_pca(CLI::App& app, FactoriseCommand& command);
 
-// Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
-// or returns kExitOk.
 // The numbers the study puts in its document, and its size in words, for require_memory_for.
 double factorise_document_numbers(const Dataset& data, const FactoriseStudyOptions& options);
 std::string factorise_size(const Dataset& data, const FactoriseStudyOptions& options);

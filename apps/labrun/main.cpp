@@ -257,8 +257,10 @@ int run(int argc, char** argv) {
     return fail(kExitDataError, e.what());
   } catch (const labrun::ResourceError& e) {
     return fail(kExitDataError, e.what());
-  } catch (const labrun::OptionError& e) {  // a library option the command did not name
-    return fail(kExitUsageError, e.what());
+  } catch (const labrun::OptionError& e) {
+    // The environment's LABRUN_BLAS_CORRECTION (read where the BLAS kernel is decided, and by
+    // --version), or a library option the command did not name itself.
+    return fail(kExitUsageError, e.function() == "blas_situation" ? e.option() + "=" + e.rest() : e.what());
   } catch (const std::invalid_argument& e) {  // an invariant of the library's: a bug
     return fail(kExitInternalError, e.what());
   } catch (const c10::Error& e) {

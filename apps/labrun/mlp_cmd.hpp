@@ -24,8 +24,6 @@ struct MlpCommand {
 void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks, const OptionNames& names);
 CLI::App* setup_mlp(CLI::App& app, MlpCommand& command);
 
-// Prints the divergence warning (naming the learning rate's option) and returns kExitDiverged,
-// or returns kExitOk.
 // The numbers the study puts in its document, and its size in words, for require_memory_for.
 double mlp_document_numbers(const MlpStudyOptions& options);
 std::string mlp_size(const MlpStudyOptions& options);

@@ -83,7 +83,7 @@ BlasDecision decide_blas_kernel(const BlasSituation& situation);
 // This process's situation for a run that will do `work_flops` of BLAS work. Reads
 // LABRUN_BLAS_ASSUME_LOADED too: a testing aid that makes the decision take that name for the loaded
 // kernel (so that the restart can be tested on a CPU where OpenBLAS already chooses well); the
-// reported kernel stays the real one. Throws std::invalid_argument for a bad LABRUN_BLAS_CORRECTION.
+// reported kernel stays the real one. Throws OptionError (option "LABRUN_BLAS_CORRECTION") for a bad one.
 BlasSituation blas_situation(double work_flops);
 
 // What goes into the JSON's environment.blas_kernel and --version.
