@@ -1,7 +1,7 @@
 // The options' rules (labrun/options.hpp): each one's message, field and bounds.
 
-#include "labrun/factorise.hpp"
 #include "labrun/options.hpp"
+#include "labrun/factorise.hpp"
 #include "labrun/statistics.hpp"
 
 #include <gtest/gtest.h>
