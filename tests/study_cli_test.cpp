@@ -73,7 +73,10 @@ TEST(Study, RecordsThenASummaryPerSettingAndEpochs) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("28/28 runs (100%)"), std::string::npos) << run.err;  // as on a terminal
   // The grid's size is said before it starts.
-  EXPECT_NE(run.err.find("2 lr x 3 epochs x 2 hidden x 7 repeats = 4 settings, 28 runs"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find(
+                "4 settings (2 lr x 2 hidden) x 7 repeats = 28 runs, each trained 30 epochs and evaluated at 3 counts"),
+            std::string::npos)
+      << run.err;
   const std::vector<std::string> lines = lines_of(read_file(dir + "/study.jsonl"));
   ASSERT_EQ(lines.size(), 1u + 28u + 12u + 1u);  // header, runs, 4 settings x 3 epochs, end
   const json header = json::parse(lines[0]);
@@ -139,7 +142,7 @@ TEST(Study, ThreeShardsInThreeProcessesMergeIntoOneProcesssRecords) {
   std::filesystem::copy_file(dir + "/s1", dir + "/s1copy");
   refused({dir + "/s1", dir + "/s1copy", dir + "/s3"}, "are both shard 1/3");
   ASSERT_EQ(labrun(with(study("0.05,0.6"), {"--shard", "2/3", "-o", dir + "/other"}), dir).exit_code, 0);
-  refused({dir + "/s1", dir + "/other", dir + "/s3"}, "their plan differ");
+  refused({dir + "/s1", dir + "/other", dir + "/s3"}, "their plan.axes differ");
   // A shard cut short (a crash): its runs are not all there.
   const std::string s2 = read_file(dir + "/s2");
   write_file(dir + "/short", s2.substr(0, s2.size() / 2));

@@ -274,8 +274,12 @@ int run_sweep(const SweepCommand& command) {
   const double memory = StudySummary::memory(plan) + sweep_memory(data, sweep, plan);
 
   // What it will do, before it starts.
+  // The settings and what makes them; the epochs are not an axis of settings but counts each run
+  // is evaluated at.
   std::string axes;
-  for (const Axis& axis : plan.axes) axes += fmt::format("{} {} x ", axis.values.size(), axis.name);
+  for (const Axis& axis : plan.axes) {
+    if (axis.name != "epochs") axes += fmt::format("{}{} {}", axes.empty() ? "" : " x ", axis.values.size(), axis.name);
+  }
   // The summary's bootstrap, when it takes long enough to be worth a word.
   const double bootstrap_seconds = StudySummary::seconds(plan);
   const std::string bootstrap =
@@ -283,16 +287,15 @@ int run_sweep(const SweepCommand& command) {
           ? fmt::format("; the summary's bootstrap up to {} at the end (--bootstrap B sets its resamples, 0 none)",
                         format_duration(bootstrap_seconds))
           : "";
-  fmt::print(stderr,
-             "labrun: sweep {}: {}{} repeats = {}, {}{} ({}), {}; about {} of JSON Lines, "
-             "{} of memory{}\n",
-             plan.part, axes, plan.repeats, counted(plan.settings(), "setting"), counted(plan.runs(), "run"),
-             shards > 1 ? fmt::format(", of which shard {}/{} runs {}", shard, shards, span.end - span.begin) : "",
-             plan.epochs.size() > 1
-                 ? fmt::format("each trains {} epochs, evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
-                 : fmt::format("each trains {}", counted(plan.epochs.back(), "epoch")),
-             counted(plan.cells(), "summary", "summaries"), format_bytes(output_bytes), format_bytes(memory),
-             bootstrap);
+  fmt::print(
+      stderr, "labrun: sweep {}: {}{} x {} = {}{}, {}, {}; about {} of JSON Lines, {} of memory{}\n", plan.part,
+      counted(plan.settings(), "setting"), axes.empty() ? "" : " (" + axes + ")", counted(plan.repeats, "repeat"),
+      counted(plan.runs(), "run"),
+      shards > 1 ? fmt::format(" (shard {}/{} runs {})", shard, shards, span.end - span.begin) : "",
+      plan.epochs.size() > 1
+          ? fmt::format("each trained {} epochs and evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
+          : fmt::format("each trained {}", counted(plan.epochs.back(), "epoch")),
+      counted(plan.cells(), "summary", "summaries"), format_bytes(output_bytes), format_bytes(memory), bootstrap);
 
   json config = sweep_config(sweep);
   config["seed"] = seed;

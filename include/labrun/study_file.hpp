@@ -110,7 +110,8 @@ StudyFile read_study(std::istream& in, const std::string& path, const std::strin
 StudyFile read_study(const std::string& path, const std::function<void(const json& header)>& on_header,
                      const std::function<void(const json& run)>& on_run, bool allow_torn_header = false);
 
-// The keys two parts of one study must share; the first that differs, or "".
+// The keys two parts of one study must share; the first that differs ("plan.repeats": the member
+// of plan or config), or "".
 std::string differing_key(const json& a, const json& b);
 
 // A study's plan and shard, from its header, every field checked: a file is input, and a header

@@ -337,10 +337,22 @@ ReadStudy read_whole_study(const std::string& path) {
   return {std::move(*header), std::move(*runs), std::move(file)};
 }
 
-// The keys two parts of one study must share; the first that differs, or "".
+// The keys two parts of one study must share; the first that differs ("plan.repeats", naming the
+// member of plan or config), or "".
 std::string differing_key(const json& a, const json& b) {
   for (const char* key : {"command", "plan", "config"}) {
-    if (a.at(key) != b.at(key)) return key;
+    const json& x = a.at(key);
+    const json& y = b.at(key);
+    if (x == y) continue;
+    if (x.is_object() && y.is_object()) {
+      for (const auto& [member, value] : x.items()) {
+        if (!y.contains(member) || y.at(member) != value) return std::string(key) + "." + member;
+      }
+      for (const auto& [member, value] : y.items()) {
+        if (!x.contains(member)) return std::string(key) + "." + member;
+      }
+    }
+    return key;
   }
   for (const char* key : {"sha256", "rows", "columns", "feature_columns", "label_column"}) {
     if (a.at("data").at(key) != b.at("data").at(key)) return std::string("data.") + key;
