@@ -497,7 +497,8 @@ TEST(CliWarnings, MessagesSayWhatWasTyped) {
   EXPECT_EQ(huge.err.find("9223372036854775807"), std::string::npos) << huge.err;
   const Outcome one = labrun({"sweep", "mlp", "--repeats", "2", "--seed", "1", "--epochs", "1"}, dir);
   EXPECT_EQ(one.exit_code, 0) << one.err;
-  EXPECT_NE(one.err.find("= 1 setting, 2 runs (each trains 1 epoch), 1 summary;"), std::string::npos) << one.err;
+  EXPECT_NE(one.err.find(": 1 setting x 2 repeats = 2 runs, each trained 1 epoch, 1 summary;"), std::string::npos)
+      << one.err;
 }
 
 TEST(CliDivergence, AnOverflowInTheLastUpdateIsADivergence) {
