@@ -151,8 +151,8 @@ void check_options(const Dataset& data, const FactoriseStudyOptions& options) {
   if (options.streaming != Streaming::always) return;
   if (options.normalise != Normalise::none) {
     throw OptionError(kFunction, "streaming",
-                      std::string("always does not scale the columns: normalise ") + to_string(options.normalise) +
-                          " holds the matrix in memory (give auto or never)");
+                      std::string("always reads the matrix a block of rows at a time, and columns scaled (") +
+                          to_string(options.normalise) + ") are held in memory: give auto or never, or no scaling");
   }
   if (!can_stream(data.rows(), data.columns())) {
     throw OptionError(kFunction, "streaming",

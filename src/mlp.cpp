@@ -155,8 +155,9 @@ MlpSplit prepare_split(const Dataset& data, const std::vector<int64_t>& row_orde
     const auto constant = (variance == 0).nonzero();
     if (constant.numel() > 0) {
       const int64_t column = data.feature_columns[static_cast<std::size_t>(constant[0][0].item<int64_t>())];
-      throw DataError(data.source + ": column " + std::to_string(column) +
-                      " is constant, so it cannot be divided by its variance (normalise none leaves it as it is)");
+      throw DataError(
+          data.source + ": column " + std::to_string(column) + " is constant, so it cannot be divided by its " +
+          (normalise == Normalise::var ? "variance" : "standard deviation") + " (normalise none leaves it as it is)");
     }
     X = (X - X.mean(0)) / (normalise == Normalise::var ? variance : variance.sqrt());
     detail::require_finite_data(data, X, "float32",

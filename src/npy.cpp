@@ -14,6 +14,7 @@
 #include "npy.hpp"
 
 #include "labrun/dataset.hpp"
+#include "labrun/options.hpp"
 #include "labrun/resources.hpp"
 #include "labrun/sha256.hpp"
 
@@ -203,10 +204,10 @@ Dataset read_npy_from(const InputFile& input, const CsvOptions& options) {
   const std::string& path = input.name();
   if (!input.regular()) throw DataError(path + ": not a regular file: a .npy file is read by mapping it into memory");
   if (options.label) {
-    throw DataError(
-        path +
-        ": a .npy file holds one array of numbers and no label column: give the labels in a file of their own "
-        "(--labels FILE) instead of --label");
+    throw OptionError("read_data", "label",
+                      "names a column, and " + path +
+                          " is a .npy file: one array of numbers and no label column; give the labels in a file of "
+                          "their own (--labels FILE)");
   }
   if (input.size() == 0) throw DataError(path + ": empty file");
   const auto mapping = std::make_shared<MappedFile>(input, /*writable=*/true);

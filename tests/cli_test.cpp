@@ -176,12 +176,16 @@ TEST(Cli, NpyDataGivesTheSameNumbersAsItsCsv) {
   EXPECT_EQ(doc["data"]["format"], "npy");
   EXPECT_TRUE(doc["data"]["delimiter"].is_null());
   EXPECT_EQ(csv["data"]["format"], "csv");
-  // No label column in a .npy file: the MLP cannot train on it, and --label is refused.
+  // No label column in a .npy file: the MLP cannot train on it (the data's fault: exit 1), and
+  // --label, an option that cannot apply, is a usage error that names it (exit 2).
   const Outcome mlp = labrun({"mlp", "--data", dir + "/iris.npy"}, dir);
   EXPECT_EQ(mlp.exit_code, 1) << mlp.err;
   const Outcome label = labrun({"factorise", "--data", dir + "/iris.npy", "--label", "4"}, dir);
-  EXPECT_EQ(label.exit_code, 1);
-  EXPECT_NE(label.err.find("no label column"), std::string::npos) << label.err;
+  EXPECT_EQ(label.exit_code, 2);
+  EXPECT_NE(label.err.find("labrun: error: --label names a column, and "), std::string::npos) << label.err;
+  EXPECT_NE(label.err.find("no label column; give the labels in a file of their own (--labels FILE)"),
+            std::string::npos)
+      << label.err;
 }
 
 // A .npy file holds no labels: --labels gives them from a file of their own, and the MLP then
@@ -446,7 +450,8 @@ TEST(Cli, FactoriseAdvisesAnLrThatConverges) {
   streamed.insert(streamed.end(), {"--normalise", "std", "--streaming", "always"});
   const Outcome unscaled = labrun(streamed, dir);
   EXPECT_EQ(unscaled.exit_code, 2);
-  EXPECT_NE(unscaled.err.find("labrun: error: --streaming always does not scale the columns"), std::string::npos)
+  EXPECT_NE(unscaled.err.find("labrun: error: --streaming always reads the matrix a block of rows at a time"),
+            std::string::npos)
       << unscaled.err;
   write_file(dir + "/constant.csv", "a,b,c\n1,5,2\n2,5,4\n3,5,7\n4,5,1\n");
   const Outcome constant =
@@ -947,6 +952,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"MlpBadLr", {"mlp", "--lr", "-1"}, "", 2, "--lr -1 must be a finite number > 0"},
         BadInput{"MlpNoTrainingRows", {"mlp", "--train-size", "0"}, "", 2, "--train-size 0 must leave rows"},
         BadInput{"MlpNoValidationRows", {"mlp", "--train-size", "150"}, "", 2, "--train-size 150 must leave rows"},
+        BadInput{"MlpTrainSizeBeyond64Bits",
+                 {"mlp", "--train-size", "99999999999999999999"},
+                 "",
+                 2,
+                 "99999999999999999999 is beyond a 64-bit whole number"},
         BadInput{"MlpShuffleConflict", {"mlp", "--reshuffle", "--no-shuffle"}, "", 2, "exclude each other"},
         BadInput{"MlpBadEngine", {"mlp", "--engine", "gpu"}, "", 2, "--engine"},
         BadInput{"MlpBadNormalise", {"mlp", "--normalise", "minmax"}, "", 2, "--normalise"},
@@ -971,7 +981,8 @@ INSTANTIATE_TEST_SUITE_P(
                  {"all", "--streaming", "always", "--factorise-normalise", "std"},
                  "",
                  2,
-                 "--streaming always does not scale the columns: normalise std holds the matrix in memory"},
+                 "--streaming always reads the matrix a block of rows at a time, and columns scaled (std) are held in "
+                 "memory: give auto or never, or no scaling"},
         // An empty value is refused, never read as 0 or the default (issue 16, kind 9).
         BadInput{"EmptyEpochs", {"factorise", "--epochs", ""}, "", 2, "--epochs: the value is empty"},
         BadInput{"EmptyData", {"factorise", "--data", ""}, "", 2, "--data: the value is empty"},

@@ -1,4 +1,5 @@
 #include "labrun/dataset.hpp"
+#include "labrun/options.hpp"
 #include "labrun/resources.hpp"
 #include "labrun/sha256.hpp"
 #include "labrun/utf8.hpp"
@@ -549,7 +550,14 @@ TEST(Dataset, RefusesNpyFilesItCannotRead) {
   refused("inf_f.npy", test::npy("<f4", true, "(2, 3)", test::bytes_of(inf)), "row 1, column 0 (from 0)");
   CsvOptions label;
   label.label = 2;
-  refused("label.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)), "no label column", label);
+  test::write_file(dir + "/label.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)));
+  try {
+    read_npy(dir + "/label.npy", label);
+    ADD_FAILURE() << "a label column of a .npy file was not refused";
+  } catch (const OptionError& e) {  // an option that cannot apply, not bad data
+    EXPECT_EQ(e.option(), "label");
+    EXPECT_NE(std::string(e.what()).find("no label column"), std::string::npos) << e.what();
+  }
   CsvOptions named;
   named.features = {"sepal"};
   refused("named.npy", test::npy("<f8", false, "(2, 3)", test::bytes_of(six)), "column numbers", named);

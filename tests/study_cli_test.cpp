@@ -176,7 +176,9 @@ TEST(Study, AResumedStudyKeepsItsRunsAndDropsATornLine) {
   // Another study's file is not resumed, nor a study's file overwritten.
   const Outcome other = labrun(with(study("0.05,0.5", "8"), {"-o", dir + "/crashed.jsonl", "--resume"}), dir);
   EXPECT_EQ(other.exit_code, 2);
-  EXPECT_NE(other.err.find("holds another study"), std::string::npos) << other.err;
+  EXPECT_NE(other.err.find("holds another study (its plan.repeats differs"), std::string::npos) << other.err;
+  // One line: the plan is said only once nothing refuses it.
+  EXPECT_EQ(std::count(other.err.begin(), other.err.end(), '\n'), 1) << other.err;
   const Outcome again = labrun(with(kStudy, {"-o", dir + "/crashed.jsonl"}), dir);
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
@@ -313,7 +315,7 @@ TEST(Study, OneProcessWritesAStudyFileAtATime) {
   EXPECT_NE(second.err.find("is being written by another labrun (process " + std::to_string(first) + ")"),
             std::string::npos)
       << second.err;
-  EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 2) << second.err;  // the plan, the error
+  EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 1) << second.err;  // the error alone
   // The first process gone, resume finishes the study as one process would have.
   const Outcome resumed = labrun(with(args, {"-o", path, "--resume"}), dir);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
@@ -349,6 +351,9 @@ TEST(Study, AnotherFormatAndTooManyShardsAreRefusedAlike) {
   const Outcome shards = labrun(with(args, {"--shard", "1/2000000"}), dir);
   EXPECT_EQ(shards.exit_code, 2);
   EXPECT_NE(shards.err.find("at most 1048576 shards"), std::string::npos) << shards.err;
+  const Outcome none = labrun(with(args, {"--shard", "1/0"}), dir);
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(none.err, "labrun: error: --shard 1/0: N, the number of shards, must be >= 1\n");
   EXPECT_EQ(labrun(with(args, {"--shard", "1/1048576", "-o", dir + "/last.jsonl"}), dir).exit_code, 0);
   std::string beyond = read_file(dir + "/last.jsonl");
   const std::string count = "\"count\":1048576";
@@ -585,7 +590,8 @@ TEST(Study, GridsThatCannotRunAreRefusedBeforeTheyStart) {
       {{"sweep", "mlp", "--chunk", "0"}, "--chunk 0"},
       {{"sweep", "mlp", "--shard", "0/3", "--seed", "1"}, "numbered 1 to N"},
       {{"sweep", "mlp", "--shard", "4/3", "--seed", "1"}, "numbered 1 to N"},
-      {{"sweep", "mlp", "--shard", "1/0", "--seed", "1"}, "numbered 1 to N"},
+      {{"sweep", "mlp", "--shard", "1/0", "--seed", "1"}, "N, the number of shards, must be >= 1"},
+      {{"sweep", "mlp", "--shard", "3/2", "--seed", "1"}, "shards are numbered 1 to N, so i must be in 1..2"},
       {{"sweep", "mlp", "--shard", "a/b", "--seed", "1"}, "must be i/N"},
       {{"sweep", "mlp", "--shard", "1/3"}, "needs --seed"},
       {{"sweep", "mlp", "--resume"}, "-o FILE"},

@@ -38,6 +38,18 @@ std::string OptionNames::flag(std::string_view field) const {
   return declared != declared_->end() ? declared->second : "--" + name;
 }
 
+CLI::Option* add_whole(CLI::App& command, const std::string& name, int64_t& value, const std::string& help) {
+  const CLI::Validator within_64_bits(
+      [](std::string& text) -> std::string {
+        errno = 0;
+        char* end = nullptr;
+        std::strtoll(text.c_str(), &end, 10);
+        return errno == ERANGE ? text + " is beyond a 64-bit whole number" : std::string();
+      },
+      "", "64-bit");
+  return command.add_option(name, value, help)->check(within_64_bits)->capture_default_str();
+}
+
 namespace {
 
 // Runs `rule`, one of the library's (labrun/options.hpp): its OptionError becomes a UsageError
@@ -49,19 +61,6 @@ void check_by_rule(const std::string& option, Rule&& rule) {
   } catch (const OptionError& e) {
     throw UsageError(option + " " + e.rest());
   }
-}
-
-// A whole-number option; one beyond 64 bits is refused as written, never clamped to 2^63 - 1.
-CLI::Option* add_whole(CLI::App& command, const std::string& name, int64_t& value, const std::string& help) {
-  const CLI::Validator within_64_bits(
-      [](std::string& text) -> std::string {
-        errno = 0;
-        char* end = nullptr;
-        std::strtoll(text.c_str(), &end, 10);
-        return errno == ERANGE ? text + " is beyond a 64-bit whole number" : std::string();
-      },
-      "", "64-bit");
-  return command.add_option(name, value, help)->check(within_64_bits)->capture_default_str();
 }
 
 }  // namespace
@@ -212,7 +211,9 @@ Dataset load_data(const CommonOptions& options, int64_t min_rows) {
                      ": writing the results there would replace the data; choose another output");
   }
   if (!options.labels_path.empty()) refuse_output_onto_input(options.output, options.labels_path, "the --labels file");
-  Dataset data = options.data_path.empty() ? load_embedded_iris(csv) : read_data(options.data_path, csv);
+  Dataset data = options.data_path.empty()
+                     ? load_embedded_iris(csv)
+                     : with_option_names(OptionNames(), [&] { return read_data(options.data_path, csv); });
   if (!options.labels_path.empty()) read_labels(data, options.labels_path);
   if (data.index_column) {
     note(

@@ -87,6 +87,8 @@ decltype(auto) with_option_names(const OptionNames& names, Call&& call) {
 // library's rule, labrun/options.hpp).
 void require_at_least(const std::string& option, int64_t value, int64_t minimum);
 
+// A whole-number option; one beyond 64 bits is refused as written, never clamped to 2^63 - 1.
+CLI::Option* add_whole(CLI::App& command, const std::string& name, int64_t& value, const std::string& help);
 // An integer option of at least `minimum`, checked by `checks`.
 CLI::Option* add_at_least(CLI::App& command, Checks& checks, const std::string& name, int64_t& value, int64_t minimum,
                           const std::string& help);

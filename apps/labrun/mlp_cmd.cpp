@@ -47,8 +47,7 @@ void add_mlp_options(CLI::App& command, MlpStudyOptions& options, Checks& checks
       "Learning rate, > 0 (and <= 3.4e38: the MLP trains in float32)");
   add_at_least(command, checks, names("repeats"), options.repeats, 1,
                "Models trained from fresh initialisations, >= 1");
-  command.add_option(names("train-size"), options.train_size, "The first rows that train; the rest validate")
-      ->capture_default_str();
+  add_whole(command, names("train-size"), options.train_size, "The first rows that train; the rest validate");
   add_choice(command, names("normalise"), options.normalise, {Normalise::var, Normalise::std, Normalise::none},
              "Feature scaling: var, (x - mean) / variance (the exercise's); std; none");
   add_choice(command, names("engine"), options.engine, {Engine::sequential, Engine::batched},

@@ -149,9 +149,9 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
     throw UsageError("--shard " + text + " must be i/N with whole numbers, e.g. 2/3 (the second of three)");
   }
   const int64_t i = std::stoll(text.substr(0, slash)), n = std::stoll(text.substr(slash + 1));
-  if (n < 1 || i < 1 || i > n) {
-    throw UsageError(fmt::format("--shard {}: shards are numbered 1 to N with N >= 1, so i must be in 1..{}", text,
-                                 std::max<int64_t>(n, 1)));
+  if (n < 1) throw UsageError(fmt::format("--shard {}: N, the number of shards, must be >= 1", text));
+  if (i < 1 || i > n) {
+    throw UsageError(fmt::format("--shard {}: shards are numbered 1 to N, so i must be in 1..{}", text, n));
   }
   if (n > kMaxShards) {
     throw UsageError(fmt::format("--shard {}: at most {} shards (2^20) make one study", text, kMaxShards));
@@ -273,30 +273,6 @@ int run_sweep(const SweepCommand& command) {
   const double output_bytes = span_runs * (kRecordBytes + kCheckpointBytes * static_cast<double>(plan.epochs.size()));
   const double memory = StudySummary::memory(plan) + sweep_memory(data, sweep, plan);
 
-  // What it will do, before it starts.
-  // The settings and what makes them; the epochs are not an axis of settings but counts each run
-  // is evaluated at.
-  std::string axes;
-  for (const Axis& axis : plan.axes) {
-    if (axis.name != "epochs") axes += fmt::format("{}{} {}", axes.empty() ? "" : " x ", axis.values.size(), axis.name);
-  }
-  // The summary's bootstrap, when it takes long enough to be worth a word.
-  const double bootstrap_seconds = StudySummary::seconds(plan);
-  const std::string bootstrap =
-      bootstrap_seconds >= 10.0
-          ? fmt::format("; the summary's bootstrap up to {} at the end (--bootstrap B sets its resamples, 0 none)",
-                        format_duration(bootstrap_seconds))
-          : "";
-  fmt::print(
-      stderr, "labrun: sweep {}: {}{} x {} = {}{}, {}, {}; about {} of JSON Lines, {} of memory{}\n", plan.part,
-      counted(plan.settings(), "setting"), axes.empty() ? "" : " (" + axes + ")", counted(plan.repeats, "repeat"),
-      counted(plan.runs(), "run"),
-      shards > 1 ? fmt::format(" (shard {}/{} runs {})", shard, shards, span.end - span.begin) : "",
-      plan.epochs.size() > 1
-          ? fmt::format("each trained {} epochs and evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
-          : fmt::format("each trained {}", counted(plan.epochs.back(), "epoch")),
-      counted(plan.cells(), "summary", "summaries"), format_bytes(output_bytes), format_bytes(memory), bootstrap);
-
   json config = sweep_config(sweep);
   config["seed"] = seed;
   // Whether the first process was given its seed; a resumed one takes the file's word for it.
@@ -329,6 +305,30 @@ int run_sweep(const SweepCommand& command) {
     throw UsageError(e.what());
   }
   for (std::string& text : prepared.notes) note(std::move(text));
+  // What it will do, before it starts (and once nothing refuses it: one line for a refusal).
+  // The settings and what makes them; the epochs are not an axis of settings but counts each run
+  // is evaluated at.
+  std::string axes;
+  for (const Axis& axis : plan.axes) {
+    if (axis.name != "epochs") axes += fmt::format("{}{} {}", axes.empty() ? "" : " x ", axis.values.size(), axis.name);
+  }
+  // The summary's bootstrap, when it takes long enough to be worth a word.
+  const double bootstrap_seconds = StudySummary::seconds(plan);
+  const std::string bootstrap =
+      bootstrap_seconds >= 10.0
+          ? fmt::format("; the summary's bootstrap up to {} at the end (--bootstrap B sets its resamples, 0 none)",
+                        format_duration(bootstrap_seconds))
+          : "";
+  fmt::print(
+      stderr, "labrun: sweep {}: {}{} x {} = {}{}, {}, {}; about {} of JSON Lines, {} of memory{}\n", plan.part,
+      counted(plan.settings(), "setting"), axes.empty() ? "" : " (" + axes + ")", counted(plan.repeats, "repeat"),
+      counted(plan.runs(), "run"),
+      shards > 1 ? fmt::format(" (shard {}/{} runs {})", shard, shards, span.end - span.begin) : "",
+      plan.epochs.size() > 1
+          ? fmt::format("each trained {} epochs and evaluated at {} counts", plan.epochs.back(), plan.epochs.size())
+          : fmt::format("each trained {}", counted(plan.epochs.back(), "epoch")),
+      counted(plan.cells(), "summary", "summaries"), format_bytes(output_bytes), format_bytes(memory), bootstrap);
+
   const std::vector<RunSpan> todo = missing_runs({span}, summary);
 
   // The BLAS work of the runs to train, for the choice of kernel (which may restart labrun: before

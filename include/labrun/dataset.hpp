@@ -121,7 +121,7 @@ Dataset read_data(const std::string& path, const CsvOptions& options = {});
 // C-order array read whole becomes the features without a copy (the tensor is the private mapping,
 // with release_rows set, and none of it is left in memory after the read's own pass); otherwise
 // the chosen columns are copied once. options.features must be column numbers; there is no label
-// column (options.label is an error). Throws DataError on a file that is missing, not regular,
+// column (options.label throws OptionError, naming "label"). Throws DataError on a file that is missing, not regular,
 // empty, not .npy, of another type, byte order or number of dimensions, whose shape does not match
 // its size, with a non-finite value (naming its row and column), or fewer than options.min_rows
 // rows; ResourceError when the copy would not fit in memory.

@@ -7,6 +7,7 @@
 
 #include "labrun/config_file.hpp"
 #include "labrun/dataset.hpp"
+#include "labrun/options.hpp"
 
 #include <torch/torch.h>
 
@@ -60,6 +61,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (parsed.rows() < options.min_rows || parsed.columns() < 1) std::abort();
   } catch (const labrun::DataError&) {
     // Bad data, reported: the expected outcome for most inputs.
+  } catch (const labrun::OptionError& e) {
+    // An option that cannot apply to this input: only a label column of a .npy file.
+    if (e.option() != "label") std::abort();
   }
   try {
     for (const labrun::ConfigEntry& entry : labrun::parse_config(text, "fuzz.toml")) {
