@@ -1,5 +1,7 @@
 #include "labrun/study_file.hpp"
 
+#include "json_scan.hpp"
+
 #include "labrun/resources.hpp"
 #include "labrun/utf8.hpp"
 
@@ -193,22 +195,11 @@ bool read_line(std::istream& in, std::string& line, const std::string& path, int
 std::optional<json> parse_study_line(std::string_view line) {
   constexpr int kMaxDepth = 64;
   int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return std::nullopt;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
+  const std::size_t too_deep = detail::scan_outside_strings(line, 0, [&depth](std::size_t, char c) {
+    if (c == '}' || c == ']') --depth;
+    return (c == '{' || c == '[') && ++depth > kMaxDepth;
+  });
+  if (too_deep != std::string_view::npos) return std::nullopt;
   try {
     return json::parse(line);
   } catch (const json::exception&) {  // parse_error, and out_of_range for a number beyond double

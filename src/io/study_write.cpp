@@ -1,5 +1,7 @@
 #include "labrun/study_file.hpp"
 
+#include "json_scan.hpp"
+
 #include "labrun/resources.hpp"
 #include "labrun/utf8.hpp"
 
@@ -24,24 +26,13 @@ namespace {
 // Where the JSON value starting at `at` ends (one past it), or npos when the text ends first.
 std::size_t value_end(std::string_view text, std::size_t at) {
   int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = at; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
+  bool closed = false;  // the character found closes the value, and is part of it
+  const std::size_t end = detail::scan_outside_strings(text, at, [&](std::size_t, char c) {
     if (c == '{' || c == '[') ++depth;
-    if (c == '}' || c == ']') {
-      if (--depth == 0) return i + 1;
-    }
-    if (depth == 0 && (c == ',' || c == '}')) return i;
-  }
-  return std::string_view::npos;
+    if ((c == '}' || c == ']') && --depth == 0) return closed = true;
+    return depth == 0 && (c == ',' || c == '}');
+  });
+  return end == std::string_view::npos || !closed ? end : end + 1;
 }
 
 // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF": the process holding a lock on fd's inode.
